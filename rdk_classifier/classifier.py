@@ -1,0 +1,164 @@
+"""The one path: frame -> NV12 at model size -> backend -> top-k with labels, timed per stage.
+
+The node, the CLI, the bag tool, the evaluator and the benchmark all call this class, so the numbers
+the tools report are the numbers the node sees.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from . import zoo
+from .backends import Backend, create_backend
+from .frames import BufferLike, Preprocessor
+from .labels import label_of, load_labels
+from .postprocess import to_probabilities, top_k
+
+
+class Prediction(NamedTuple):
+    class_id: int
+    label: str
+    score: float
+
+
+@dataclass
+class Timing:
+    """Milliseconds spent in each stage for one frame."""
+
+    preprocess: float = 0.0
+    inference: float = 0.0
+    postprocess: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.preprocess + self.inference + self.postprocess
+
+    def to_dict(self) -> dict[str, float]:
+        return {"preprocess": self.preprocess, "inference": self.inference,
+                "postprocess": self.postprocess}
+
+
+@dataclass
+class Result:
+    """Top-k predictions of one frame (highest score first) and the time each stage took."""
+
+    top: list[Prediction]
+    timing_ms: Timing = field(default_factory=Timing)
+    source: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "top": [{"class_id": p.class_id, "label": p.label, "score": p.score} for p in self.top],
+            "timing_ms": self.timing_ms.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Everything needed to build a classifier; loaded once, explicit, comparable."""
+
+    model: str = zoo.DEFAULT_MODEL
+    backend: str = "auto"          # auto | bpu | cpu
+    resize_mode: str | None = None  # None: the model's own (registry)
+    top_k: int = 5
+    labels: str | None = None       # None: ImageNet-1k
+    threads: int = 1                # CPU backend: ONNX Runtime intra-op threads
+    bpu_core: int = 0
+    bpu_priority: int = 0
+    cache_dir: str | None = None
+
+
+class Classifier:
+    """One loaded model with its preprocessing and labels. Not thread-safe: one per thread
+    (``clone()`` loads another backend instance of the same model)."""
+
+    def __init__(self, backend: Backend, preprocessor: Preprocessor, labels: tuple[str, ...],
+                 model_name: str, top_k: int = 5, config: ClassifierConfig | None = None) -> None:
+        self.backend = backend
+        self.preprocessor = preprocessor
+        self.labels = labels
+        self.model_name = model_name
+        self.top_k = top_k
+        self.config = config
+
+    @classmethod
+    def from_config(cls, config: ClassifierConfig) -> "Classifier":
+        resolved = zoo.resolve_model(config.model, runtime=config.backend,
+                                     cache_dir=Path(config.cache_dir) if config.cache_dir else None)
+        backend = create_backend(resolved, threads=config.threads, bpu_core=config.bpu_core,
+                                 bpu_priority=config.bpu_priority)
+        spec = backend.input_spec
+        mode = config.resize_mode or resolved.info.resize_mode
+        preprocessor = Preprocessor(spec.height, spec.width, mode)
+        return cls(backend, preprocessor, load_labels(config.labels), resolved.info.name,
+                   config.top_k, config)
+
+    @classmethod
+    def from_model(cls, model: str = zoo.DEFAULT_MODEL, backend: str = "auto",
+                   resize_mode: str | None = None, threads: int = 1, **kwargs) -> "Classifier":
+        return cls.from_config(ClassifierConfig(model=model, backend=backend,
+                                                resize_mode=resize_mode, threads=threads, **kwargs))
+
+    def clone(self) -> "Classifier":
+        """Another classifier of the same model with its own backend (for another thread)."""
+        if self.config is None:
+            raise RuntimeError("clone() needs a classifier built from a ClassifierConfig")
+        return Classifier.from_config(self.config)
+
+    # --- the path ---------------------------------------------------------------------------------
+    def _run(self, make_nv12: Callable[[], np.ndarray], source: str | None,
+             top: int | None) -> Result:
+        t0 = time.perf_counter()
+        nv12 = make_nv12()
+        t1 = time.perf_counter()
+        raw = self.backend.infer(nv12)
+        t2 = time.perf_counter()
+        result = self.postprocess(raw, top)
+        t3 = time.perf_counter()
+        result.timing_ms = Timing((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        result.source = source
+        return result
+
+    def postprocess(self, raw: np.ndarray, top: int | None = None) -> Result:
+        probs = to_probabilities(raw)
+        idx, scores = top_k(probs, self.top_k if top is None else top)
+        return Result([Prediction(int(i), label_of(self.labels, int(i)), float(s))
+                       for i, s in zip(idx, scores)])
+
+    def classify_nv12(self, nv12: np.ndarray, source: str | None = None,
+                      top: int | None = None) -> Result:
+        """Already model-sized packed NV12 (no preprocessing)."""
+        return self._run(lambda: nv12, source, top)
+
+    def classify_image(self, bgr: np.ndarray, source: str | None = None,
+                       top: int | None = None) -> Result:
+        """A decoded BGR (or gray, or BGRA) uint8 image."""
+        return self._run(lambda: self.preprocessor.from_bgr(bgr), source, top)
+
+    def classify_encoded(self, data: BufferLike, source: str | None = None,
+                         top: int | None = None) -> Result:
+        """JPEG/PNG bytes (decoding counts as preprocessing)."""
+        return self._run(lambda: self.preprocessor.from_encoded(data), source, top)
+
+    def classify_raw(self, data: BufferLike, width: int, height: int, encoding: str,
+                     step: int | None = None, source: str | None = None,
+                     top: int | None = None) -> Result:
+        """A raw camera buffer with a ROS encoding name (bgr8, nv12, yuv422_yuy2, ...)."""
+        return self._run(lambda: self.preprocessor.from_raw(data, width, height, encoding, step),
+                         source, top)
+
+    def classify_file(self, path: str | Path, top: int | None = None) -> Result:
+        data = Path(path).read_bytes()
+        return self.classify_encoded(data, source=str(path), top=top)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+__all__ = ["Classifier", "ClassifierConfig", "Prediction", "Result", "Timing"]

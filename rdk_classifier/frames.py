@@ -1,0 +1,310 @@
+"""Frames to NV12 at the model's input size: the first stage of the one path.
+
+Every input (a camera buffer with an encoding, a JPEG/PNG, an image file) ends here as a packed
+NV12 array of the model's height x width: the full Y plane, then one interleaved UV plane
+(U first). The colour conversion is OpenCV's ``COLOR_BGR2YUV_I420`` followed by U/V interleaving,
+which is what the RDK toolchain and the zoo's demos use, so the CPU path sees the bytes the BPU
+models were calibrated on.
+
+Resizing happens before colour conversion, on the region of the source that ends up in the output,
+so a 1080p frame costs one small resize and one small colour conversion. NV12/NV21 input is
+resized plane by plane and never goes through BGR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import cv2
+import numpy as np
+
+from .errors import DecodeError, FrameSizeError, UnsupportedEncodingError
+
+RESIZE_MODES = ("direct", "letterbox", "center_crop")
+LETTERBOX_GRAY = 127
+#: The seed's calibration transform: short side to 256, centre crop 224.
+CENTER_CROP_RATIO = 224 / 256
+
+BufferLike = Union[bytes, bytearray, memoryview, np.ndarray]
+
+# encoding -> (channels of the packed array, OpenCV conversion of the resized image to I420)
+_PACKED = {
+    "bgr8": (3, cv2.COLOR_BGR2YUV_I420),
+    "rgb8": (3, cv2.COLOR_RGB2YUV_I420),
+    "bgra8": (4, cv2.COLOR_BGRA2YUV_I420),
+    "rgba8": (4, cv2.COLOR_RGBA2YUV_I420),
+    "mono8": (1, None),
+}
+# packed 4:2:2 formats: converted to BGR at full size (chroma is shared by pixel pairs)
+_YUV422 = {
+    "yuv422_yuy2": cv2.COLOR_YUV2BGR_YUY2,
+    "yuyv": cv2.COLOR_YUV2BGR_YUY2,
+    "yuy2": cv2.COLOR_YUV2BGR_YUY2,
+    "yuv422": cv2.COLOR_YUV2BGR_UYVY,
+    "uyvy": cv2.COLOR_YUV2BGR_UYVY,
+}
+_SEMIPLANAR = ("nv12", "nv21")
+_ALIASES = {"8uc3": "bgr8", "8uc1": "mono8", "8uc4": "bgra8"}
+
+SUPPORTED_ENCODINGS = tuple(sorted(set(_PACKED) | set(_YUV422) | set(_SEMIPLANAR)))
+
+
+def _gray_yuv() -> tuple[int, int, int]:
+    """Y, U, V of BGR gray 127 under the same conversion (the letterbox padding)."""
+    i420 = cv2.cvtColor(np.full((2, 2, 3), LETTERBOX_GRAY, np.uint8), cv2.COLOR_BGR2YUV_I420)
+    return int(i420[0, 0]), int(i420[2, 0]), int(i420[2, 1])
+
+
+PAD_Y, PAD_U, PAD_V = _gray_yuv()
+
+
+def normalize_encoding(encoding: str) -> str:
+    """Lower-case an encoding name and map aliases; raise if unsupported."""
+    enc = _ALIASES.get(encoding.strip().lower(), encoding.strip().lower())
+    if enc not in SUPPORTED_ENCODINGS:
+        raise UnsupportedEncodingError(
+            f"unsupported encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
+    return enc
+
+
+@dataclass(frozen=True)
+class ResizePlan:
+    """Which source rectangle goes to which output rectangle (x, y, width, height)."""
+
+    src: tuple[int, int, int, int]
+    dst: tuple[int, int, int, int]
+
+
+def _round_to(v: float, multiple: int) -> int:
+    return max(multiple, int(round(v / multiple)) * multiple)
+
+
+def _even(v: float) -> int:
+    return _round_to(v, 2)
+
+
+def plan_resize(src_h: int, src_w: int, dst_h: int, dst_w: int, mode: str,
+                src_align: int = 1) -> ResizePlan:
+    """Geometry of a resize mode. Output offsets and sizes are even (NV12 chroma blocks line up);
+    source crops are multiples of ``src_align`` (2 for an NV12 source, whose planes are cropped).
+
+    - ``direct``: the whole source stretched to the output.
+    - ``letterbox``: aspect kept, centred, the rest padded with gray 127.
+    - ``center_crop``: scaled so the short side is ``1/CENTER_CROP_RATIO`` of the output's, then the
+      centre cut out (done as one crop of the source followed by one resize).
+    """
+    if mode == "direct":
+        return ResizePlan((0, 0, src_w, src_h), (0, 0, dst_w, dst_h))
+    if mode == "letterbox":
+        scale = min(dst_w / src_w, dst_h / src_h)
+        w = min(dst_w, _even(src_w * scale))
+        h = min(dst_h, _even(src_h * scale))
+        x = ((dst_w - w) // 2) & ~1
+        y = ((dst_h - h) // 2) & ~1
+        return ResizePlan((0, 0, src_w, src_h), (x, y, w, h))
+    if mode == "center_crop":
+        scale = max(dst_w / src_w, dst_h / src_h) / CENTER_CROP_RATIO
+        w = min(src_w, _round_to(dst_w / scale, src_align))
+        h = min(src_h, _round_to(dst_h / scale, src_align))
+        x = (src_w - w) // 2 // src_align * src_align
+        y = (src_h - h) // 2 // src_align * src_align
+        return ResizePlan((x, y, w, h), (0, 0, dst_w, dst_h))
+    raise ValueError(f"unknown resize mode {mode!r}; choose one of {', '.join(RESIZE_MODES)}")
+
+
+def _check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise FrameSizeError(f"frame size {width}x{height} is empty; width and height must be > 0")
+
+
+def _as_bytes_array(data: BufferLike) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        return data.reshape(-1).view(np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _packed_view(buf: np.ndarray, width: int, height: int, step: int, channels: int) -> np.ndarray:
+    """A (height, width, channels) view of a row-padded buffer; no copy."""
+    row = width * channels
+    if step < row:
+        raise FrameSizeError(f"step {step} is smaller than width*channels = {row}")
+    need = step * height
+    if buf.size < need:
+        raise FrameSizeError(
+            f"buffer has {buf.size} bytes, expected step*height = {step}*{height} = {need}"
+        )
+    return np.ndarray((height, width, channels), np.uint8, buf, 0, (step, channels, 1))
+
+
+class Preprocessor:
+    """Turns any supported frame into packed NV12 of the model's size.
+
+    One instance per model input (size, resize mode); cheap to build, no per-frame state,
+    so one instance may be shared by threads.
+    """
+
+    def __init__(self, height: int, width: int, mode: str = "letterbox",
+                 interpolation: int = cv2.INTER_LINEAR) -> None:
+        if height <= 0 or width <= 0 or height % 2 or width % 2:
+            raise FrameSizeError(f"model input {width}x{height} must be positive and even for NV12")
+        if mode not in RESIZE_MODES:
+            raise ValueError(f"unknown resize mode {mode!r}; choose one of {', '.join(RESIZE_MODES)}")
+        self.height = height
+        self.width = width
+        self.mode = mode
+        self.interpolation = interpolation
+
+    @property
+    def nv12_size(self) -> int:
+        return self.height * self.width * 3 // 2
+
+    # --- geometry ----------------------------------------------------------------------------
+    def _resize_into(self, image: np.ndarray, pad: tuple[int, ...] | int,
+                     out_h: int, out_w: int, plan: ResizePlan) -> np.ndarray:
+        sx, sy, sw, sh = plan.src
+        dx, dy, dw, dh = plan.dst
+        roi = image[sy:sy + sh, sx:sx + sw]
+        resized = cv2.resize(roi, (dw, dh), interpolation=self.interpolation)
+        if (dw, dh) == (out_w, out_h):
+            return resized
+        canvas = np.empty((out_h, out_w) + image.shape[2:], np.uint8)
+        canvas[...] = pad
+        canvas[dy:dy + dh, dx:dx + dw] = resized.reshape((dh, dw) + image.shape[2:])
+        return canvas
+
+    def resize_bgr(self, image: np.ndarray) -> np.ndarray:
+        """Resize an 8-bit image (any channel count) to the model size with the resize mode."""
+        h, w = image.shape[:2]
+        _check_size(w, h)
+        plan = plan_resize(h, w, self.height, self.width, self.mode)
+        channels = image.shape[2] if image.ndim == 3 else 1
+        return self._resize_into(image, (LETTERBOX_GRAY,) * channels if channels > 1 else LETTERBOX_GRAY,
+                                 self.height, self.width, plan)
+
+    # --- entry points --------------------------------------------------------------------------
+    def from_bgr(self, image: np.ndarray) -> np.ndarray:
+        """BGR (or BGRA, or gray) uint8 image -> NV12."""
+        if image.dtype != np.uint8:
+            raise FrameSizeError(f"image dtype {image.dtype} is not uint8")
+        if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+            return self._packed_to_nv12(image.reshape(image.shape[:2] + (1,)), "mono8")
+        if image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise FrameSizeError(f"image shape {image.shape} is not HxW, HxWx3 or HxWx4")
+        return self._packed_to_nv12(image, "bgr8" if image.shape[2] == 3 else "bgra8")
+
+    def from_encoded(self, data: BufferLike) -> np.ndarray:
+        """JPEG / PNG (anything OpenCV decodes) bytes -> NV12."""
+        return self.from_bgr(decode_image(data))
+
+    def from_raw(self, data: BufferLike, width: int, height: int, encoding: str,
+                 step: int | None = None) -> np.ndarray:
+        """A raw camera buffer (as in ``sensor_msgs/Image``) -> NV12.
+
+        ``step`` is the row length in bytes (for nv12/nv21: of the Y plane, the UV rows have the
+        same stride); ``None`` means unpadded rows.
+        """
+        enc = normalize_encoding(encoding)
+        _check_size(width, height)
+        buf = _as_bytes_array(data)
+        if enc in _SEMIPLANAR:
+            return self._semiplanar_to_nv12(buf, width, height, step or width, swap_uv=enc == "nv21")
+        if enc in _YUV422:
+            if width % 2:
+                raise FrameSizeError(f"{enc} needs an even width, got {width}")
+            packed = _packed_view(buf, width, height, step or width * 2, 2)
+            bgr = cv2.cvtColor(np.ascontiguousarray(packed), _YUV422[enc])
+            return self._packed_to_nv12(bgr, "bgr8")
+        channels = _PACKED[enc][0]
+        packed = _packed_view(buf, width, height, step or width * channels, channels)
+        return self._packed_to_nv12(packed, enc)
+
+    # --- conversions ---------------------------------------------------------------------------
+    def _packed_to_nv12(self, image: np.ndarray, enc: str) -> np.ndarray:
+        h, w = image.shape[:2]
+        _check_size(w, h)
+        channels, code = _PACKED[enc]
+        plan = plan_resize(h, w, self.height, self.width, self.mode)
+        small = self._resize_into(image if channels > 1 else image[:, :, 0],
+                                  (LETTERBOX_GRAY,) * channels if channels > 1 else LETTERBOX_GRAY,
+                                  self.height, self.width, plan)
+        if code is None:  # mono: gray -> BGR is exact, then the common conversion
+            small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+            code = cv2.COLOR_BGR2YUV_I420
+        return i420_to_nv12(cv2.cvtColor(np.ascontiguousarray(small), code), self.height, self.width)
+
+    def _semiplanar_to_nv12(self, buf: np.ndarray, width: int, height: int, step: int,
+                            swap_uv: bool) -> np.ndarray:
+        if width % 2 or height % 2:
+            raise FrameSizeError(f"NV12/NV21 frames need even width and height, got {width}x{height}")
+        if step < width:
+            raise FrameSizeError(f"step {step} is smaller than width {width}")
+        need = step * height * 3 // 2
+        if buf.size < need:
+            raise FrameSizeError(
+                f"NV12 buffer has {buf.size} bytes, expected step*height*3/2 = {need}"
+            )
+        y = np.ndarray((height, width), np.uint8, buf, 0, (step, 1))
+        uv = np.ndarray((height // 2, width // 2, 2), np.uint8, buf, step * height, (step, 2, 1))
+        plan = plan_resize(height, width, self.height, self.width, self.mode, src_align=2)
+        half = ResizePlan(tuple(v // 2 for v in plan.src), tuple(v // 2 for v in plan.dst))
+        out = np.empty(self.nv12_size, np.uint8)
+        out[: self.height * self.width] = self._resize_into(
+            y, PAD_Y, self.height, self.width, plan).reshape(-1)
+        uv_small = self._resize_into(uv, (PAD_U, PAD_V), self.height // 2, self.width // 2, half)
+        if swap_uv:
+            uv_small = uv_small[:, :, ::-1]
+        out[self.height * self.width:] = uv_small.reshape(-1)
+        return out
+
+
+def i420_to_nv12(i420: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Planar I420 (Y, U plane, V plane) -> packed NV12 (Y, interleaved UV)."""
+    flat = i420.reshape(-1)
+    area = height * width
+    quarter = area // 4
+    out = np.empty(area * 3 // 2, np.uint8)
+    out[:area] = flat[:area]
+    uv = out[area:].reshape(quarter, 2)
+    uv[:, 0] = flat[area:area + quarter]
+    uv[:, 1] = flat[area + quarter:area + 2 * quarter]
+    return out
+
+
+def nv12_to_bgr(nv12: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Packed NV12 -> BGR (OpenCV's inverse of the conversion above)."""
+    return cv2.cvtColor(nv12.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_NV12)
+
+
+def nv12_to_rgb(nv12: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Packed NV12 -> RGB, the colour conversion the CPU backend applies before normalizing."""
+    return cv2.cvtColor(nv12.reshape(height * 3 // 2, width), cv2.COLOR_YUV2RGB_NV12)
+
+
+def decode_image(data: BufferLike) -> np.ndarray:
+    """Decode JPEG/PNG/... bytes to a BGR uint8 image; typed error on empty or corrupt data."""
+    buf = _as_bytes_array(data)
+    if buf.size == 0:
+        raise DecodeError("compressed image is empty (0 bytes)")
+    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if image is None:
+        raise DecodeError(f"could not decode a {buf.size}-byte compressed image (corrupt or not JPEG/PNG)")
+    return image
+
+
+def load_image(path: Union[str, Path]) -> np.ndarray:
+    """Read an image file as BGR uint8. FileNotFoundError if missing, DecodeError if unreadable."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such image file: {p}")
+    try:
+        return decode_image(p.read_bytes())
+    except DecodeError as exc:
+        raise DecodeError(f"{p}: {exc}") from None
+
+
+def resize_bgr(bgr: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
+    """Resize a BGR image to ``size`` = (height, width) with a resize mode (the path's geometry)."""
+    return Preprocessor(size[0], size[1], mode).resize_bgr(bgr)

@@ -1,0 +1,36 @@
+"""Shared fixtures: the committed real images and a default-model classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+DATA = Path(__file__).parent / "data"
+IMAGENET_DIR = DATA / "imagenet"
+PHOTOS_DIR = DATA / "photos"
+
+
+def imagenet_samples() -> list[tuple[Path, int]]:
+    """The 20 labelled ImageNet validation images (file, class index) from val.txt."""
+    rows = (line.split() for line in (IMAGENET_DIR / "val.txt").read_text().splitlines() if line.strip())
+    return [(IMAGENET_DIR / name, int(label)) for name, label in rows]
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> np.ndarray:
+    return cv2.imread(str(PHOTOS_DIR / "chelsea.png"))
+
+
+@pytest.fixture(scope="session")
+def coffee() -> np.ndarray:
+    return cv2.imread(str(PHOTOS_DIR / "coffee.png"))
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    from rdk_classifier.classifier import Classifier
+
+    return Classifier.from_model(backend="cpu")
