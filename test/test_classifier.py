@@ -1,0 +1,91 @@
+"""The whole path on real photos with the default CPU model (offline, packaged)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import PHOTOS_DIR, imagenet_samples
+from rdk_classifier import zoo
+from rdk_classifier.classifier import Classifier
+
+CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+
+
+def test_default_model_is_the_int8_cpu_model(classifier):
+    assert classifier.model_name == zoo.DEFAULT_MODEL == "EfficientNet_Lite0_int8"
+    assert classifier.backend.name == "cpu"
+    assert classifier.backend.input_spec.height == 224
+
+
+def test_foolbox_imagenet_top5(classifier):
+    samples = imagenet_samples()
+    assert len(samples) == 20
+    hits1 = hits5 = 0
+    for path, label in samples:
+        ids = [p.class_id for p in classifier.classify_file(path).top]
+        hits1 += ids[0] == label
+        hits5 += label in ids
+    assert hits5 >= 17, (hits1, hits5)
+    assert hits1 >= 14, (hits1, hits5)
+
+
+def test_photos(classifier, chelsea, coffee):
+    cat = classifier.classify_image(chelsea)
+    assert cat.top[0].class_id in CAT_CLASSES
+    cup = classifier.classify_image(coffee)
+    assert cup.top[0].class_id == 967 and cup.top[0].label == "espresso"
+
+
+def test_result_shape_and_timing(classifier, chelsea):
+    r = classifier.classify_image(chelsea, source="chelsea")
+    scores = [p.score for p in r.top]
+    assert len(r.top) == 5 and scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores) and sum(scores) <= 1.0 + 1e-6
+    t = r.timing_ms
+    assert t.preprocess > 0 and t.inference > 0 and t.postprocess > 0
+    d = r.to_dict()
+    assert d["source"] == "chelsea" and set(d["timing_ms"]) == {"preprocess", "inference", "postprocess"}
+    assert classifier.classify_image(chelsea, top=2).top == r.top[:2]
+
+
+def test_every_input_kind_goes_through_one_path(classifier, chelsea):
+    """Same picture as file bytes, raw bgr8, raw rgb8 and NV12: same answer."""
+    png = (PHOTOS_DIR / "chelsea.png").read_bytes()
+    h, w = chelsea.shape[:2]
+    a = classifier.classify_encoded(png)
+    b = classifier.classify_raw(chelsea.tobytes(), w, h, "bgr8")
+    c = classifier.classify_raw(np.ascontiguousarray(chelsea[..., ::-1]).tobytes(), w, h, "rgb8")
+    nv12 = classifier.preprocessor.from_bgr(chelsea)
+    d = classifier.classify_nv12(nv12)
+    assert a.top == b.top == c.top == d.top
+
+
+def test_nv12_camera_frame_classified_like_bgr(classifier, coffee):
+    frame = cv2.resize(coffee, (1280, 720))
+    i420 = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    n = 1280 * 720
+    nv12 = np.concatenate([i420[:n], np.stack([i420[n:n + n // 4], i420[n + n // 4:]], 1).reshape(-1)])
+    r = classifier.classify_raw(nv12, 1280, 720, "nv12")
+    assert r.top[0].class_id == classifier.classify_image(frame).top[0].class_id == 967
+
+
+def test_fp32_and_int8_agree_on_photos(chelsea, coffee):
+    fp32 = Classifier.from_model("efficientnet_lite0_fp32", backend="cpu")
+    int8 = Classifier.from_model("EfficientNet_Lite0_int8", backend="cpu")
+    for img in (chelsea, coffee):
+        assert fp32.classify_image(img).top[0].class_id == int8.classify_image(img).top[0].class_id
+
+
+def test_clone_is_independent(classifier, coffee):
+    other = classifier.clone()
+    assert other.backend is not classifier.backend
+    assert other.classify_image(coffee).top == classifier.classify_image(coffee).top
+
+
+@pytest.mark.parametrize("mode", ["direct", "letterbox", "center_crop"])
+def test_resize_modes_all_classify_the_photo(mode, coffee):
+    clf = Classifier.from_model(backend="cpu", resize_mode=mode)
+    assert clf.preprocessor.mode == mode
+    assert 967 in [p.class_id for p in clf.classify_image(coffee).top]

@@ -1,0 +1,68 @@
+"""``python -m rdk_classifier classify`` as a user runs it: real files, JSON lines, bad files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import IMAGENET_DIR, PHOTOS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rdk_classifier", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_classify_json_one_object_per_image(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    missing = tmp_path / "missing.png"
+    proc = run_cli("classify", "--json", str(PHOTOS_DIR), str(bad), str(missing),
+                   str(IMAGENET_DIR / "imagenet_17_22.jpg"))
+    assert proc.returncode == 1
+    lines = proc.stdout.strip().splitlines()
+    objs = [json.loads(line) for line in lines]
+    assert [Path(o["source"]).name for o in objs] == ["chelsea.png", "coffee.png", "imagenet_17_22.jpg"]
+    for o in objs:
+        assert set(o) == {"source", "top", "timing_ms"}
+        scores = [t["score"] for t in o["top"]]
+        assert len(o["top"]) == 5 and scores == sorted(scores, reverse=True)
+        assert all(0.0 <= s <= 1.0 for s in scores)
+        assert all(isinstance(t["class_id"], int) and isinstance(t["label"], str) for t in o["top"])
+        assert set(o["timing_ms"]) == {"preprocess", "inference", "postprocess"}
+    assert objs[1]["top"][0]["label"] == "espresso"
+    assert objs[2]["top"][0]["class_id"] == 22  # bald eagle
+    assert "broken.jpg" in proc.stderr and "missing.png" in proc.stderr
+    assert "2 of 5 images could not be classified" in proc.stderr
+
+
+def test_classify_text_like_the_seed_log():
+    proc = run_cli("classify", "--top-k", "3", str(PHOTOS_DIR / "coffee.png"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(str(PHOTOS_DIR / "coffee.png")) and "inference" in lines[0]
+    assert lines[1].startswith("  label 967, prob ") and lines[1].endswith("class espresso")
+    assert len(lines) == 4
+
+
+def test_classify_unknown_model_suggests_names():
+    proc = run_cli("classify", "--model", "MobileOne_S9", str(PHOTOS_DIR / "coffee.png"))
+    assert proc.returncode == 2
+    assert "MobileOne_S" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_classify_fp32_model_and_resize_mode():
+    proc = run_cli("classify", "--json", "--model", "EfficientNet_Lite0_fp32", "--resize-mode",
+                   "letterbox", "--top-k", "1", str(PHOTOS_DIR / "coffee.png"))
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    assert [t["class_id"] for t in obj["top"]] == [967]
+
+
+def test_classify_empty_folder(tmp_path):
+    proc = run_cli("classify", str(tmp_path))
+    assert proc.returncode == 1 and "no image files" in proc.stderr
