@@ -36,3 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `zoo list | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0

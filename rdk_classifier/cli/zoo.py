@@ -1,0 +1,140 @@
+"""``python -m rdk_classifier zoo list|show|fetch``: browse and download the model registry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .. import zoo
+
+#: the fields `zoo list --json` always carries (to_dict adds the rest)
+LIST_FIELDS = ("name", "family", "bin_file", "url", "input_size", "params_m", "float_top1",
+               "quant_top1", "latency_ms", "latency_mt_ms", "fps", "recommended")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "zoo", help="list, show and download RDK Model Zoo models",
+        description="The model registry: every RDK Model Zoo classification model with its file, "
+                    "URL and the published figures (params M, float/quantized top-1 %%, BPU "
+                    "latency ms single/multi-threaded, FPS on RDK X5), plus the CPU models.")
+    sub = p.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", required=True)
+
+    p_list = sub.add_parser("list", help="the models as a table (or JSON lines)",
+                            description="List the registry. Figures: the seed table's, '-' where "
+                                        "it has none; * marks its recommended (bold) rows.")
+    p_list.add_argument("--json", action="store_true", help="one JSON object per line per model")
+    p_list.add_argument("--family", metavar="F", help="only this family (Transformer, CNN)")
+    p_list.add_argument("--recommended", action="store_true",
+                        help="only the seed table's recommended (bold) models")
+    p_list.set_defaults(func=run)
+
+    p_show = sub.add_parser("show", help="every field of one model, and where its file is")
+    p_show.add_argument("name", help="model name (case-insensitive)")
+    p_show.add_argument("--json", action="store_true", help="one JSON object")
+    p_show.add_argument("--cache-dir", type=Path, help="cache directory to look in")
+    p_show.set_defaults(func=run)
+
+    p_fetch = sub.add_parser(
+        "fetch", help="download a model's .bin (resumable)",
+        description="Download a model into the cache ($RDK_CLASSIFIER_CACHE or "
+                    "~/.cache/rdk_classifier), unless /opt/hobot/model/x5/basic already has it. "
+                    "An interrupted download is resumed by running the same command again.")
+    p_fetch.add_argument("name", help="model name (case-insensitive)")
+    p_fetch.add_argument("--dest", type=Path, metavar="DIR", help="directory to save into")
+    p_fetch.add_argument("--base-url", metavar="URL",
+                         help=f"download from this mirror (also ${zoo.BASE_URL_ENV})")
+    p_fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_fetch.set_defaults(func=run)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    command = getattr(args, "zoo_command", None)
+    if command == "list":
+        return _list(args)
+    if command == "show":
+        return _show(args)
+    if command == "fetch":
+        return _fetch(args)
+    print("usage: python -m rdk_classifier zoo {list,show,fetch} ...", file=sys.stderr)
+    return 2
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value) if all(isinstance(v, int) for v in value) \
+            else ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _list(args: argparse.Namespace) -> int:
+    models = zoo.list_models()
+    if args.family:
+        models = [m for m in models if (m.family or "").casefold() == args.family.casefold()]
+    if args.recommended:
+        models = [m for m in models if m.recommended]
+    if args.json:
+        for m in models:
+            d = m.to_dict()
+            ordered = {k: d[k] for k in LIST_FIELDS}
+            ordered.update((k, v) for k, v in d.items() if k not in ordered)
+            print(json.dumps(ordered))
+        return 0
+    header = ("name", "family", "runtime", "params(M)", "float top1", "quant top1",
+              "latency ms", "latency ms (MT)", "FPS", "rec")
+    rows = [(m.name, _fmt(m.family), m.runtime, _fmt(m.params_m), _fmt(m.float_top1),
+             _fmt(m.quant_top1), _fmt(m.latency_ms), _fmt(m.latency_mt_ms), _fmt(m.fps),
+             "*" if m.recommended else "") for m in models]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    numeric = set(range(3, 9))
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    print(line(header))
+    print(line(["-" * w for w in widths]))
+    for r in rows:
+        print(line(r))
+    print(f"\n{len(rows)} models. Figures: RDK X5, ImageNet-1k top-1 %, BPU latency; '-' = not in "
+          f"the seed table. `zoo show NAME` for details, `zoo fetch NAME` to download.")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    info = zoo.get_model(args.name)
+    candidates = zoo.local_candidates(info, cache_dir=args.cache_dir)
+    local = next((p for p in candidates if p.is_file()), None)
+    d = info.to_dict()
+    d["local_path"] = str(local) if local else None
+    d["searched"] = [str(p) for p in candidates]
+    if args.json:
+        print(json.dumps(d))
+        return 0
+    width = max(len(k) for k in d)
+    for key, value in d.items():
+        if key == "searched":
+            continue
+        print(f"{key.ljust(width)}  {_fmt(value)}")
+    if local:
+        print(f"\npresent locally: {local}")
+    else:
+        print(f"\nnot present locally (looked in {', '.join(d['searched'])}); download with: "
+              f"{zoo.fetch_command(info.name)}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from ..download import fetch_model  # urllib/tqdm only when downloading
+
+    path = fetch_model(args.name, dest=args.dest, base_url=args.base_url,
+                       progress=not args.no_progress)
+    print(path)
+    return 0

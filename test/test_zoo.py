@@ -1,0 +1,394 @@
+"""The model registry: the seed table's 34 rows, lookups, resolution of names and files, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+
+import pytest
+
+import bpu_doubles as doubles
+from rdk_classifier import zoo
+from rdk_classifier.errors import ModelError, ModelNotFoundError, UnknownModelError
+
+BASE = "https://archive.d-robotics.cc/downloads/rdk_model_zoo/rdk_x5/"
+
+# the model names of the seed's "Model Performance Data" table, in its order
+SEED_NAMES = [
+    "EdgeNeXt_base", "EdgeNeXt_small", "EdgeNeXt_x_small", "EdgeNeXt_xx_small",
+    "EfficientFormer_l3", "EfficientFormer_l1", "EfficientFormerv2_s2", "EfficientFormerv2_s1",
+    "EfficientFormerv2_s0", "EfficientViT_MSRA_m5", "FastViT_SA12", "FastViT_S12", "FastViT_T12",
+    "FastViT_T8", "FasterNet_S", "FasterNet_T2", "FasterNet_T1", "FasterNet_T0", "RepVGG_B1g2",
+    "RepVGG_B1g4", "RepVGG_B0", "RepVGG_A2", "RepVGG_A1", "RepVGG_A0", "RepViT_m1_1",
+    "RepViT_m1_0", "RepViT_m0_9", "MobileOne_S4", "MobileOne_S3", "MobileOne_S2", "MobileOne_S1",
+    "MobileOne_S0", "Mobilenetv2", "ResNet18",
+]
+SEED_BOLD = {"EdgeNeXt_x_small", "EfficientFormer_l1", "EfficientFormerv2_s1",
+             "EfficientViT_MSRA_m5", "FastViT_T12", "FasterNet_T1", "RepVGG_A1", "RepViT_m1_0",
+             "MobileOne_S1"}
+# (family, params M, float top-1, quant top-1, latency ms, latency ms multi-thread, FPS), typed
+# from the seed table
+SEED_SAMPLES = {
+    "EdgeNeXt_base": ("Transformer", 18.51, 78.21, 74.52, 8.80, 32.31, 113.35),
+    "EfficientFormer_l1": ("Transformer", 12.3, 76.12, 65.38, 5.88, 20.69, 191.605),
+    "EfficientViT_MSRA_m5": ("Transformer", 12.4, 73.75, 72.50, 6.34, 22.69, 174.70),
+    "FastViT_S12": ("Transformer", 8.8, 76.50, 72.0, 5.86, 20.45, 193.87),
+    "FasterNet_T0": ("CNN", 3.9, 71.75, 68.50, 1.41, 3.48, 1135.13),
+    "RepVGG_A0": ("CNN", 8.30, 72.41, 51.75, 1.85, 5.21, 757.73),
+    "MobileOne_S0": ("CNN", 2.1, 69.25, 67.58, 0.80, 1.59, 2453.17),
+    "Mobilenetv2": ("CNN", 3.4, 72.0, 68.17, 1.42, 3.43, 1152.07),
+    "ResNet18": ("CNN", 11.2, 71.49, 70.50, 2.95, 8.81, 448.79),
+}
+FIGURES = ("params_m", "float_top1", "quant_top1", "latency_ms", "latency_mt_ms", "fps")
+FURTHER = ["MobileNetV1", "MobileNetV3", "MobileNetV4_conv_small", "MobileNetV4_conv_medium",
+           "ResNeXt50_32x4d", "GoogLeNet", "VargConvNet", "EfficientNet_B2", "EfficientNet_B3",
+           "EfficientNet_B4", "ConvNeXt_atto", "ConvNeXt_femto", "ConvNeXt_nano", "ConvNeXt_pico",
+           "RepGhost_100", "RepGhost_111", "RepGhost_130", "RepGhost_150", "RepGhost_200"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(monkeypatch, tmp_path):
+    """No test looks at the real /opt/hobot or ~/.cache, or sees a real BPU runtime."""
+    system = tmp_path / "hobot"
+    cache = tmp_path / "cache"
+    system.mkdir()
+    cache.mkdir()
+    monkeypatch.setenv(zoo.SYSTEM_MODEL_DIR_ENV, str(system))
+    monkeypatch.setenv(zoo.CACHE_DIR_ENV, str(cache))
+    monkeypatch.delenv(zoo.BASE_URL_ENV, raising=False)
+    doubles.block_all_runtimes(monkeypatch)
+    return system, cache
+
+
+@pytest.fixture
+def packaged(monkeypatch, tmp_path):
+    """Stand-in package model directory holding both CPU models."""
+    d = tmp_path / "models"
+    d.mkdir()
+    for name in ("efficientnet_lite0_int8.onnx", "efficientnet_lite0_fp32.onnx"):
+        (d / name).write_bytes(b"onnx")
+    monkeypatch.setattr(zoo, "PACKAGED_MODEL_DIR", d)
+    return d
+
+
+# ----------------------------------------------------------------------------- the data
+
+def test_registry_has_the_34_seed_rows_in_order():
+    seeded = [m.name for m in zoo.list_models() if m.in_seed_table]
+    assert seeded == SEED_NAMES and len(seeded) == 34
+
+
+@pytest.mark.parametrize("name", sorted(SEED_SAMPLES))
+def test_seed_figures_as_published(name):
+    info = zoo.get_model(name)
+    family, *figures = SEED_SAMPLES[name]
+    assert info.family == family
+    assert [getattr(info, f) for f in FIGURES] == figures
+    assert all(isinstance(getattr(info, f), float) for f in FIGURES)
+
+
+def test_every_seed_row_has_all_figures_and_the_rest_none():
+    for m in zoo.list_models():
+        values = [getattr(m, f) for f in FIGURES]
+        if m.in_seed_table:
+            assert all(isinstance(v, float) and v > 0 for v in values), m.name
+        else:
+            assert values == [None] * 6, m.name
+
+
+def test_recommended_are_the_bold_rows():
+    assert {m.name for m in zoo.list_models() if m.recommended} == SEED_BOLD
+
+
+def test_families_follow_the_seed():
+    fam = {m.name: m.family for m in zoo.list_models() if m.in_seed_table}
+    assert [n for n in SEED_NAMES if fam[n] == "Transformer"] == SEED_NAMES[:14]
+    assert all(fam[n] == "CNN" for n in SEED_NAMES[14:])
+
+
+@pytest.mark.parametrize("name, bin_file", [
+    ("EfficientViT_MSRA_m5", "EfficientViT_m5_224x224_nv12.bin"),
+    ("Mobilenetv2", "mobilenetv2_224x224_nv12.bin"),
+    ("ResNet18", "resnet18_224x224_nv12.bin"),
+    ("EdgeNeXt_xx_small", "EdgeNeXt_xx_small_224x224_nv12.bin"),
+    ("RepVGG_B1g4", "RepVGG_B1g4_224x224_nv12.bin"),
+    ("MobileNetV1", "mobilenetv1_224x224_nv12.bin"),
+    ("GoogLeNet", "googlenet_224x224_nv12.bin"),
+    ("VargConvNet", "vargconvnet_224x224_nv12.bin"),
+    ("ResNeXt50_32x4d", "ResNeXt50_32x4d_224x224_nv12.bin"),
+    ("MobileNetV4_conv_medium", "MobileNetV4_conv_medium_224x224_nv12.bin"),
+])
+def test_bin_files_and_urls(name, bin_file):
+    info = zoo.get_model(name)
+    assert info.bin_file == bin_file
+    assert info.url == BASE + bin_file
+    assert info.runtime == "bpu" and info.input_size == (224, 224)
+
+
+def test_further_zoo_models_are_there():
+    names = {m.name for m in zoo.list_models()}
+    assert set(FURTHER) <= names
+    assert len(zoo.list_models()) == 34 + len(FURTHER) + 2
+
+
+def test_every_bpu_model_is_complete():
+    bins = [m.bin_file for m in zoo.list_models() if m.runtime == "bpu"]
+    assert len(bins) == len(set(bins))
+    for m in zoo.list_models():
+        if m.runtime == "bpu":
+            assert m.bin_file.endswith("_224x224_nv12.bin") and m.url == BASE + m.bin_file
+            assert m.mean == (123.675, 116.28, 103.53)
+            assert m.scale == (0.01712475, 0.017507, 0.01742919)
+
+
+def test_resize_modes_and_output_kinds():
+    direct = {"MobileNetV1", "MobileNetV3", "MobileNetV4_conv_small", "MobileNetV4_conv_medium"}
+    probabilities = {"MobileNetV1", "Mobilenetv2"}
+    for m in zoo.list_models():
+        if m.runtime == "cpu":
+            continue
+        assert m.resize_mode == ("direct" if m.name in direct else "letterbox"), m.name
+        assert m.output_kind == ("probabilities" if m.name in probabilities else "logits"), m.name
+
+
+def test_cpu_models():
+    assert zoo.DEFAULT_MODEL == "EfficientNet_Lite0_int8"
+    int8 = zoo.get_model(zoo.DEFAULT_MODEL)
+    fp32 = zoo.get_model("EfficientNet_Lite0_fp32")
+    assert (int8.runtime, int8.onnx_file, int8.bin_file, int8.url) == \
+        ("cpu", "efficientnet_lite0_int8.onnx", None, None)
+    assert fp32.onnx_file == "efficientnet_lite0_fp32.onnx"
+    for m in (int8, fp32):
+        assert m.mean == (127.0, 127.0, 127.0) and m.scale == (0.0078125,) * 3
+        assert m.resize_mode == "center_crop" and not m.in_seed_table
+
+
+def test_registry_is_parsed_once():
+    assert zoo.list_models()[5] is zoo.list_models()[5]
+    assert zoo.get_model("resnet18") is zoo.get_model("ResNet18")
+
+
+def test_model_info_is_frozen_and_serializable():
+    info = zoo.get_model("FastViT_T12")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.fps = 1.0
+    d = json.loads(json.dumps(info.to_dict()))
+    assert d["input_size"] == [224, 224] and d["fps"] == 234.78 and d["recommended"] is True
+    assert set(d) == {f.name for f in dataclasses.fields(zoo.ModelInfo)}
+
+
+# ----------------------------------------------------------------------------- lookup
+
+@pytest.mark.parametrize("query, name", [
+    ("resnet18", "ResNet18"), ("RESNET18", "ResNet18"), ("MobileNetV2", "Mobilenetv2"),
+    ("efficientvit_m5", "EfficientViT_MSRA_m5"),  # the .bin stem
+    ("EfficientViT_m5_224x224_nv12.bin", "EfficientViT_MSRA_m5"),  # the file name
+    ("  fastvit_t8 ", "FastViT_T8"), ("googlenet", "GoogLeNet"),
+    ("efficientnet_lite0_int8", "EfficientNet_Lite0_int8"),
+])
+def test_names_resolve_case_insensitively(query, name):
+    assert zoo.get_model(query).name == name
+
+
+@pytest.mark.parametrize("query, suggestion", [
+    ("resnet19", "ResNet18"), ("fastvit_t9", "FastViT_T8"), ("lite0", "EfficientNet_Lite0_int8"),
+    ("RepVGG_A3", "RepVGG_A2"), ("mobileone_s5", "MobileOne_S4"),
+])
+def test_unknown_name_suggests_close_ones(query, suggestion):
+    with pytest.raises(UnknownModelError) as err:
+        zoo.get_model(query)
+    assert suggestion in str(err.value) and "zoo list" in str(err.value)
+    assert isinstance(err.value, KeyError)
+
+
+def test_unknown_name_without_a_close_one():
+    with pytest.raises(UnknownModelError) as err:
+        zoo.get_model("yolov8n")
+    assert "did you mean" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- resolve_model
+
+def test_default_cpu_model_resolves_to_the_packaged_file(packaged):
+    r = zoo.resolve_model(zoo.DEFAULT_MODEL)
+    assert (r.info.name, r.path, r.runtime) == \
+        (zoo.DEFAULT_MODEL, packaged / "efficientnet_lite0_int8.onnx", "cpu")
+    assert zoo.resolve_model("efficientnet_lite0_fp32", runtime="cpu").path.name == \
+        "efficientnet_lite0_fp32.onnx"
+
+
+def test_missing_packaged_file_says_reinstall(monkeypatch, tmp_path):
+    monkeypatch.setattr(zoo, "PACKAGED_MODEL_DIR", tmp_path / "nothing")
+    with pytest.raises(ModelNotFoundError, match="reinstall"):
+        zoo.resolve_model(zoo.DEFAULT_MODEL)
+
+
+def test_cpu_model_on_bpu_is_refused(packaged):
+    with pytest.raises(ModelError, match="no .bin"):
+        zoo.resolve_model(zoo.DEFAULT_MODEL, runtime="bpu")
+
+
+def test_bpu_model_prefers_the_system_dir(isolated_dirs):
+    system, cache = isolated_dirs
+    (cache / "resnet18_224x224_nv12.bin").write_bytes(b"cache")
+    r = zoo.resolve_model("ResNet18", runtime="bpu")
+    assert (r.path, r.runtime) == (cache / "resnet18_224x224_nv12.bin", "bpu")
+    (system / "resnet18_224x224_nv12.bin").write_bytes(b"system")
+    assert zoo.resolve_model("ResNet18", runtime="bpu").path == system / "resnet18_224x224_nv12.bin"
+
+
+def test_explicit_dirs_override_the_environment(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "FastViT_T8_224x224_nv12.bin").write_bytes(b"x")
+    r = zoo.resolve_model("FastViT_T8", runtime="bpu", cache_dir=mine)
+    assert r.path == mine / "FastViT_T8_224x224_nv12.bin"
+    r = zoo.resolve_model("FastViT_T8", runtime="bpu", system_dir=mine)
+    assert r.path == mine / "FastViT_T8_224x224_nv12.bin"
+
+
+def test_missing_bpu_model_gives_the_fetch_command():
+    with pytest.raises(ModelNotFoundError) as err:
+        zoo.resolve_model("efficientvit_m5", runtime="bpu")
+    message = str(err.value)
+    assert "python -m rdk_classifier zoo fetch EfficientViT_MSRA_m5" in message
+    assert "EfficientViT_m5_224x224_nv12.bin" in message
+
+
+def test_auto_uses_the_bpu_when_a_runtime_imports(monkeypatch, isolated_dirs):
+    system, _ = isolated_dirs
+    (system / "mobilenetv2_224x224_nv12.bin").write_bytes(b"x")
+    doubles.install_hbm_runtime(monkeypatch)
+    r = zoo.resolve_model("mobilenetv2")
+    assert (r.info.name, r.runtime) == ("Mobilenetv2", "bpu")
+    with pytest.raises(ModelNotFoundError, match="zoo fetch RepViT_m1_0"):
+        zoo.resolve_model("RepViT_m1_0")
+
+
+def test_auto_without_bpu_falls_back_to_the_default_cpu_model(packaged, isolated_dirs, caplog):
+    system, _ = isolated_dirs
+    (system / "resnet18_224x224_nv12.bin").write_bytes(b"x")  # present, but no runtime to run it
+    with caplog.at_level(logging.WARNING, logger="rdk_classifier.zoo"):
+        r = zoo.resolve_model("ResNet18")
+    assert (r.info.name, r.runtime, r.path.name) == \
+        (zoo.DEFAULT_MODEL, "cpu", "efficientnet_lite0_int8.onnx")
+    warning = " ".join(rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING)
+    assert "ResNet18" in warning and zoo.DEFAULT_MODEL in warning and "INSTEAD" in warning
+    assert "no BPU runtime" in warning
+
+
+def test_auto_without_bpu_uses_a_local_onnx_of_the_model(monkeypatch, isolated_dirs):
+    _, cache = isolated_dirs
+    info = dataclasses.replace(zoo.get_model("RepViT_m1_0"), onnx_file="repvit_m1_0.onnx")
+    monkeypatch.setattr(zoo, "get_model", lambda name: info)
+    (cache / "repvit_m1_0.onnx").write_bytes(b"x")
+    r = zoo.resolve_model("RepViT_m1_0")
+    assert (r.info.name, r.runtime, r.path) == ("RepViT_m1_0", "cpu", cache / "repvit_m1_0.onnx")
+
+
+def test_explicit_cpu_for_a_bpu_only_model_is_an_error(packaged):
+    with pytest.raises(ModelNotFoundError, match="only as a BPU .bin"):
+        zoo.resolve_model("ResNet18", runtime="cpu")
+
+
+def test_bad_runtime_name():
+    with pytest.raises(ValueError, match="auto, bpu, cpu"):
+        zoo.resolve_model("ResNet18", runtime="gpu")
+
+
+def test_unknown_onnx_file_gets_a_synthesized_info(tmp_path):
+    path = tmp_path / "my_net.onnx"
+    path.write_bytes(b"x")
+    r = zoo.resolve_model(str(path))
+    assert (r.runtime, r.path, r.info.name, r.info.onnx_file) == ("cpu", path, "my_net", "my_net.onnx")
+    assert r.info.resize_mode == "letterbox" and r.info.mean == (123.675, 116.28, 103.53)
+    assert not r.info.in_seed_table and r.info.fps is None
+    with pytest.raises(ModelError, match="only compiled .bin"):
+        zoo.resolve_model(str(path), runtime="bpu")
+
+
+def test_bin_file_path_named_like_a_zoo_file_keeps_the_zoo_row(monkeypatch, tmp_path, packaged):
+    path = tmp_path / "FasterNet_T1_224x224_nv12.bin"
+    path.write_bytes(b"x")
+    r = zoo.resolve_model(str(path), runtime="bpu")
+    assert (r.runtime, r.path, r.info.name, r.info.fps) == ("bpu", path, "FasterNet_T1", 708.40)
+    with pytest.raises(ModelError, match="ONNX Runtime cannot run it"):
+        zoo.resolve_model(str(path), runtime="cpu")
+    # auto on a machine without a BPU: the default CPU model, as for a zoo name
+    assert zoo.resolve_model(str(path)).info.name == zoo.DEFAULT_MODEL
+    doubles.install_pyeasy_dnn(monkeypatch)
+    assert zoo.resolve_model(str(path)).runtime == "bpu"
+
+
+def test_missing_model_file_path(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        zoo.resolve_model(str(tmp_path / "nothing.onnx"))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def cli(capsys, *argv):
+    from rdk_classifier.cli import main
+
+    code = main(["zoo", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_list_json_reproduces_the_seed_figures(capsys):
+    code, out, _ = cli(capsys, "list", "--json")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == len(zoo.list_models())
+    rows = {json.loads(line)["name"]: (json.loads(line), line) for line in lines}
+    assert [n for n, (d, _) in rows.items() if d["in_seed_table"]] == SEED_NAMES
+    for name, (family, *figures) in SEED_SAMPLES.items():
+        d, line = rows[name]
+        assert d["family"] == family and [d[f] for f in FIGURES] == figures
+    for key in ("name", "family", "bin_file", "url", "input_size", *FIGURES, "recommended"):
+        assert all(key in d for d, _ in rows.values())
+    # the JSON text itself carries the seed's numbers
+    assert '"fps": 191.605' in rows["EfficientFormer_l1"][1]
+    assert '"float_top1": 72.0' in rows["Mobilenetv2"][1]
+    assert '"quant_top1": 72.0' in rows["FastViT_S12"][1]
+    assert '"fps": 2453.17' in rows["MobileOne_S0"][1]
+
+
+def test_cli_list_filters(capsys):
+    _, out, _ = cli(capsys, "list", "--json", "--family", "transformer")
+    assert [json.loads(x)["name"] for x in out.splitlines()] == SEED_NAMES[:14]
+    _, out, _ = cli(capsys, "list", "--json", "--recommended")
+    assert {json.loads(x)["name"] for x in out.splitlines()} == SEED_BOLD
+
+
+def test_cli_list_table(capsys):
+    code, out, _ = cli(capsys, "list", "--recommended")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["name", "family", "runtime"]
+    row = next(x for x in lines if x.startswith("EfficientFormer_l1 "))
+    assert row.split() == ["EfficientFormer_l1", "Transformer", "bpu", "12.3", "76.12", "65.38",
+                           "5.88", "20.69", "191.605", "*"]
+    # aligned: every data row has the FPS column ending at the same place
+    data = [x for x in lines[2:] if x and not x.startswith(("-", " ")) and x.endswith("*")]
+    assert len(data) == 9 and len({len(x) for x in data}) == 1
+
+
+def test_cli_show(capsys, isolated_dirs):
+    code, out, _ = cli(capsys, "show", "efficientvit_m5")
+    assert code == 0
+    assert "EfficientViT_MSRA_m5" in out and "EfficientViT_m5_224x224_nv12.bin" in out
+    assert "not present locally" in out and "zoo fetch EfficientViT_MSRA_m5" in out
+    system, _ = isolated_dirs
+    (system / "EfficientViT_m5_224x224_nv12.bin").write_bytes(b"x")
+    _, out, _ = cli(capsys, "show", "EfficientViT_MSRA_m5", "--json")
+    d = json.loads(out)
+    assert d["local_path"] == str(system / "EfficientViT_m5_224x224_nv12.bin")
+    assert d["fps"] == 174.70 and d["quant_top1"] == 72.50
+
+
+def test_cli_unknown_name_suggests(capsys):
+    code, out, err = cli(capsys, "show", "resnet19")
+    assert code != 0 and out == ""
+    assert "unknown model 'resnet19'" in err and "ResNet18" in err
