@@ -89,3 +89,17 @@ def test_resize_modes_all_classify_the_photo(mode, coffee):
     clf = Classifier.from_model(backend="cpu", resize_mode=mode)
     assert clf.preprocessor.mode == mode
     assert 967 in [p.class_id for p in clf.classify_image(coffee).top]
+
+
+def test_renamed_model_file_uses_normalization_from_its_metadata(tmp_path, coffee):
+    """A model outside the registry still gets mean 127 / scale 1/128 from its ONNX metadata."""
+    from rdk_classifier.zoo import resolve_model
+
+    src = resolve_model("EfficientNet_Lite0_int8", runtime="cpu").path
+    renamed = tmp_path / "my_model.onnx"
+    renamed.write_bytes(src.read_bytes())
+    clf = Classifier.from_model(str(renamed), backend="cpu", resize_mode="center_crop")
+    ref = Classifier.from_model("EfficientNet_Lite0_int8", backend="cpu")
+    np.testing.assert_array_equal(clf.backend._mean, ref.backend._mean)
+    np.testing.assert_array_equal(clf.backend._scale, np.full(3, 1 / 128, np.float32))
+    assert clf.classify_image(coffee).top == ref.classify_image(coffee).top

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError
 from ..frames import nv12_to_rgb
+from ..toolchain import parse_triple
 from .base import InputSpec
 
 
@@ -27,7 +28,12 @@ def _load_onnxruntime():
 
 
 class CpuBackend:
-    """An ONNX classification model with one image input (NCHW or NHWC, 3 channels, batch 1)."""
+    """An ONNX classification model with one image input (NCHW or NHWC, 3 channels, batch 1).
+
+    The normalization recorded in the file's metadata (``mean_value`` / ``scale_value``, written by
+    ``quantize`` and the export script) wins over the ``mean`` / ``scale`` given, so a renamed or
+    user-made model is fed the way it was trained.
+    """
 
     name = "cpu"
 
@@ -62,6 +68,14 @@ class CpuBackend:
         self.input_spec = InputSpec(int(h), int(w))
         self.threads = options.intra_op_num_threads
         self.path = path
+        meta = self.session.get_modelmeta().custom_metadata_map
+        try:
+            if "mean_value" in meta:
+                mean = parse_triple(meta["mean_value"], "mean_value")
+            if "scale_value" in meta:
+                scale = parse_triple(meta["scale_value"], "scale_value")
+        except ValueError as exc:
+            raise ModelError(f"{path}: bad normalization metadata: {exc}") from None
         self._mean = np.asarray(mean, np.float32).reshape(3)
         self._scale = np.asarray(scale, np.float32).reshape(3)
         # reused for every frame: the normalized input tensor
