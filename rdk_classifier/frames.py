@@ -147,7 +147,7 @@ class Preprocessor:
     """
 
     def __init__(self, height: int, width: int, mode: str = "letterbox",
-                 interpolation: int = cv2.INTER_LINEAR) -> None:
+                 interpolation: int = cv2.INTER_LINEAR, reduced_decode: bool = True) -> None:
         if height <= 0 or width <= 0 or height % 2 or width % 2:
             raise FrameSizeError(f"model input {width}x{height} must be positive and even for NV12")
         if mode not in RESIZE_MODES:
@@ -156,6 +156,8 @@ class Preprocessor:
         self.width = width
         self.mode = mode
         self.interpolation = interpolation
+        #: decode large JPEGs at 1/2, 1/4 or 1/8 size when that still leaves enough pixels
+        self.reduced_decode = reduced_decode
 
     @property
     def nv12_size(self) -> int:
@@ -163,17 +165,21 @@ class Preprocessor:
 
     # --- geometry ----------------------------------------------------------------------------
     def _resize_into(self, image: np.ndarray, pad: tuple[int, ...] | int,
-                     out_h: int, out_w: int, plan: ResizePlan) -> np.ndarray:
+                     out_h: int, out_w: int, plan: ResizePlan,
+                     dst: np.ndarray | None = None) -> np.ndarray:
+        """Resize the plan's source rectangle into an ``out_h x out_w`` image padded with ``pad``;
+        written into ``dst`` (a contiguous array of exactly that shape) when given."""
         sx, sy, sw, sh = plan.src
         dx, dy, dw, dh = plan.dst
         roi = image[sy:sy + sh, sx:sx + sw]
-        resized = cv2.resize(roi, (dw, dh), interpolation=self.interpolation)
         if (dw, dh) == (out_w, out_h):
-            return resized
-        canvas = np.empty((out_h, out_w) + image.shape[2:], np.uint8)
-        canvas[...] = pad
-        canvas[dy:dy + dh, dx:dx + dw] = resized.reshape((dh, dw) + image.shape[2:])
-        return canvas
+            return cv2.resize(roi, (dw, dh), dst=dst, interpolation=self.interpolation)
+        resized = cv2.resize(roi, (dw, dh), interpolation=self.interpolation)
+        value = pad if isinstance(pad, tuple) else (pad,)
+        # one pass that copies the picture and fills the border (a numpy canvas filled from a
+        # tuple costs ~0.25 ms for 224x224x3)
+        return cv2.copyMakeBorder(resized, dy, out_h - dy - dh, dx, out_w - dx - dw,
+                                  cv2.BORDER_CONSTANT, dst=dst, value=value)
 
     def resize_bgr(self, image: np.ndarray) -> np.ndarray:
         """Resize an 8-bit image (any channel count) to the model size with the resize mode."""
@@ -196,8 +202,35 @@ class Preprocessor:
         return self._packed_to_nv12(image, "bgr8" if image.shape[2] == 3 else "bgra8")
 
     def from_encoded(self, data: BufferLike) -> np.ndarray:
-        """JPEG / PNG (anything OpenCV decodes) bytes -> NV12."""
-        return self.from_bgr(decode_image(data))
+        """JPEG / PNG (anything OpenCV decodes) bytes -> NV12.
+
+        A JPEG much larger than the model input is decoded at a reduced size (libjpeg's DCT
+        scaling, see ``jpeg_reduction``): a 1080p JPEG decodes about 2x faster, and the NV12 stays
+        within about one grey level (mean absolute difference) of full decode + resize.
+        """
+        return self.from_bgr(decode_image(data, self.jpeg_reduction(data) if self.reduced_decode
+                                          else 1))
+
+    def jpeg_reduction(self, data: BufferLike) -> int:
+        """The decode reduction (1, 2, 4 or 8) for this JPEG and this model input: the largest
+        that still leaves at least ``REDUCED_DECODE_MARGIN`` source pixels per output pixel in
+        the region the resize mode uses, for either orientation (EXIF may rotate by 90 degrees).
+        1 for anything that is not a JPEG with a readable frame header."""
+        size = jpeg_size(data)
+        if size is None:
+            return 1
+        w, h = size
+        if w <= 0 or h <= 0:
+            return 1
+        ratio = float("inf")
+        for sw, sh in ((w, h), (h, w)):
+            plan = plan_resize(sh, sw, self.height, self.width, self.mode)
+            ratio = min(ratio, plan.src[2] / plan.dst[2], plan.src[3] / plan.dst[3])
+        factor = 1
+        for f in _JPEG_REDUCTIONS:
+            if ratio >= REDUCED_DECODE_MARGIN * f:
+                factor = f
+        return factor
 
     def from_raw(self, data: BufferLike, width: int, height: int, encoding: str,
                  step: int | None = None) -> np.ndarray:
@@ -250,13 +283,20 @@ class Preprocessor:
         uv = np.ndarray((height // 2, width // 2, 2), np.uint8, buf, step * height, (step, 2, 1))
         plan = plan_resize(height, width, self.height, self.width, self.mode, src_align=2)
         half = ResizePlan(tuple(v // 2 for v in plan.src), tuple(v // 2 for v in plan.dst))
+        area = self.height * self.width
         out = np.empty(self.nv12_size, np.uint8)
-        out[: self.height * self.width] = self._resize_into(
-            y, PAD_Y, self.height, self.width, plan).reshape(-1)
-        uv_small = self._resize_into(uv, (PAD_U, PAD_V), self.height // 2, self.width // 2, half)
-        if swap_uv:
-            uv_small = uv_small[:, :, ::-1]
-        out[self.height * self.width:] = uv_small.reshape(-1)
+        # both planes are resized straight into the output buffer (no intermediate copies)
+        out_y = out[:area].reshape(self.height, self.width)
+        out_uv = out[area:].reshape(self.height // 2, self.width // 2, 2)
+        got = self._resize_into(y, PAD_Y, self.height, self.width, plan, dst=out_y)
+        if got is not out_y:  # pragma: no cover - OpenCV reallocated: copy instead
+            out_y[...] = got
+        got = self._resize_into(uv, (PAD_U, PAD_V), self.height // 2, self.width // 2, half,
+                                dst=out_uv)
+        if got is not out_uv:  # pragma: no cover
+            out_uv[...] = got
+        if swap_uv:  # NV21: V first; swapped on the small output (numpy buffers the overlap)
+            out_uv[...] = out_uv[:, :, ::-1]
         return out
 
 
@@ -283,12 +323,56 @@ def nv12_to_rgb(nv12: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.cvtColor(nv12.reshape(height * 3 // 2, width), cv2.COLOR_YUV2RGB_NV12)
 
 
-def decode_image(data: BufferLike) -> np.ndarray:
-    """Decode JPEG/PNG/... bytes to a BGR uint8 image; typed error on empty or corrupt data."""
+#: reduced JPEG decoding keeps at least this many source pixels per output pixel (per axis)
+REDUCED_DECODE_MARGIN = 2.0
+_JPEG_REDUCTIONS = (2, 4, 8)
+_IMREAD_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
+                   4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+# start-of-frame markers: C0..CF except DHT (C4), JPG (C8), DAC (CC)
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def jpeg_size(data: BufferLike) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header (before any EXIF rotation), without decoding;
+    None when the data is not a JPEG or the header cannot be found."""
+    buf = memoryview(_as_bytes_array(data))
+    n = len(buf)
+    if n < 4 or buf[0] != 0xFF or buf[1] != 0xD8:
+        return None
+    i = 2
+    while i + 4 <= n:
+        if buf[i] != 0xFF:
+            return None
+        marker = buf[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image / start of scan before any frame header
+            return None
+        length = (buf[i + 2] << 8) | buf[i + 3]
+        if marker in _JPEG_SOF:
+            if i + 9 > n:
+                return None
+            return (buf[i + 7] << 8) | buf[i + 8], (buf[i + 5] << 8) | buf[i + 6]
+        i += 2 + length
+    return None
+
+
+def decode_image(data: BufferLike, reduction: int = 1) -> np.ndarray:
+    """Decode JPEG/PNG/... bytes to a BGR uint8 image; typed error on empty or corrupt data.
+
+    ``reduction`` 2, 4 or 8 decodes a JPEG at that fraction of its size (libjpeg DCT scaling,
+    much faster than a full decode; other formats are decoded fully and then shrunk by OpenCV).
+    """
     buf = _as_bytes_array(data)
     if buf.size == 0:
         raise DecodeError("compressed image is empty (0 bytes)")
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if reduction not in _IMREAD_REDUCED:
+        raise ValueError(f"reduction must be one of {sorted(_IMREAD_REDUCED)}, got {reduction!r}")
+    image = cv2.imdecode(buf, _IMREAD_REDUCED[reduction])
     if image is None:
         raise DecodeError(f"could not decode a {buf.size}-byte compressed image (corrupt or not JPEG/PNG)")
     return image

@@ -1,0 +1,266 @@
+"""Latency and FPS through the one path, like ``hrt_model_exec perf``, but from a camera frame.
+
+``hrt_model_exec perf`` times the model alone on ready NV12. Here every frame is a full camera frame
+(1920x1080 by default) in a camera encoding (bgr8, nv12 or jpeg) that goes through
+``Classifier.classify_raw`` / ``classify_encoded``: preprocessing, inference and postprocessing, timed
+per stage, exactly what the node does per frame. N threads each own a ``Classifier`` (``clone()``),
+as hrt_model_exec's ``--thread_num`` gives each thread its own task.
+
+The frames are made from a real photo when one is given (``image``), else procedurally: a
+deterministic textured picture (smooth colour fields, fractal detail, edges, sensor-like noise), so
+that JPEG decoding costs what a camera picture costs (a flat or random frame would not).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .classifier import Classifier, Timing
+from .frames import i420_to_nv12, load_image
+
+INPUTS = ("bgr8", "nv12", "jpeg")
+DEFAULT_SIZE = (1920, 1080)   # width, height
+JPEG_QUALITY = 90
+#: distinct frames cycled through, so no result depends on one picture staying in cache
+DISTINCT_FRAMES = 4
+
+
+# ----------------------------------------------------------------------------- frames
+def procedural_frame(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A deterministic camera-like BGR picture: a few low-frequency colour fields, multi-scale
+    luminance texture (value-noise octaves, amplitude falling with frequency as in natural images,
+    channels correlated as in photos), hard-edged shapes and mild per-pixel sensor noise."""
+    rng = np.random.default_rng(seed)
+
+    def octave(cells: int, channels: int) -> np.ndarray:
+        gh = max(2, round(cells * height / width))
+        grid = rng.standard_normal((gh, cells, channels)).astype(np.float32)
+        up = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
+        return up.reshape(height, width, channels)
+
+    img = np.full((height, width, 3), 110.0, np.float32)
+    img += octave(3, 3) * 45.0 + octave(6, 3) * 20.0           # colour fields
+    for k in range(8):                                          # ~4 to ~512 cells across
+        img += octave(4 * 2 ** k, 1) * (40.0 / 1.7 ** k)        # luminance texture
+    for _ in range(12):                                         # objects with hard edges
+        colour = rng.uniform(20, 235, 3).tolist()
+        cx, cy = int(rng.uniform(0, width)), int(rng.uniform(0, height))
+        size = int(rng.uniform(0.03, 0.15) * width)
+        if rng.random() < 0.5:
+            cv2.circle(img, (cx, cy), size, colour, -1, cv2.LINE_AA)
+        else:
+            cv2.rectangle(img, (cx - size, cy - size // 2), (cx + size, cy + size // 2), colour, -1)
+    img += octave(128, 1) * 12.0 + octave(480, 1) * 8.0          # texture on the objects too
+    img += rng.normal(0.0, 2.5, img.shape).astype(np.float32)   # sensor noise
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def photo_frame(path: str | Path, width: int, height: int) -> np.ndarray:
+    """A real photo fitted to width x height (scaled to cover, then centre-cropped)."""
+    img = load_image(path)
+    h, w = img.shape[:2]
+    scale = max(width / w, height / h)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    big = cv2.resize(img, (max(width, round(w * scale)), max(height, round(h * scale))),
+                     interpolation=interp)
+    bh, bw = big.shape[:2]
+    x, y = (bw - width) // 2, (bh - height) // 2
+    return np.ascontiguousarray(big[y:y + height, x:x + width])
+
+
+def bgr_to_nv12(bgr: np.ndarray) -> np.ndarray:
+    """Full-size NV12 of a BGR picture (what an NV12 camera would deliver)."""
+    h, w = bgr.shape[:2]
+    return i420_to_nv12(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), h, w)
+
+
+def encode_frame(bgr: np.ndarray, encoding: str, jpeg_quality: int = JPEG_QUALITY):
+    """The frame as a camera would send it: raw bgr8 / nv12 bytes or JPEG bytes."""
+    if encoding == "bgr8":
+        return np.ascontiguousarray(bgr)
+    if encoding == "nv12":
+        return bgr_to_nv12(bgr)
+    if encoding == "jpeg":
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        if not ok:  # pragma: no cover
+            raise RuntimeError("JPEG encoding failed")
+        return data.tobytes()
+    raise ValueError(f"unknown input {encoding!r}; choose one of {', '.join(INPUTS)}")
+
+
+def make_frames(width: int, height: int, encoding: str, image: str | Path | None = None,
+                count: int = DISTINCT_FRAMES) -> list:
+    """``count`` (<= 4) distinct frames in ``encoding``: the picture (``image`` if given, else
+    procedural) and its horizontal, vertical and double flips."""
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise ValueError(f"frame size {width}x{height} must be positive and even")
+    base = photo_frame(image, width, height) if image else procedural_frame(width, height)
+    variants = [base, base[:, ::-1], base[::-1], base[::-1, ::-1]][:max(1, min(count, 4))]
+    return [encode_frame(np.ascontiguousarray(v), encoding) for v in variants]
+
+
+# ----------------------------------------------------------------------------- statistics
+def latency_summary(values_ms: Sequence[float]) -> dict[str, float]:
+    a = np.asarray(values_ms, np.float64)
+    if a.size == 0:
+        return {k: 0.0 for k in ("mean", "p50", "p90", "p99", "min", "max")}
+    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)),
+            "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99)),
+            "min": float(a.min()), "max": float(a.max())}
+
+
+def machine_info() -> dict:
+    """CPU model and core count, so that numbers are never quoted without their machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
+            "opencv_threads": cv2.getNumThreads()}
+
+
+# ----------------------------------------------------------------------------- the benchmark
+@dataclass
+class BenchReport:
+    model: str
+    backend: str
+    threads: int
+    frames: int                     # timed frames, all threads together
+    warmup: int                     # untimed frames per thread
+    input: str
+    size: tuple[int, int]           # width, height of the camera frame
+    source: str                     # "procedural" or the photo's path
+    elapsed_s: float
+    latencies_ms: list[float] = field(repr=False)
+    stages: list[Timing] = field(repr=False)
+    per_thread_frames: list[int] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def stages_mean_ms(self) -> Timing:
+        n = len(self.stages)
+        if not n:
+            return Timing()
+        return Timing(sum(t.preprocess for t in self.stages) / n,
+                      sum(t.inference for t in self.stages) / n,
+                      sum(t.postprocess for t in self.stages) / n)
+
+    def to_dict(self) -> dict:
+        st = self.stages_mean_ms()
+        return {
+            "model": self.model,
+            "backend": self.backend,
+            "threads": self.threads,
+            "frames": self.frames,
+            "warmup": self.warmup,
+            "input": self.input,
+            "size": list(self.size),
+            "source": self.source,
+            "fps": self.fps,
+            "elapsed_s": self.elapsed_s,
+            "latency_ms": latency_summary(self.latencies_ms),
+            "stages_ms": st.to_dict(),
+            "stages_p50_ms": {
+                "preprocess": latency_summary([t.preprocess for t in self.stages])["p50"],
+                "inference": latency_summary([t.inference for t in self.stages])["p50"],
+                "postprocess": latency_summary([t.postprocess for t in self.stages])["p50"],
+            },
+            "per_thread_frames": self.per_thread_frames,
+            "machine": machine_info(),
+        }
+
+
+def _classify_call(clf: Classifier, encoding: str, width: int, height: int):
+    if encoding == "jpeg":
+        return lambda data: clf.classify_encoded(data)
+    return lambda data: clf.classify_raw(data, width, height, encoding)
+
+
+def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, warmup: int = 10,
+                  encoding: str = "nv12", size: tuple[int, int] = DEFAULT_SIZE,
+                  image: str | Path | None = None) -> BenchReport:
+    """Time ``frames`` frames (split evenly over ``threads`` threads, each with its own clone of
+    ``classifier``) after ``warmup`` untimed frames per thread. FPS is timed frames over the wall
+    time from the common start to the last thread's end."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if encoding not in INPUTS:
+        raise ValueError(f"unknown input {encoding!r}; choose one of {', '.join(INPUTS)}")
+    width, height = size
+    data = make_frames(width, height, encoding, image)
+    clfs = [classifier] + [classifier.clone() for _ in range(threads - 1)]
+    share = [frames // threads + (1 if k < frames % threads else 0) for k in range(threads)]
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    stages: list[list[Timing]] = [[] for _ in range(threads)]
+    errors: list[BaseException] = []
+    end_times = [0.0] * threads
+    t_start = [0.0]
+    # the clock starts when the last party arrives, before any thread is released
+    start_line = threading.Barrier(threads + 1,
+                                   action=lambda: t_start.__setitem__(0, time.perf_counter()))
+
+    def work(k: int) -> None:
+        try:
+            call = _classify_call(clfs[k], encoding, width, height)
+            for i in range(warmup):
+                call(data[i % len(data)])
+        except BaseException as exc:  # reported after the barrier
+            errors.append(exc)
+        start_line.wait()
+        if errors:
+            return
+        lat, st = latencies[k], stages[k]
+        try:
+            for i in range(share[k]):
+                frame = data[(i + k) % len(data)]
+                t0 = time.perf_counter()
+                result = call(frame)
+                lat.append((time.perf_counter() - t0) * 1e3)
+                st.append(result.timing_ms)
+        except BaseException as exc:
+            errors.append(exc)
+        end_times[k] = time.perf_counter()
+
+    workers = [threading.Thread(target=work, args=(k,), name=f"bench-{k}", daemon=True)
+               for k in range(threads)]
+    try:
+        for t in workers:
+            t.start()
+        start_line.wait()
+        for t in workers:
+            t.join()
+    finally:
+        for c in clfs[1:]:
+            c.close()
+    if errors:
+        raise errors[0]
+    elapsed = max(end_times) - t_start[0]
+    return BenchReport(
+        model=classifier.model_name, backend=classifier.backend.name, threads=threads,
+        frames=sum(len(x) for x in latencies), warmup=warmup, input=encoding,
+        size=(width, height), source=str(image) if image else "procedural", elapsed_s=elapsed,
+        latencies_ms=[v for x in latencies for v in x], stages=[v for x in stages for v in x],
+        per_thread_frames=[len(x) for x in latencies])
+
+
+__all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "bgr_to_nv12", "encode_frame", "latency_summary",
+           "machine_info", "make_frames", "photo_frame", "procedural_frame", "run_benchmark"]

@@ -1,0 +1,83 @@
+"""``bench``: latency and FPS of the whole per-frame path, like ``hrt_model_exec perf``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..benchmark import DEFAULT_SIZE, INPUTS, BenchReport, run_benchmark
+from ..classifier import Classifier
+from .common import add_model_options, config_from_args
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT (e.g. 1920x1080)") from None
+    if w <= 0 or h <= 0 or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"size {w}x{h} must be positive and even")
+    return w, h
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench", help="latency and FPS per stage, N threads (like hrt_model_exec perf)",
+        description="Classify camera-sized frames through the same path as the node and report "
+                    "latency (mean, p50, p99, min, max), FPS and the split into preprocess, "
+                    "inference and postprocess. Each thread has its own model instance. Frames "
+                    "are made from --image if given, else from a deterministic procedurally "
+                    "textured picture.")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="threads, each with its own model instance (default: 1)")
+    p.add_argument("--frames", type=int, default=200, metavar="N",
+                   help="timed frames, all threads together (default: 200)")
+    p.add_argument("--warmup", type=int, default=10, metavar="N",
+                   help="untimed frames per thread first (default: 10)")
+    p.add_argument("--input", choices=INPUTS, default="nv12",
+                   help="camera frame encoding (default: nv12, what RDK MIPI cameras send)")
+    p.add_argument("--size", type=_size, default=DEFAULT_SIZE, metavar="WxH",
+                   help="camera frame size (default: %dx%d)" % DEFAULT_SIZE)
+    p.add_argument("--image", default=None, metavar="PATH",
+                   help="make the frames from this photo (default: procedural texture)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_model_options(p, top_k=False)
+    p.set_defaults(func=run)
+
+
+def format_text(report: BenchReport) -> str:
+    d = report.to_dict()
+    lat, st, m = d["latency_ms"], d["stages_ms"], d["machine"]
+    w, h = report.size
+    return "\n".join([
+        f"model: {report.model} ({report.backend}), {report.threads} thread(s), "
+        f"{report.frames} frames of {w}x{h} {report.input} ({report.source})",
+        f"machine: {m['cpu']}, {m['cores']} cores",
+        f"latency ms: mean {lat['mean']:.3f}  p50 {lat['p50']:.3f}  p99 {lat['p99']:.3f}  "
+        f"min {lat['min']:.3f}  max {lat['max']:.3f}",
+        f"stages ms (mean): preprocess {st['preprocess']:.3f}  inference {st['inference']:.3f}  "
+        f"postprocess {st['postprocess']:.3f}",
+        f"FPS: {report.fps:.1f}  ({report.elapsed_s:.2f} s)",
+    ])
+
+
+def run(args: argparse.Namespace) -> int:
+    for name in ("threads", "frames"):
+        if getattr(args, name) < 1:
+            print(f"error: --{name} must be >= 1", file=sys.stderr)
+            return 2
+    if args.warmup < 0:
+        print("error: --warmup must be >= 0", file=sys.stderr)
+        return 2
+    clf = Classifier.from_config(config_from_args(args))
+    try:
+        report = run_benchmark(clf, threads=args.threads, frames=args.frames, warmup=args.warmup,
+                               encoding=args.input, size=args.size, image=args.image)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        clf.close()
+    print(json.dumps(report.to_dict()) if args.json else format_text(report))
+    return 0

@@ -1,0 +1,83 @@
+"""``evaluate --images DIR --labels FILE``: top-1 / top-5 accuracy like the seed's evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..classifier import Classifier
+from ..evaluation import EvaluationReport, evaluate, read_labels
+from .common import add_model_options, config_from_args
+
+
+def add_parser(subparsers) -> None:
+    # conflict_handler: --labels here is the ground-truth file (the issue's and the seed's name), so
+    # it replaces the class-name option of add_model_options, which moves to --class-names
+    p = subparsers.add_parser(
+        "evaluate", help="top-1/top-5 accuracy on a labelled image folder", conflict_handler="resolve",
+        description="Classify every image listed in a label file (the seed's val.txt format: "
+                    "'<file name> <class index>' per line) and report top-1 and top-5 accuracy. "
+                    "Missing or unreadable images are counted and listed; the exit status is 1 "
+                    "if there were any, or if no image could be classified.")
+    add_model_options(p, top_k=False)
+    p.add_argument("--images", required=True, metavar="DIR", help="folder holding the images")
+    p.add_argument("--labels", required=True, metavar="FILE", dest="label_file",
+                   help="ground truth: '<file name> <class index>' per line")
+    p.add_argument("--class-names", default=None, metavar="FILE", dest="labels",
+                   help="class name file, one per line (default: ImageNet-1k)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="threads, each with its own model instance (default: 1)")
+    p.add_argument("--per-image", action="store_true", dest="per_image",
+                   help="also list every image's result")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def format_text(report: EvaluationReport, per_image: bool) -> str:
+    lines = []
+    if per_image:
+        for r in report.results:
+            if not r.ok:
+                lines.append(f"{r.name}: label {r.label}: {'MISSING' if r.missing else 'FAILED'}: "
+                             f"{r.error}")
+                continue
+            best = r.top[0]
+            mark = "top1" if r.top1_correct else ("top5" if r.top5_correct else "miss")
+            lines.append(f"{r.name}: label {r.label}, predicted {best.class_id} ({best.label}, "
+                         f"{best.score:.3f}) [{mark}]")
+    t = report.mean_timing_ms()
+    lines += [
+        f"model: {report.model}",
+        f"images: {report.count} classified of {report.listed} listed "
+        f"({len(report.missing)} missing, {len(report.failed)} unreadable)",
+        f"top-1: {report.top1:.4f} ({report.top1_hits}/{report.count})",
+        f"top-5: {report.top5:.4f} ({report.top5_hits}/{report.count})",
+        f"mean ms per image: preprocess {t.preprocess:.2f}, inference {t.inference:.2f}, "
+        f"postprocess {t.postprocess:.2f}; {report.workers} worker(s), "
+        f"{report.elapsed_s:.2f} s total",
+    ]
+    for r in report.missing:
+        lines.append(f"missing: {r.name}")
+    for r in report.failed:
+        lines.append(f"unreadable: {r.name}: {r.error}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        print("error: --workers must be >= 1", file=sys.stderr)
+        return 2
+    samples = read_labels(args.label_file)
+    clf = Classifier.from_config(config_from_args(args))
+    from tqdm import tqdm
+
+    with tqdm(total=len(samples), unit="img", desc="evaluate", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        report = evaluate(clf, args.images, samples, workers=args.workers,
+                          progress=lambda _r: bar.update())
+    if args.json:
+        print(json.dumps(report.to_dict(per_image=args.per_image)))
+    else:
+        print(format_text(report, args.per_image))
+    return 1 if (report.missing or report.failed or report.count == 0) else 0

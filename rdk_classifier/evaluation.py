@@ -1,0 +1,279 @@
+"""Top-1 / top-5 accuracy of a model on a labelled image folder, the way the seed's evaluation does.
+
+Every image goes through ``Classifier.classify_file``, the same path as ``classify`` and the node, so
+the accuracy reported here is the accuracy they get. Labels come in the seed's ``val.txt`` format:
+one ``<file name> <class index>`` per line. Missing or unreadable images are counted and listed,
+never fatal. With several workers each thread owns one ``Classifier`` (``clone()``), because a
+backend instance must not be called from two threads at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .classifier import Classifier, Prediction, Timing
+from .errors import FrameError, RdkClassifierError
+
+#: top-5 accuracy needs at least the five best classes of every image
+TOP_K = 5
+
+
+class LabelFileError(RdkClassifierError, ValueError):
+    """A label file line is not ``<file name> <class index>``, or the file cannot be read."""
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One line of the label file."""
+
+    name: str   # file name, relative to the image folder
+    label: int  # ground-truth class index
+    line: int   # 1-based line number in the label file
+
+
+def parse_labels(text: str, source: str = "<labels>") -> list[LabelledImage]:
+    """Parse val.txt text. Blank lines and lines starting with ``#`` are skipped; a file name may
+    contain spaces (the class index is the last field). Raises LabelFileError naming the line."""
+    samples: list[LabelledImage] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.rsplit(None, 1)
+        if len(parts) != 2:
+            raise LabelFileError(f"{source}:{number}: expected '<file name> <class index>', "
+                                 f"got {line!r}")
+        name, index = parts
+        try:
+            label = int(index)
+        except ValueError:
+            raise LabelFileError(f"{source}:{number}: class index {index!r} is not an integer "
+                                 f"(expected '<file name> <class index>')") from None
+        if label < 0:
+            raise LabelFileError(f"{source}:{number}: class index {label} is negative")
+        if name in seen:
+            raise LabelFileError(f"{source}:{number}: {name!r} is listed twice "
+                                 f"(first on line {seen[name]})")
+        seen[name] = number
+        samples.append(LabelledImage(name, label, number))
+    return samples
+
+
+def read_labels(path: str | Path) -> list[LabelledImage]:
+    """Read a val.txt-style label file (see ``parse_labels``)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LabelFileError(f"cannot read label file {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise LabelFileError(f"label file {p} is not UTF-8 text") from None
+    samples = parse_labels(text, str(p))
+    if not samples:
+        raise LabelFileError(f"label file {p} lists no images (expected '<file name> <class index>' "
+                             f"per line)")
+    return samples
+
+
+@dataclass
+class ImageResult:
+    """The outcome of one listed image. ``top`` is empty and ``error`` set when it could not run."""
+
+    name: str
+    label: int
+    top: list[Prediction] = field(default_factory=list)
+    timing_ms: Timing | None = None
+    error: str | None = None
+    missing: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def top1_correct(self) -> bool:
+        return bool(self.top) and self.top[0].class_id == self.label
+
+    @property
+    def top5_correct(self) -> bool:
+        return any(p.class_id == self.label for p in self.top[:TOP_K])
+
+    def to_dict(self) -> dict:
+        d: dict = {"name": self.name, "label": self.label}
+        if self.ok:
+            d.update(top1_correct=self.top1_correct, top5_correct=self.top5_correct,
+                     top=[{"class_id": p.class_id, "label": p.label, "score": p.score}
+                          for p in self.top],
+                     timing_ms=self.timing_ms.to_dict() if self.timing_ms else None)
+        else:
+            d["error"] = self.error
+        return d
+
+
+@dataclass
+class EvaluationReport:
+    """Accuracy over the images that could be classified, plus the ones that could not."""
+
+    model: str
+    listed: int                   # lines in the label file
+    results: list[ImageResult]    # label file order
+    workers: int = 1
+    elapsed_s: float = 0.0
+
+    @property
+    def evaluated(self) -> list[ImageResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def count(self) -> int:
+        """Images actually classified (the accuracy denominator)."""
+        return len(self.evaluated)
+
+    @property
+    def top1_hits(self) -> int:
+        return sum(r.top1_correct for r in self.evaluated)
+
+    @property
+    def top5_hits(self) -> int:
+        return sum(r.top5_correct for r in self.evaluated)
+
+    @property
+    def top1(self) -> float:
+        return self.top1_hits / self.count if self.count else 0.0
+
+    @property
+    def top5(self) -> float:
+        return self.top5_hits / self.count if self.count else 0.0
+
+    @property
+    def missing(self) -> list[ImageResult]:
+        return [r for r in self.results if r.missing]
+
+    @property
+    def failed(self) -> list[ImageResult]:
+        return [r for r in self.results if not r.ok and not r.missing]
+
+    def mean_timing_ms(self) -> Timing:
+        done = [r.timing_ms for r in self.evaluated if r.timing_ms is not None]
+        if not done:
+            return Timing()
+        n = len(done)
+        return Timing(sum(t.preprocess for t in done) / n, sum(t.inference for t in done) / n,
+                      sum(t.postprocess for t in done) / n)
+
+    def to_dict(self, per_image: bool = False) -> dict:
+        d = {
+            "model": self.model,
+            "count": self.count,
+            "listed": self.listed,
+            "top1": self.top1,
+            "top5": self.top5,
+            "top1_hits": self.top1_hits,
+            "top5_hits": self.top5_hits,
+            "missing": [r.name for r in self.missing],
+            "failed": [{"name": r.name, "error": r.error} for r in self.failed],
+            "workers": self.workers,
+            "elapsed_s": self.elapsed_s,
+            "images_per_s": self.count / self.elapsed_s if self.elapsed_s > 0 else None,
+            "mean_timing_ms": self.mean_timing_ms().to_dict(),
+        }
+        if per_image:
+            d["images"] = [r.to_dict() for r in self.results]
+        return d
+
+
+def classify_one(classifier: Classifier, image_dir: Path, sample: LabelledImage) -> ImageResult:
+    """Run one listed image through the classifier; problems become an ImageResult with error."""
+    path = image_dir / sample.name
+    try:
+        result = classifier.classify_file(path, top=max(TOP_K, classifier.top_k))
+    except FileNotFoundError:
+        return ImageResult(sample.name, sample.label, error=f"no such file: {path}", missing=True)
+    except (OSError, FrameError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return ImageResult(sample.name, sample.label, error=f"{path}: {reason}")
+    return ImageResult(sample.name, sample.label, result.top, result.timing_ms)
+
+
+def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[LabelledImage],
+             workers: int = 1, progress: Callable[[ImageResult], None] | None = None
+             ) -> EvaluationReport:
+    """Classify every listed image and score it. ``workers`` > 1 runs that many threads, each with
+    its own clone of ``classifier`` (the given one is used by the first). ``progress`` is called in
+    the calling thread once per finished image."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    image_dir = Path(image_dir)
+    num_classes = len(classifier.labels)
+    for s in samples:
+        if s.label >= num_classes:
+            raise LabelFileError(f"line {s.line}: class index {s.label} is out of range for "
+                                 f"{classifier.model_name} ({num_classes} classes)")
+    workers = max(1, min(workers, len(samples)))
+    results: list[ImageResult | None] = [None] * len(samples)
+    start = time.perf_counter()
+    if workers == 1:
+        for i, sample in enumerate(samples):
+            results[i] = classify_one(classifier, image_dir, sample)
+            if progress:
+                progress(results[i])
+    else:
+        _evaluate_threads(classifier, image_dir, samples, workers, results, progress)
+    elapsed = time.perf_counter() - start
+    return EvaluationReport(classifier.model_name, len(samples),
+                            [r for r in results if r is not None], workers, elapsed)
+
+
+def _evaluate_threads(classifier: Classifier, image_dir: Path, samples: Sequence[LabelledImage],
+                      workers: int, results: list, progress) -> None:
+    # clones load the model in the calling thread, so a load error surfaces here, not in a worker
+    clones = [classifier] + [classifier.clone() for _ in range(workers - 1)]
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(samples)):
+        todo.put(i)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work(clf: Classifier) -> None:
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((i, classify_one(clf, image_dir, samples[i])))
+            except BaseException as exc:  # a bug, not a bad image: hand it to the caller
+                done.put((i, exc))
+                return
+
+    threads = [threading.Thread(target=work, args=(c,), name=f"evaluate-{k}", daemon=True)
+               for k, c in enumerate(clones)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(len(samples)):
+            i, outcome = done.get()
+            if isinstance(outcome, BaseException):
+                raise outcome
+            results[i] = outcome
+            if progress:
+                progress(outcome)
+    finally:
+        while True:  # let the other workers finish quickly after an error
+            try:
+                todo.get_nowait()
+            except queue.Empty:
+                break
+        for t in threads:
+            t.join()
+        for c in clones[1:]:
+            c.close()
+
+
+__all__ = ["EvaluationReport", "ImageResult", "LabelFileError", "LabelledImage", "TOP_K",
+           "classify_one", "evaluate", "parse_labels", "read_labels"]
