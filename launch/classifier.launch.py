@@ -1,0 +1,91 @@
+"""Start classifier_node: camera topics in, top-k vision_msgs/Classification out.
+
+    ros2 launch rdk_classifier classifier.launch.py
+    ros2 launch rdk_classifier classifier.launch.py model:=MobileOne_S1
+    ros2 launch rdk_classifier classifier.launch.py image_topic:=/camera/image_raw top_k:=3
+    ros2 launch rdk_classifier classifier.launch.py image_topic:='' compressed_image_topic:=/image
+
+Every argument left empty keeps the value of ``params_file`` (default: this package's
+config/classifier.yaml), which keeps the node's own defaults. ``model`` is a zoo name
+(``python -m rdk_classifier zoo list``) or the path of a .bin/.onnx file; a BPU model that is not
+on the board yet stops the node with the ``zoo fetch`` command to run.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = "rdk_classifier"
+
+ARGUMENTS = (
+    ("model", "", "zoo model name or .bin/.onnx path (empty: params_file / node default, "
+                  "EfficientNet_Lite0_int8 on the CPU)"),
+    ("backend", "", "auto | bpu | cpu (empty: params_file, else auto)"),
+    ("image_topic", "", "sensor_msgs/Image topic to classify; '' with compressed_image_topic "
+                        "set means no raw topic (empty both: params_file, else image_raw)"),
+    ("compressed_image_topic", "", "sensor_msgs/CompressedImage (jpeg/png) topic to classify"),
+    ("top_k", "", "classes per Classification (empty: params_file, else 5)"),
+    ("score_threshold", "", "leave out hypotheses below this probability (empty: 0.0)"),
+    ("publish_debug_image", "", "true: <topic>/classification/debug_image while subscribed"),
+    ("params_file", "", "YAML parameter file (empty: share/rdk_classifier/config/"
+                        "classifier.yaml)"),
+    ("namespace", "", "namespace of the node (its relative topics move with it)"),
+    ("node_name", "classifier_node", "name of the node"),
+    ("log_level", "info", "debug | info | warn | error"),
+)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes", "on"):
+        return True
+    if text.lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _node(context):
+    def arg(name: str) -> str:
+        return LaunchConfiguration(name).perform(context).strip()
+
+    params_file = arg("params_file")
+    if not params_file:
+        from ament_index_python.packages import get_package_share_directory
+
+        params_file = f"{get_package_share_directory(PACKAGE)}/config/classifier.yaml"
+
+    overrides = {}
+    for name in ("model", "backend"):
+        if arg(name):
+            overrides[name] = arg(name)
+    if arg("top_k"):
+        overrides["top_k"] = int(arg("top_k"))
+    if arg("score_threshold"):
+        overrides["score_threshold"] = float(arg("score_threshold"))
+    if arg("publish_debug_image"):
+        overrides["publish_debug_image"] = _bool(arg("publish_debug_image"))
+    raw, compressed = arg("image_topic"), arg("compressed_image_topic")
+    if raw or compressed:
+        # both lists are set so one argument replaces the topics of the params file;
+        # an empty entry means "none" (an empty YAML list has no type in ROS 2 parameters)
+        overrides["image_topics"] = [raw]
+        overrides["compressed_topics"] = [compressed]
+
+    return [Node(
+        package=PACKAGE,
+        executable="classifier_node",
+        name=arg("node_name"),
+        namespace=arg("namespace"),
+        parameters=[params_file, overrides],
+        arguments=["--ros-args", "--log-level", arg("log_level")],
+        output="screen",
+        emulate_tty=True,
+    )]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=doc)
+         for name, default, doc in ARGUMENTS]
+        + [OpaqueFunction(function=_node)]
+    )

@@ -1,0 +1,219 @@
+"""Classify every camera frame of a rosbag2 recording into a new bag of Classification messages.
+
+Input: a rosbag2 (directory with metadata.yaml, or a bare .mcap / .db3 file) holding
+``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` topics. Output: a new bag (MCAP by
+default) with, for each input topic ``T``, one ``vision_msgs/msg/Classification`` per input message
+on ``T + "/classification"``, with the input's header and the input's record timestamp, plus one
+``LabelInfo`` and one ``VisionInfo`` (latched QoS) at the start. Every frame goes through the
+node's path (``ros.messages.classify_message``), so the bag says what the node would have said.
+
+A message that cannot be deserialized or classified is reported and skipped; the output is never
+an existing path, and a run that fails or is interrupted leaves no output behind.
+rosbags is imported when a bag is processed (install the ``bag`` extra).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+from .classifier import Classifier, ClassifierConfig
+from .errors import FrameError, RdkClassifierError
+from .ros import messages as msgs
+from .ros import rosbags_types as rt
+
+log = logging.getLogger(__name__)
+
+STORAGES = ("mcap", "sqlite3")
+OUTPUT_SUFFIX = "/classification"
+LABEL_INFO_TOPIC = "/label_info"
+VISION_INFO_TOPIC = "/vision_info"
+IMAGE_TYPES = (rt.IMAGE, rt.COMPRESSED_IMAGE)
+#: the oldest rosbag2 metadata version rosbags writes (the most widely readable)
+BAG_VERSION = 8
+
+
+class BagError(RdkClassifierError):
+    """The bag cannot be processed as asked (missing input, existing output, unknown topic)."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A message that produced no Classification, and why."""
+
+    topic: str
+    timestamp: int
+    reason: str
+
+
+@dataclass
+class BagReport:
+    output: Path
+    topics: dict[str, str]                 # input topic -> output topic
+    model: str
+    classified: dict[str, int] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def total_classified(self) -> int:
+        return sum(self.classified.values())
+
+
+def _rosbags():
+    try:
+        from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
+                                        QosReliability, QosTime)
+        from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+    except ImportError:
+        raise BagError("the bag tool needs rosbags: pip install 'rdk_classifier[bag]' "
+                       "(or pip install rosbags)") from None
+    return (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
+            QosReliability, QosTime)
+
+
+def output_topic(topic: str) -> str:
+    return topic.rstrip("/") + OUTPUT_SUFFIX
+
+
+def _select(connections: Sequence, topics: Optional[Iterable[str]]) -> list:
+    images = [c for c in connections if c.msgtype in IMAGE_TYPES]
+    available = sorted({c.topic for c in images})
+    if not topics:
+        if not images:
+            names = ", ".join(sorted({c.topic for c in connections})) or "none"
+            raise BagError(f"the bag has no sensor_msgs/Image or CompressedImage topic "
+                           f"(topics: {names})")
+        return images
+    chosen = []
+    for topic in topics:
+        found = [c for c in connections if c.topic == topic]
+        if not found:
+            raise BagError(f"topic {topic!r} is not in the bag; image topics: "
+                           f"{', '.join(available) or 'none'}")
+        bad = [c.msgtype for c in found if c.msgtype not in IMAGE_TYPES]
+        if bad:
+            raise BagError(f"topic {topic!r} is {bad[0]}, not sensor_msgs/msg/Image or "
+                           f"CompressedImage")
+        chosen += found
+    return chosen
+
+
+def classify_bag(input_path: str | Path, output_path: str | Path,
+                 topics: Optional[Sequence[str]] = None,
+                 config: ClassifierConfig = ClassifierConfig(), *, storage: str = "mcap",
+                 class_id_format: str = "index", score_threshold: float = 0.0,
+                 top_k: Optional[int] = None, progress: Optional[bool] = None,
+                 on_skip: Optional[Callable[[Skipped], None]] = None,
+                 classifier: Optional[Classifier] = None) -> BagReport:
+    """Write ``output_path`` with one Classification per message of ``topics`` (default: every
+    image topic of the bag). ``progress``: a tqdm bar on stderr (default: when it is a terminal).
+    ``classifier``: an already loaded one (else built from ``config``)."""
+    (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
+     QosReliability, QosTime) = _rosbags()
+    from rosbags.rosbag2 import ReaderError
+
+    src, dst = Path(input_path), Path(output_path)
+    if storage not in STORAGES:
+        raise BagError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+    if class_id_format not in msgs.CLASS_ID_FORMATS:
+        raise BagError(f"class_id_format must be one of {', '.join(msgs.CLASS_ID_FORMATS)}")
+    if dst.exists():
+        raise BagError(f"output {dst} exists already; choose another path (nothing is "
+                       f"overwritten)")
+    if not src.exists():
+        raise BagError(f"input bag {src} does not exist")
+
+    typestore = rt.humble_typestore()
+    types = rt.message_types(typestore)
+    try:
+        reader = Reader(src)
+        reader.open()
+    except (ReaderError, OSError) as exc:
+        raise BagError(f"cannot read bag {src}: {exc}") from None
+    try:
+        selected = _select(reader.connections, topics)
+        mapping = {c.topic: output_topic(c.topic) for c in selected}
+        clf = classifier or Classifier.from_config(config)
+        report = BagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping})
+        try:
+            _write(reader, selected, dst, storage, clf, typestore, types, report,
+                   class_id_format, score_threshold, top_k, progress, on_skip,
+                   Writer, StoragePlugin,
+                   Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE,
+                       QosDurability.TRANSIENT_LOCAL, QosTime(0, 0), QosTime(0, 0),
+                       QosLiveliness.AUTOMATIC, QosTime(0, 0), False))
+        except BaseException:
+            if dst.exists():  # created by this run: leave nothing half-written
+                shutil.rmtree(dst, ignore_errors=True)
+            raise
+        finally:
+            if classifier is None:
+                clf.close()
+    finally:
+        reader.close()
+    return report
+
+
+def _write(reader, selected, dst, storage, clf, typestore, types, report, class_id_format,
+           score_threshold, top_k, progress, on_skip, Writer, StoragePlugin, latched) -> None:
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    total = sum(c.msgcount for c in selected)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from tqdm import tqdm
+
+    with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
+        out_conns = {topic: writer.add_connection(out, rt.CLASSIFICATION, typestore=typestore)
+                     for topic, out in report.topics.items()}
+        start = reader.start_time if reader.message_count else 0
+        header = msgs.make_header(types, start)
+        label_conn = writer.add_connection(LABEL_INFO_TOPIC, rt.LABEL_INFO, typestore=typestore,
+                                           offered_qos_profiles=[latched])
+        info_conn = writer.add_connection(VISION_INFO_TOPIC, rt.VISION_INFO, typestore=typestore,
+                                          offered_qos_profiles=[latched])
+        writer.write(label_conn, start, typestore.serialize_cdr(
+            msgs.label_info_message(types, clf.labels, score_threshold, header), rt.LABEL_INFO))
+        db = clf.config.labels if clf.config is not None else None
+        writer.write(info_conn, start, typestore.serialize_cdr(
+            msgs.vision_info_message(types, clf.model_name, msgs.database_location(db), 1,
+                                     header), rt.VISION_INFO))
+
+        bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr,
+                   desc=f"classifying {len(selected)} topic(s)")
+        try:
+            for conn, timestamp, raw in reader.messages(connections=selected):
+                bar.update(1)
+                try:
+                    frame = typestore.deserialize_cdr(raw, conn.msgtype)
+                except Exception as exc:  # undecodable CDR: a corrupt record
+                    _skip(report, on_skip, Skipped(conn.topic, timestamp,
+                                                   f"corrupt message: {exc}"))
+                    continue
+                try:
+                    result = msgs.classify_message(clf, frame, top=top_k)
+                except FrameError as exc:
+                    _skip(report, on_skip, Skipped(conn.topic, timestamp, str(exc)))
+                    continue
+                out = msgs.classification_message(types, frame.header, result.top,
+                                                  class_id_format, score_threshold)
+                writer.write(out_conns[conn.topic], timestamp,
+                             typestore.serialize_cdr(out, rt.CLASSIFICATION))
+                report.classified[conn.topic] += 1
+        finally:
+            bar.close()
+
+
+def _skip(report: BagReport, on_skip, skipped: Skipped) -> None:
+    report.skipped.append(skipped)
+    if on_skip is not None:
+        on_skip(skipped)
+    else:
+        log.warning("%s @ %d: skipped: %s", skipped.topic, skipped.timestamp, skipped.reason)
+
+
+__all__ = ["BagError", "BagReport", "Skipped", "classify_bag", "output_topic", "STORAGES",
+           "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]

@@ -1,0 +1,57 @@
+"""``bag INPUT --out OUTPUT``: classify the camera frames of a rosbag2 into a new bag."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..bag import STORAGES, Skipped, classify_bag
+from ..ros.messages import CLASS_ID_FORMATS
+from .common import add_model_options, config_from_args
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bag", help="classify the Image/CompressedImage messages of a rosbag2",
+        description="Read a rosbag2 (directory, .mcap or .db3) and write a new bag with one "
+                    "vision_msgs/msg/Classification per input message on TOPIC/classification "
+                    "(header and record timestamp of the input kept) plus /label_info and "
+                    "/vision_info. A message that cannot be read or classified is reported and "
+                    "skipped (exit status 1 at the end). An existing output is never "
+                    "overwritten. Needs rosbags (pip install 'rdk_classifier[bag]').")
+    p.add_argument("input", metavar="INPUT", help="rosbag2 directory or .mcap/.db3 file")
+    p.add_argument("--topic", action="append", dest="topics", metavar="TOPIC",
+                   help="image topic to classify (repeatable; default: every Image and "
+                        "CompressedImage topic of the bag)")
+    p.add_argument("--out", required=True, metavar="OUTPUT", help="new bag directory to write")
+    p.add_argument("--storage", choices=STORAGES, default="mcap",
+                   help="storage of the output bag (default: mcap)")
+    p.add_argument("--class-id-format", choices=CLASS_ID_FORMATS, default="index",
+                   help="ObjectHypothesis.class_id: class index (default) or class name")
+    p.add_argument("--score-threshold", type=float, default=0.0,
+                   help="leave out hypotheses below this probability (default: 0.0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        print("error: --top-k must be >= 1", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.score_threshold <= 1.0:
+        print("error: --score-threshold must be within 0.0..1.0", file=sys.stderr)
+        return 2
+
+    def report_skip(s: Skipped) -> None:
+        print(f"error: {s.topic} @ {s.timestamp}: skipped: {s.reason}", file=sys.stderr)
+
+    report = classify_bag(args.input, args.out, args.topics, config_from_args(args),
+                          storage=args.storage, class_id_format=args.class_id_format,
+                          score_threshold=args.score_threshold, top_k=args.top_k,
+                          progress=False if args.no_progress else None, on_skip=report_skip)
+    for topic, out in report.topics.items():
+        print(f"{topic} -> {out}: {report.classified[topic]} Classification messages")
+    print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
+          f"{len(report.skipped)} skipped)")
+    return 1 if report.skipped else 0

@@ -1,0 +1,242 @@
+"""ROS messages in and out of the one path, written against message fields only.
+
+Frames (``sensor_msgs/Image``: encoding, width, height, step, data; ``sensor_msgs/CompressedImage``:
+format, data) go straight into the ``Classifier``; results come out as ``vision_msgs``. Nothing here
+imports rclpy or rosbags: the message classes to build are passed in as a ``MessageTypes``, built
+from the installed ROS packages (``types_from_ros_packages``) or from a rosbags typestore
+(``rdk_classifier.ros.rosbags_types.message_types``). Image data is used without copying whether
+it is a numpy array (rosbags), an ``array.array`` or ``bytes`` (rclpy).
+"""
+
+from __future__ import annotations
+
+import array
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from ..classifier import Classifier, Prediction, Result
+from ..errors import UnsupportedEncodingError
+from ..frames import BufferLike, Preprocessor, decode_image, nv12_to_bgr
+
+CLASS_ID_FORMATS = ("index", "name")
+#: ``VisionInfo.database_location`` when the packaged ImageNet-1k names are used
+IMAGENET_DATABASE = "imagenet1k"
+#: CompressedImage formats that are video or depth: not decodable as one picture
+_UNDECODABLE_FORMATS = ("h264", "h265", "hevc", "compresseddepth")
+
+
+@dataclass(frozen=True)
+class MessageTypes:
+    """The message classes outputs are built with, and how a ``uint8[]`` field wants its data.
+
+    Every message is constructed with all its fields as keyword arguments, which both rclpy
+    classes (fields have defaults) and rosbags classes (fields are required) accept.
+    """
+
+    Time: type
+    Header: type
+    Classification: type
+    ObjectHypothesis: type
+    LabelInfo: type
+    VisionClass: type
+    VisionInfo: type
+    Image: Optional[type] = None
+    uint8_array: Callable[[np.ndarray], Any] = np.ascontiguousarray
+
+
+def _to_byte_array(a: np.ndarray) -> array.array:
+    """rclpy stores ``uint8[]`` as ``array.array('B')``; built from the buffer in one copy (a
+    ``bytes`` or list value would be checked element by element)."""
+    out = array.array("B")
+    out.frombytes(np.ascontiguousarray(a, np.uint8).data)
+    return out
+
+
+def types_from_ros_packages() -> MessageTypes:
+    """The message classes of the installed ROS 2 message packages (std_msgs, vision_msgs,
+    sensor_msgs, builtin_interfaces)."""
+    from builtin_interfaces.msg import Time
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+    from vision_msgs.msg import (Classification, LabelInfo, ObjectHypothesis, VisionClass,
+                                 VisionInfo)
+
+    # rosidl-generated classes (they have SLOT_TYPES) store uint8[] as array.array; other
+    # implementations of the same packages (rosbags classes) take numpy arrays
+    rosidl = hasattr(Image, "SLOT_TYPES")
+    return MessageTypes(Time=Time, Header=Header, Classification=Classification,
+                        ObjectHypothesis=ObjectHypothesis, LabelInfo=LabelInfo,
+                        VisionClass=VisionClass, VisionInfo=VisionInfo, Image=Image,
+                        uint8_array=_to_byte_array if rosidl else np.ascontiguousarray)
+
+
+# --- frames in ------------------------------------------------------------------------------------
+def is_compressed(msg: Any) -> bool:
+    """True for a ``CompressedImage`` (has ``format``, no ``encoding``)."""
+    return hasattr(msg, "format") and not hasattr(msg, "encoding")
+
+
+def frame_buffer(data: Any) -> BufferLike:
+    """The bytes of a ``uint8[]`` field without a copy (numpy array, array.array, bytes,
+    memoryview); a plain list of ints (unusual) is converted."""
+    if isinstance(data, (np.ndarray, bytes, bytearray, memoryview)):
+        return data
+    if isinstance(data, array.array):
+        return memoryview(data).cast("B") if data.itemsize == 1 else np.asarray(data, np.uint8)
+    return np.asarray(data, dtype=np.uint8)
+
+
+def check_compressed_format(fmt: str) -> None:
+    """Reject formats that are not single pictures (video streams, compressed depth)."""
+    low = (fmt or "").lower()
+    for bad in _UNDECODABLE_FORMATS:
+        if bad in low:
+            raise UnsupportedEncodingError(
+                f"CompressedImage format {fmt!r} is not a single picture; supported: jpeg, png "
+                f"(anything OpenCV decodes). For h264/h265 streams decode to nv12 first "
+                f"(e.g. with hobot_codec) and subscribe to the raw image topic")
+
+
+def classify_message(clf: Classifier, msg: Any, top: Optional[int] = None,
+                     source: Optional[str] = None) -> Result:
+    """Classify a ``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` through the one path.
+
+    Raises ``rdk_classifier.errors.FrameError`` subclasses for frames that cannot be used.
+    """
+    if is_compressed(msg):
+        check_compressed_format(msg.format)
+        return clf.classify_encoded(frame_buffer(msg.data), source=source, top=top)
+    return clf.classify_raw(frame_buffer(msg.data), int(msg.width), int(msg.height),
+                            str(msg.encoding), int(msg.step) or None, source=source, top=top)
+
+
+# --- results out ----------------------------------------------------------------------------------
+def stamp_to_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def time_message(types: MessageTypes, ns: int) -> Any:
+    sec, nanosec = divmod(int(ns), 1_000_000_000)
+    return types.Time(sec=sec, nanosec=nanosec)
+
+
+def copy_header(types: MessageTypes, header: Any) -> Any:
+    """A new Header with the stamp and frame_id of ``header`` (never shared with the input)."""
+    return types.Header(stamp=types.Time(sec=int(header.stamp.sec),
+                                         nanosec=int(header.stamp.nanosec)),
+                        frame_id=str(header.frame_id))
+
+
+def make_header(types: MessageTypes, stamp_ns: int, frame_id: str = "") -> Any:
+    return types.Header(stamp=time_message(types, stamp_ns), frame_id=frame_id)
+
+
+def hypotheses(types: MessageTypes, predictions: Iterable[Prediction],
+               class_id_format: str = "index", score_threshold: float = 0.0) -> list:
+    """``ObjectHypothesis`` list, highest score first, those below ``score_threshold`` left out.
+    ``class_id`` is the class index as a decimal string, or the class name (``"name"``)."""
+    if class_id_format not in CLASS_ID_FORMATS:
+        raise ValueError(f"class_id_format must be one of {', '.join(CLASS_ID_FORMATS)}, "
+                         f"got {class_id_format!r}")
+    by_name = class_id_format == "name"
+    return [types.ObjectHypothesis(class_id=p.label if by_name else str(p.class_id),
+                                   score=float(p.score))
+            for p in predictions if p.score >= score_threshold]
+
+
+def classification_message(types: MessageTypes, header: Any, predictions: Iterable[Prediction],
+                           class_id_format: str = "index", score_threshold: float = 0.0) -> Any:
+    """``vision_msgs/Classification`` with the input frame's header (stamp and frame_id)."""
+    return types.Classification(header=copy_header(types, header),
+                                results=hypotheses(types, predictions, class_id_format,
+                                                   score_threshold))
+
+
+def label_info_message(types: MessageTypes, labels: Sequence[str], threshold: float,
+                       header: Any) -> Any:
+    """``vision_msgs/LabelInfo``: class index -> name for every class, and the score threshold."""
+    if len(labels) > 65535:
+        raise ValueError(f"{len(labels)} classes do not fit VisionClass.class_id (uint16, "
+                         f"65535 is reserved for UNLABELED)")
+    return types.LabelInfo(header=header,
+                           class_map=[types.VisionClass(class_id=i, class_name=name)
+                                      for i, name in enumerate(labels)],
+                           threshold=float(threshold))
+
+
+def vision_info_message(types: MessageTypes, method: str, database_location: str,
+                        database_version: int, header: Any) -> Any:
+    """``vision_msgs/VisionInfo``: which model (method) and which class list (database)."""
+    return types.VisionInfo(header=header, method=method, database_location=database_location,
+                            database_version=int(database_version))
+
+
+def database_location(labels_path: Optional[str]) -> str:
+    """Where the class names come from: the label file, or ``imagenet1k`` for the packaged list."""
+    return str(labels_path) if labels_path else IMAGENET_DATABASE
+
+
+# --- debug overlay --------------------------------------------------------------------------------
+def _display_size(width: int, height: int, max_width: int) -> tuple[int, int]:
+    scale = min(1.0, max_width / width) if max_width > 0 else 1.0
+    w = max(2, int(round(width * scale)) // 2 * 2)
+    h = max(2, int(round(height * scale)) // 2 * 2)
+    return w, h
+
+
+def frame_to_bgr(msg: Any, max_width: int = 640) -> np.ndarray:
+    """A display copy of the frame, at most ``max_width`` wide, made by the core's own frame
+    conversion (the same decoding and colour handling the classifier uses)."""
+    if is_compressed(msg):
+        check_compressed_format(msg.format)
+        image = decode_image(frame_buffer(msg.data))
+        w, h = _display_size(image.shape[1], image.shape[0], max_width)
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    w, h = _display_size(int(msg.width), int(msg.height), max_width)
+    nv12 = Preprocessor(h, w, "direct").from_raw(frame_buffer(msg.data), int(msg.width),
+                                                 int(msg.height), str(msg.encoding),
+                                                 int(msg.step) or None)
+    return nv12_to_bgr(nv12, h, w)
+
+
+def draw_predictions(image: np.ndarray, predictions: Sequence[Prediction]) -> np.ndarray:
+    """Write the top-k (score and name) in the top-left corner of a BGR image, in place."""
+    scale = max(0.4, image.shape[1] / 1000)
+    thickness = max(1, int(round(scale * 1.5)))
+    line = int(26 * scale) + 4
+    for i, p in enumerate(predictions):
+        text = f"{p.score * 100:5.1f}%  {p.label} ({p.class_id})"
+        org = (8, 8 + line * (i + 1) - 6)
+        cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2,
+                    cv2.LINE_AA)
+        cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                    thickness, cv2.LINE_AA)
+    return image
+
+
+def image_message(types: MessageTypes, header: Any, bgr: np.ndarray) -> Any:
+    """``sensor_msgs/Image`` (bgr8) of a BGR array, with a copy of ``header``."""
+    if types.Image is None:
+        raise ValueError("MessageTypes.Image is not set")
+    h, w = bgr.shape[:2]
+    return types.Image(header=copy_header(types, header), height=h, width=w, encoding="bgr8",
+                       is_bigendian=0, step=w * 3, data=types.uint8_array(bgr.reshape(-1)))
+
+
+def overlay_message(types: MessageTypes, msg: Any, predictions: Sequence[Prediction],
+                    max_width: int = 640) -> Any:
+    """The debug image: the frame with its top-k drawn on it, header of the frame."""
+    return image_message(types, msg.header,
+                         draw_predictions(frame_to_bgr(msg, max_width), predictions))
+
+
+__all__ = [
+    "CLASS_ID_FORMATS", "IMAGENET_DATABASE", "MessageTypes", "types_from_ros_packages",
+    "is_compressed", "frame_buffer", "check_compressed_format", "classify_message",
+    "stamp_to_ns", "time_message", "copy_header", "make_header", "hypotheses",
+    "classification_message", "label_info_message", "vision_info_message", "database_location",
+    "frame_to_bgr", "draw_predictions", "image_message", "overlay_message",
+]

@@ -1,0 +1,420 @@
+"""``classifier_node``: camera topics in, top-k ``vision_msgs/Classification`` out.
+
+Thin over the core: every frame goes through ``messages.classify_message`` (the one path). Per
+camera there is one subscription (sensor-data QoS, depth 1), one ``LatestFrameWorker`` with its own
+classifier instance, and one reliable result publisher. ``LabelInfo`` and ``VisionInfo`` are
+published once (again after a model change) with transient-local QoS. Parameters are declared with
+descriptors; see ``rdk_classifier.ros.settings`` for names, defaults and when a change applies.
+
+Topics (names relative to the node namespace, so remapping works):
+- in: ``image_topics`` (sensor_msgs/Image), ``compressed_topics`` (sensor_msgs/CompressedImage)
+- out: ``<resolved input topic>/classification`` per camera, or ``output_topic`` for all;
+  ``<resolved input topic>/classification/debug_image`` when ``publish_debug_image`` is true and
+  somebody subscribes; ``label_info``, ``vision_info`` (latched); ``/diagnostics``.
+
+Diagnostics go through ``diagnostic_updater`` when it is installed; otherwise the node publishes
+the same ``diagnostic_msgs/DiagnosticArray`` on ``/diagnostics`` itself, at the same period.
+
+This is the only module of the package that imports rclpy (Humble API only).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import partial
+from typing import Any, Optional
+
+import rclpy
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from ..classifier import Classifier
+from ..errors import FrameError, RdkClassifierError
+from .messages import (classification_message, classify_message, database_location,
+                       label_info_message, make_header, overlay_message, types_from_ros_packages,
+                       vision_info_message)
+from .settings import (LABEL_INFO_TOPIC, PARAMETERS, RELOAD_PARAMETERS, SPECS,
+                       VISION_INFO_TOPIC, NodeSettings, debug_topic_for, output_topic_for, validate)
+from .stats import StreamReport, StreamStats
+from .worker import LatestFrameWorker
+
+NODE_NAME = "classifier_node"
+#: seconds between two warnings about bad frames (per call site)
+BAD_FRAME_LOG_PERIOD = 5.0
+
+#: camera frames: best effort, only the newest one matters
+IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.BEST_EFFORT,
+                       durability=DurabilityPolicy.VOLATILE)
+#: results: reliable, a short history for slow subscribers
+RESULT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+#: LabelInfo / VisionInfo: "latched", late subscribers get the last one
+LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class StartupError(RdkClassifierError):
+    """The node cannot start (bad parameters, missing model); the message says what to do."""
+
+
+class _Camera:
+    """One input topic and everything that serves it."""
+
+    def __init__(self, topic: str, compressed: bool, classifier: Classifier) -> None:
+        self.topic = topic
+        self.compressed = compressed
+        self.classifier = classifier
+        self.lock = threading.Lock()  # held while a frame is classified; a model swap waits
+        self.stats = StreamStats()
+        self.worker: Optional[LatestFrameWorker] = None
+        self.subscription: Any = None
+        self.publisher: Any = None
+        self.debug_publisher: Any = None
+        self.input_name = topic        # resolved name once subscribed
+        self.output_name = ""
+
+
+def _descriptor(spec) -> ParameterDescriptor:
+    d = ParameterDescriptor(description=spec.description,
+                            additional_constraints=spec.constraints,
+                            read_only=spec.effect == "restart")
+    if spec.int_range:
+        d.integer_range = [IntegerRange(from_value=spec.int_range[0],
+                                        to_value=spec.int_range[1], step=1)]
+    if spec.float_range:
+        d.floating_point_range = [FloatingPointRange(from_value=spec.float_range[0],
+                                                     to_value=spec.float_range[1], step=0.0)]
+    return d
+
+
+class ClassifierNode(Node):
+    """See the module docstring. Raises ``StartupError`` when it cannot start."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._types = types_from_ros_packages()
+        self._cameras: list[_Camera] = []
+        self._param_lock = threading.Lock()
+        try:
+            self._settings = self._declare_parameters()
+        except ParameterException as exc:  # an override of the wrong type or out of range
+            self._fail(f"invalid parameter override: {exc}")
+        problems = validate(self._settings)
+        if problems:
+            self._fail("invalid parameters: " + "; ".join(problems))
+        topics = self._settings.topics()
+        try:
+            classifiers = self._load_classifiers(self._settings, len(topics))
+        except RdkClassifierError as exc:
+            self._fail(f"cannot load model {self._settings.model!r}: {exc}")
+        self._database_version = 1
+
+        self._label_pub = self.create_publisher(self._types.LabelInfo, LABEL_INFO_TOPIC,
+                                                LATCHED_QOS)
+        self._info_pub = self.create_publisher(self._types.VisionInfo, VISION_INFO_TOPIC,
+                                               LATCHED_QOS)
+        self._publish_model_info(classifiers[0])
+
+        from sensor_msgs.msg import CompressedImage, Image
+
+        for (topic, compressed), clf in zip(topics, classifiers):
+            cam = _Camera(topic, compressed, clf)
+            cam.worker = LatestFrameWorker(partial(self._classify, cam),
+                                           name=f"classify {topic}",
+                                           on_error=partial(self._on_worker_error, cam))
+            cam.worker.start()
+            cam.subscription = self.create_subscription(
+                CompressedImage if compressed else Image, topic, cam.worker.submit, IMAGE_QOS)
+            cam.input_name = cam.subscription.topic_name
+            cam.output_name = output_topic_for(self._settings, cam.input_name)
+            cam.publisher = self._result_publisher(cam.output_name)
+            if self._settings.publish_debug_image:
+                self._ensure_debug_publisher(cam)
+            self._cameras.append(cam)
+
+        self._setup_diagnostics(self._settings.diagnostics_period)
+        if self._settings.log_period > 0:
+            self._log_timer = self.create_timer(self._settings.log_period, self._log_summary)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        clf = classifiers[0]
+        self.get_logger().info(
+            f"classifying with {clf.model_name} on {clf.backend.name}, top "
+            f"{self._settings.top_k}: "
+            + ", ".join(f"{c.input_name} ({'compressed' if c.compressed else 'raw'}) -> "
+                        f"{c.output_name}" for c in self._cameras))
+
+    # --- start-up ---------------------------------------------------------------------------------
+    def _fail(self, message: str) -> None:
+        self.get_logger().fatal(message)
+        raise StartupError(message)
+
+    def _declare_parameters(self) -> NodeSettings:
+        values: dict[str, Any] = {}
+        for spec in PARAMETERS:
+            if spec.default is None:  # an array that is empty unless given: declared by type
+                param = self.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY,
+                                               _descriptor(spec))
+            else:
+                param = self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            values[spec.name] = param.value
+        return NodeSettings.from_values(values)
+
+    @staticmethod
+    def _load_classifiers(settings: NodeSettings, count: int) -> list[Classifier]:
+        """One classifier per camera (a classifier serves one thread)."""
+        first = Classifier.from_config(settings.classifier_config())
+        out = [first]
+        try:
+            out += [first.clone() for _ in range(count - 1)]
+        except BaseException:
+            for clf in out:
+                clf.close()
+            raise
+        return out
+
+    def _result_publisher(self, name: str) -> Any:
+        for cam in self._cameras:  # one publisher per topic when results share output_topic
+            if cam.output_name == name and cam.publisher is not None:
+                return cam.publisher
+        return self.create_publisher(self._types.Classification, name, RESULT_QOS)
+
+    def _ensure_debug_publisher(self, cam: _Camera) -> None:
+        if cam.debug_publisher is None:
+            cam.debug_publisher = self.create_publisher(self._types.Image,
+                                                        debug_topic_for(cam.input_name),
+                                                        IMAGE_QOS)
+
+    def _publish_model_info(self, clf: Classifier) -> None:
+        header = make_header(self._types, self.get_clock().now().nanoseconds)
+        self._label_pub.publish(label_info_message(self._types, clf.labels,
+                                                   self._settings.score_threshold, header))
+        self._info_pub.publish(vision_info_message(self._types, clf.model_name,
+                                                   database_location(self._settings.labels),
+                                                   self._database_version, header))
+
+    # --- per frame (worker threads) ---------------------------------------------------------------
+    def _classify(self, cam: _Camera, msg: Any) -> None:
+        t0 = time.perf_counter()
+        settings = self._settings  # an immutable snapshot for this frame
+        with cam.lock:
+            try:
+                result = classify_message(cam.classifier, msg, top=settings.top_k)
+            except FrameError as exc:
+                cam.stats.add_bad_frame()
+                self.get_logger().warning(f"{cam.input_name}: frame skipped "
+                                       f"({cam.stats.bad_frames} so far): {exc}",
+                                       throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+                return
+        t1 = time.perf_counter()
+        cam.publisher.publish(classification_message(self._types, msg.header, result.top,
+                                                     settings.class_id_format,
+                                                     settings.score_threshold))
+        t2 = time.perf_counter()
+        node_ms = max(0.0, (t2 - t0) * 1e3 - result.timing_ms.total)
+        cam.stats.add_result(result, node_ms)
+        debug = cam.debug_publisher
+        if settings.publish_debug_image and debug is not None \
+                and debug.get_subscription_count() > 0:
+            try:
+                debug.publish(overlay_message(self._types, msg, result.top,
+                                              settings.debug_image_max_width))
+            except FrameError as exc:  # the frame classified, so this is unexpected but harmless
+                self.get_logger().warning(f"{cam.input_name}: no debug image: {exc}",
+                                       throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+
+    def _on_worker_error(self, cam: _Camera, msg: Any, exc: BaseException) -> None:
+        self.get_logger().error(f"{cam.input_name}: processing a frame failed: "
+                                f"{type(exc).__name__}: {exc}",
+                                throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+
+    # --- parameters at run time -------------------------------------------------------------------
+    def _on_set_parameters(self, params: list) -> SetParametersResult:
+        changes = {p.name: p.value for p in params if p.name in SPECS}
+        if not changes:
+            return SetParametersResult(successful=True)
+        with self._param_lock:
+            try:
+                new = self._settings.updated(changes)
+            except (TypeError, ValueError) as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            problems = validate(new)
+            if problems:
+                return SetParametersResult(successful=False, reason="; ".join(problems))
+            old = self._settings
+            reload = any(getattr(new, k) != getattr(old, k) for k in RELOAD_PARAMETERS)
+            if reload:
+                try:
+                    classifiers = self._load_classifiers(new, len(self._cameras))
+                except Exception as exc:  # any load failure leaves the running model in place
+                    running = self._cameras[0].classifier.model_name if self._cameras else "-"
+                    reason = (f"cannot load model {new.model!r} (backend {new.backend}): {exc}; "
+                              f"still classifying with {running}")
+                    self.get_logger().error(reason)
+                    return SetParametersResult(successful=False, reason=reason)
+                self._settings = new
+                self._swap_classifiers(classifiers)
+                self._database_version += 1
+            else:
+                self._settings = new
+            if new.publish_debug_image:
+                for cam in self._cameras:
+                    self._ensure_debug_publisher(cam)
+            if reload or new.score_threshold != old.score_threshold:
+                self._publish_model_info(self._cameras[0].classifier)
+        what = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+        if reload:
+            clf = self._cameras[0].classifier
+            self.get_logger().info(f"{what}: now classifying with {clf.model_name}")
+        else:
+            self.get_logger().info(f"{what}: applied")
+        return SetParametersResult(successful=True)
+
+    def _swap_classifiers(self, classifiers: list[Classifier]) -> None:
+        """Each camera finishes the frame in progress with the old model, then uses the new."""
+        for cam, new in zip(self._cameras, classifiers):
+            with cam.lock:
+                old, cam.classifier = cam.classifier, new
+            old.close()
+
+    # --- diagnostics and log ----------------------------------------------------------------------
+    def _setup_diagnostics(self, period: float) -> None:
+        self._updater = None
+        self._diag_pub = None
+        try:
+            from diagnostic_updater import Updater
+        except ImportError:
+            Updater = None
+        if Updater is not None:
+            self._updater = Updater(self, period=period)
+            self._updater.setHardwareID(self._hardware_id())
+            for cam in self._cameras:  # the updater puts "<node name>: " in front itself
+                self._updater.add(cam.input_name, partial(self._fill_status, cam))
+            return
+        try:  # fallback: the same DiagnosticArray, published by this node
+            from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+        except ImportError:
+            self.get_logger().warning("diagnostic_msgs is not installed: no /diagnostics")
+            return
+        self._diag_types = (DiagnosticArray, DiagnosticStatus, KeyValue)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 1)
+        self._diag_timer = self.create_timer(period, self._publish_diagnostics)
+
+    def _hardware_id(self) -> str:
+        return self._cameras[0].classifier.backend.name if self._cameras else "none"
+
+    def _status_name(self, cam: _Camera) -> str:
+        """As diagnostic_updater names a task: "<node name>: <task name>"."""
+        return f"{self.get_name()}: {cam.input_name}"
+
+    def _status(self, cam: _Camera, levels: Any) -> tuple[Any, str, list[tuple[str, str]]]:
+        """Level, message and key/values of one camera (levels: a class with OK/WARN/ERROR)."""
+        report = cam.stats.report(cam.worker.stats(), window="diagnostics")
+        if report.window_errors:
+            level, message = levels.ERROR, f"{report.window_errors} frames failed"
+        elif report.window_bad_frames:
+            level, message = levels.WARN, f"{report.window_bad_frames} bad frames skipped"
+        elif report.window_received == 0:
+            level, message = levels.WARN, "no frames received"
+        else:
+            level, message = levels.OK, f"{report.output_hz:.1f} Hz"
+        return level, message, self._key_values(cam, report)
+
+    def _key_values(self, cam: _Camera, r: StreamReport) -> list[tuple[str, str]]:
+        clf = cam.classifier
+        kv = [("input topic", cam.input_name), ("output topic", cam.output_name),
+              ("model", clf.model_name), ("backend", clf.backend.name),
+              ("input rate (Hz)", f"{r.input_hz:.2f}"), ("output rate (Hz)", f"{r.output_hz:.2f}"),
+              ("frames received", str(r.received)), ("results published", str(r.published)),
+              ("frames dropped (stale)", str(r.dropped)), ("bad frames", str(r.bad_frames)),
+              ("errors", str(r.errors)), ("preprocess (ms)", f"{r.preprocess_ms:.2f}"),
+              ("inference (ms)", f"{r.inference_ms:.2f}"),
+              ("postprocess (ms)", f"{r.postprocess_ms:.3f}"),
+              ("node overhead (ms)", f"{r.node_ms:.3f}")]
+        if r.top1:
+            kv.append(("top-1", f"{r.top1[0]} {r.top1[1]} {r.top1[2]:.3f}"))
+        return kv
+
+    def _fill_status(self, cam: _Camera, stat: Any) -> Any:
+        from diagnostic_msgs.msg import DiagnosticStatus
+
+        level, message, kv = self._status(cam, DiagnosticStatus)
+        stat.summary(level, message)
+        for key, value in kv:
+            stat.add(key, value)
+        return stat
+
+    def _publish_diagnostics(self) -> None:
+        DiagnosticArray, DiagnosticStatus, KeyValue = self._diag_types
+        statuses = []
+        for cam in self._cameras:
+            level, message, kv = self._status(cam, DiagnosticStatus)
+            statuses.append(DiagnosticStatus(
+                level=level, name=self._status_name(cam), message=message,
+                hardware_id=self._hardware_id(),
+                values=[KeyValue(key=k, value=v) for k, v in kv]))
+        header = make_header(self._types, self.get_clock().now().nanoseconds)
+        self._diag_pub.publish(DiagnosticArray(header=header, status=statuses))
+
+    def _log_summary(self) -> None:
+        parts = [f"{cam.input_name}: " + cam.stats.report(cam.worker.stats(), window="log").line()
+                 for cam in self._cameras]
+        self.get_logger().info(f"{self._cameras[0].classifier.model_name} | " + " | ".join(parts))
+
+    # --- for tests and tools ----------------------------------------------------------------------
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Block until no camera has a frame waiting or in progress (True), or timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for cam in self._cameras:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not cam.worker.wait_idle(left):
+                return False
+        return True
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Per input topic: received, processed, dropped, errors, published, bad_frames."""
+        out = {}
+        for cam in self._cameras:
+            w = cam.worker.stats()
+            out[cam.input_name] = {"received": w.received, "processed": w.processed,
+                                   "dropped": w.dropped, "errors": w.errors,
+                                   "published": cam.stats.published,
+                                   "bad_frames": cam.stats.bad_frames}
+        return out
+
+    # --- shutdown ---------------------------------------------------------------------------------
+    def destroy_node(self) -> None:
+        for cam in getattr(self, "_cameras", []):
+            if cam.worker is not None:
+                cam.worker.stop(timeout=5.0)
+            cam.classifier.close()
+        super().destroy_node()
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ClassifierNode()
+        rclpy.spin(node)
+    except StartupError:
+        return 1  # already logged as FATAL with what to do
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

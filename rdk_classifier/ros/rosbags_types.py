@@ -1,0 +1,66 @@
+"""ROS 2 Humble message classes without ROS: a rosbags typestore with vision_msgs registered.
+
+rosbags ships the Humble definitions of std_msgs, sensor_msgs, diagnostic_msgs, ... but not
+vision_msgs; those are registered here from their .msg text (vision_msgs 4.x, the Humble release:
+fields only, comments left out; a message's wire format and hash depend only on its fields).
+Used by the bag tool and the tests; rosbags is imported when a function here is called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .messages import MessageTypes
+
+#: vision_msgs on Humble (4.x), the messages this package publishes
+VISION_MSGS: dict[str, str] = {
+    "vision_msgs/msg/ObjectHypothesis": "string class_id\nfloat64 score\n",
+    "vision_msgs/msg/Classification": "std_msgs/Header header\nObjectHypothesis[] results\n",
+    "vision_msgs/msg/VisionClass": "uint16 class_id\nstring class_name\n",
+    "vision_msgs/msg/LabelInfo": (
+        "std_msgs/Header header\nvision_msgs/VisionClass[] class_map\nfloat32 threshold\n"),
+    "vision_msgs/msg/VisionInfo": (
+        "std_msgs/Header header\nstring method\nstring database_location\n"
+        "int32 database_version\n"),
+}
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+CLASSIFICATION = "vision_msgs/msg/Classification"
+LABEL_INFO = "vision_msgs/msg/LabelInfo"
+VISION_INFO = "vision_msgs/msg/VisionInfo"
+
+
+def register_vision_msgs(typestore: Any) -> Any:
+    """Add the vision_msgs definitions to a rosbags typestore (idempotent); returns it."""
+    from rosbags.typesys import get_types_from_msg
+
+    types: dict = {}
+    for name, text in VISION_MSGS.items():
+        types.update(get_types_from_msg(text, name))
+    typestore.register(types)
+    return typestore
+
+
+def humble_typestore() -> Any:
+    """A fresh ROS 2 Humble typestore with vision_msgs registered."""
+    from rosbags.typesys import Stores, get_typestore
+
+    return register_vision_msgs(get_typestore(Stores.ROS2_HUMBLE))
+
+
+def message_types(typestore: Any) -> MessageTypes:
+    """``MessageTypes`` backed by a typestore's classes (``uint8[]`` data as numpy arrays)."""
+    t = typestore.types
+    return MessageTypes(Time=t["builtin_interfaces/msg/Time"], Header=t["std_msgs/msg/Header"],
+                        Classification=t[CLASSIFICATION],
+                        ObjectHypothesis=t["vision_msgs/msg/ObjectHypothesis"],
+                        LabelInfo=t[LABEL_INFO], VisionClass=t["vision_msgs/msg/VisionClass"],
+                        VisionInfo=t[VISION_INFO], Image=t[IMAGE],
+                        uint8_array=lambda a: np.ascontiguousarray(a, np.uint8).reshape(-1))
+
+
+__all__ = ["VISION_MSGS", "IMAGE", "COMPRESSED_IMAGE", "CLASSIFICATION", "LABEL_INFO",
+           "VISION_INFO", "register_vision_msgs", "humble_typestore", "message_types"]

@@ -1,0 +1,209 @@
+"""The node's parameters: one table of names, defaults, descriptions and when a change applies,
+plus the validation every value goes through (at start and on ``ros2 param set``). ROS-free, so
+the rules are the same for the node, the launch files' documentation and the tests.
+
+When a change applies:
+- ``live``: the next frame uses it (top_k, score_threshold, class_id_format, debug image).
+- ``reload``: the model is loaded again without restarting the node (model, backend, labels, ...);
+  the new classifier replaces the old one between two frames.
+- ``restart``: read-only at run time (topics, periods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Optional
+
+from .. import zoo
+from ..backends import BACKENDS
+from ..classifier import ClassifierConfig
+from ..frames import RESIZE_MODES
+from .messages import CLASS_ID_FORMATS
+
+#: the image topic subscribed when no topic parameter names any
+DEFAULT_IMAGE_TOPIC = "image_raw"
+#: appended to an input topic for its results (when ``output_topic`` is empty)
+OUTPUT_SUFFIX = "/classification"
+#: appended to an input topic for its debug overlay image
+DEBUG_IMAGE_SUFFIX = "/classification/debug_image"
+LABEL_INFO_TOPIC = "label_info"
+VISION_INFO_TOPIC = "vision_info"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any            # None: a string array declared by type, empty unless given
+    kind: str               # string | integer | double | bool | string_array
+    effect: str             # live | reload | restart
+    description: str
+    constraints: str = ""
+    int_range: Optional[tuple[int, int]] = None
+    float_range: Optional[tuple[float, float]] = None
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("model", zoo.DEFAULT_MODEL, "string", "reload",
+              "zoo model name (python -m rdk_classifier zoo list) or path of a .bin/.onnx file",
+              "a BPU model needs its .bin locally: python -m rdk_classifier zoo fetch NAME"),
+    ParamSpec("backend", "auto", "string", "reload",
+              "inference runtime: auto (BPU when a BPU runtime imports and the model is a .bin, "
+              "else CPU), bpu, cpu", "one of " + ", ".join(BACKENDS)),
+    ParamSpec("labels", "", "string", "reload",
+              "class name file, one name per line; empty: the packaged ImageNet-1k names"),
+    ParamSpec("resize_mode", "", "string", "reload",
+              "how frames are fitted to the model input; empty: the model's own (zoo registry)",
+              "empty or one of " + ", ".join(RESIZE_MODES)),
+    ParamSpec("threads", 1, "integer", "reload",
+              "ONNX Runtime threads per camera (CPU backend)", "1..64", int_range=(1, 64)),
+    ParamSpec("bpu_core", 0, "integer", "reload", "BPU core (0 = any; the X5 has one)", "0..8",
+              int_range=(0, 8)),
+    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority", "0..255",
+              int_range=(0, 255)),
+    ParamSpec("cache_dir", "", "string", "reload",
+              "where downloaded zoo models are looked for; empty: the default cache"),
+    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message", "1..1000",
+              int_range=(1, 1000)),
+    ParamSpec("score_threshold", 0.0, "double", "live",
+              "hypotheses with a lower probability are left out of the message", "0.0..1.0",
+              float_range=(0.0, 1.0)),
+    ParamSpec("class_id_format", "index", "string", "live",
+              "ObjectHypothesis.class_id: the class index as a decimal string (index) or the "
+              "class name (name)", "one of " + ", ".join(CLASS_ID_FORMATS)),
+    ParamSpec("image_topics", [DEFAULT_IMAGE_TOPIC], "string_array", "restart",
+              "sensor_msgs/Image topics, one worker each; empty entries are ignored; results go "
+              "to <topic>/classification",
+              f"if no topic is given at all, {DEFAULT_IMAGE_TOPIC!r} is subscribed"),
+    ParamSpec("compressed_topics", None, "string_array", "restart",
+              "sensor_msgs/CompressedImage topics (jpeg, png), one worker each; results go to "
+              "<topic>/classification"),
+    ParamSpec("output_topic", "", "string", "restart",
+              "if set, the results of every camera go to this one topic (tell them apart by "
+              "header.frame_id); empty: <input topic>/classification per camera"),
+    ParamSpec("publish_debug_image", False, "bool", "live",
+              "publish <topic>/classification/debug_image (the frame with the top-k drawn), "
+              "computed only while someone subscribes"),
+    ParamSpec("debug_image_max_width", 640, "integer", "live",
+              "width limit of the debug image in pixels (0: the frame's size)", "0..7680",
+              int_range=(0, 7680)),
+    ParamSpec("diagnostics_period", 1.0, "double", "restart",
+              "seconds between diagnostics updates on /diagnostics", "0.1..60.0",
+              float_range=(0.1, 60.0)),
+    ParamSpec("log_period", 10.0, "double", "restart",
+              "seconds between one-line INFO summaries (0: never)", "0.0..3600.0",
+              float_range=(0.0, 3600.0)),
+)
+
+SPECS = {p.name: p for p in PARAMETERS}
+RELOAD_PARAMETERS = frozenset(p.name for p in PARAMETERS if p.effect == "reload")
+LIVE_PARAMETERS = frozenset(p.name for p in PARAMETERS if p.effect == "live")
+RESTART_PARAMETERS = frozenset(p.name for p in PARAMETERS if p.effect == "restart")
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The value of every parameter (names as in ``PARAMETERS``)."""
+
+    model: str = zoo.DEFAULT_MODEL
+    backend: str = "auto"
+    labels: str = ""
+    resize_mode: str = ""
+    threads: int = 1
+    bpu_core: int = 0
+    bpu_priority: int = 0
+    cache_dir: str = ""
+    top_k: int = 5
+    score_threshold: float = 0.0
+    class_id_format: str = "index"
+    image_topics: tuple[str, ...] = (DEFAULT_IMAGE_TOPIC,)
+    compressed_topics: tuple[str, ...] = ()
+    output_topic: str = ""
+    publish_debug_image: bool = False
+    debug_image_max_width: int = 640
+    diagnostics_period: float = 1.0
+    log_period: float = 10.0
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> "NodeSettings":
+        """Build from parameter values (unknown names ignored, None means the default);
+        arrays become tuples, numbers get their declared type."""
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in values and values[f.name] is not None:
+                kwargs[f.name] = _coerce(SPECS[f.name], values[f.name])
+        return cls(**kwargs)
+
+    def updated(self, values: dict[str, Any]) -> "NodeSettings":
+        return replace(self, **{k: _coerce(SPECS[k], v) for k, v in values.items()
+                                if k in SPECS and v is not None})
+
+    def classifier_config(self) -> ClassifierConfig:
+        return ClassifierConfig(model=self.model, backend=self.backend,
+                                resize_mode=self.resize_mode or None, top_k=self.top_k,
+                                labels=self.labels or None, threads=self.threads,
+                                bpu_core=self.bpu_core, bpu_priority=self.bpu_priority,
+                                cache_dir=self.cache_dir or None)
+
+    def topics(self) -> list[tuple[str, bool]]:
+        """(topic, compressed) to subscribe, blanks and repeats left out; ``image_raw`` if none."""
+        seen: set[str] = set()
+        out: list[tuple[str, bool]] = []
+        for names, compressed in ((self.image_topics, False), (self.compressed_topics, True)):
+            for name in names:
+                name = name.strip()
+                if name and name not in seen:
+                    seen.add(name)
+                    out.append((name, compressed))
+        return out or [(DEFAULT_IMAGE_TOPIC, False)]
+
+
+def _coerce(spec: ParamSpec, value: Any) -> Any:
+    if spec.kind == "string_array":
+        return tuple(str(v) for v in value)
+    if spec.kind == "double" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def validate(settings: NodeSettings) -> list[str]:
+    """Reasons the settings cannot be used (empty when they can). The model itself is checked by
+    loading it."""
+    errors = []
+    s = settings
+    if not s.model.strip():
+        errors.append("model must name a zoo model or a model file")
+    if s.backend not in BACKENDS:
+        errors.append(f"backend {s.backend!r} is not one of {', '.join(BACKENDS)}")
+    if s.resize_mode and s.resize_mode not in RESIZE_MODES:
+        errors.append(f"resize_mode {s.resize_mode!r} is not empty or one of "
+                      f"{', '.join(RESIZE_MODES)}")
+    if s.class_id_format not in CLASS_ID_FORMATS:
+        errors.append(f"class_id_format {s.class_id_format!r} is not one of "
+                      f"{', '.join(CLASS_ID_FORMATS)}")
+    for spec in PARAMETERS:
+        value = getattr(s, spec.name)
+        if spec.int_range and not spec.int_range[0] <= value <= spec.int_range[1]:
+            errors.append(f"{spec.name} = {value} is outside {spec.int_range[0]}.."
+                          f"{spec.int_range[1]}")
+        if spec.float_range and not spec.float_range[0] <= value <= spec.float_range[1]:
+            errors.append(f"{spec.name} = {value} is outside {spec.float_range[0]}.."
+                          f"{spec.float_range[1]}")
+    for name in s.image_topics + s.compressed_topics + ((s.output_topic,) if s.output_topic
+                                                        else ()):
+        if any(c.isspace() for c in name.strip()):
+            errors.append(f"topic {name!r} contains white space")
+    return errors
+
+
+def output_topic_for(settings: NodeSettings, resolved_input: str) -> str:
+    return settings.output_topic or resolved_input.rstrip("/") + OUTPUT_SUFFIX
+
+
+def debug_topic_for(resolved_input: str) -> str:
+    return resolved_input.rstrip("/") + DEBUG_IMAGE_SUFFIX
+
+
+__all__ = ["ParamSpec", "PARAMETERS", "SPECS", "RELOAD_PARAMETERS", "LIVE_PARAMETERS",
+           "RESTART_PARAMETERS", "NodeSettings", "validate", "output_topic_for",
+           "debug_topic_for", "DEFAULT_IMAGE_TOPIC", "OUTPUT_SUFFIX", "DEBUG_IMAGE_SUFFIX",
+           "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]

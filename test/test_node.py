@@ -1,0 +1,372 @@
+"""The node module end to end, driven through the rclpy stand-in (test/rclpy_standin.py) with
+real ROS 2 Humble messages (rosbags classes): frames in, Classification / LabelInfo out, parameter
+changes at run time, bad frames, diagnostics. The real-rclpy tests are in test_node_rclpy.py."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+
+import pytest
+
+import rclpy_standin
+from rdk_classifier.classifier import Classifier
+from rdk_classifier.labels import load_labels
+from rdk_classifier.ros.rosbags_types import CLASSIFICATION, LABEL_INFO, VISION_INFO
+from rdk_classifier.zoo import DEFAULT_MODEL
+
+from ros_frames import (CAT_CLASSES, IMAGENET, PHOTOS, compressed_msg, corrupt_jpeg, image_msg,
+                        imagenet_labels, load_bgr)
+
+TIMEOUT = 30.0
+FP32 = "EfficientNet_Lite0_fp32"
+
+
+@pytest.fixture
+def ros(monkeypatch):
+    graph = rclpy_standin.install(monkeypatch)
+    node_module = importlib.import_module("rdk_classifier.ros.node")
+    nodes = []
+
+    def make(args=None, **params):
+        sys.modules["rclpy"].init(args=args) if not graph.initialized else None
+        overrides = [rclpy_standin.Parameter(k, value=v) for k, v in params.items()]
+        node = node_module.ClassifierNode(parameter_overrides=overrides)
+        nodes.append(node)
+        return node
+
+    graph.make = make
+    graph.module = node_module
+    yield graph
+    for node in nodes:
+        node.destroy_node()
+    sys.modules["rclpy"].try_shutdown()
+
+
+@pytest.fixture(scope="module")
+def chelsea():
+    return load_bgr(PHOTOS / "chelsea.png")
+
+
+def feed(graph, node, topic, msg):
+    assert graph.publish(topic, msg) == 1
+    assert node.wait_idle(TIMEOUT)
+
+
+def set_param(node, name, value):
+    return node.set_parameters([rclpy_standin.Parameter(name, value=value)])[0]
+
+
+def results(graph, topic):
+    return graph.published(topic)
+
+
+def cdr(graph, msg, typename):
+    ts = graph.typestore
+    return ts.deserialize_cdr(bytes(ts.serialize_cdr(msg, typename)), typename)
+
+
+def test_frames_in_classifications_out(ros, classifier, chelsea):
+    node = ros.make(image_topics=["cam0/image_raw"], compressed_topics=["cam1/image"])
+    qos = {s.topic: s.qos_profile for n in ros.nodes for s in n._subscriptions}
+    assert set(qos) == {"/cam0/image_raw", "/cam1/image"}
+    for q in qos.values():
+        assert (q.reliability, q.depth) == (rclpy_standin.ReliabilityPolicy.BEST_EFFORT, 1)
+    out0, out1 = "/cam0/image_raw/classification", "/cam1/image/classification"
+    for topic in (out0, out1):
+        (pub,) = ros.publishers(topic)
+        assert pub.qos_profile.reliability == rclpy_standin.ReliabilityPolicy.RELIABLE
+
+    ts = ros.typestore
+    frames = [
+        ("/cam0/image_raw", image_msg(ts, chelsea, "bgr8", 1_000_000_001, "cam0_optical")),
+        ("/cam0/image_raw", image_msg(ts, chelsea, "nv12", 1_000_000_002, "cam0_optical",
+                                      pad=32)),
+        ("/cam0/image_raw", image_msg(ts, chelsea, "rgb8", 1_000_000_003, "cam0_optical")),
+    ]
+    labels = imagenet_labels()
+    jpgs = ["imagenet_00_243.jpg", "imagenet_02_438.jpg", "imagenet_10_541.jpg"]
+    for i, name in enumerate(jpgs):
+        frames.append(("/cam1/image", compressed_msg(ts, load_bgr(IMAGENET / name),
+                                                     2 * 10**9 + i, "cam1_optical")))
+    for topic, msg in frames:
+        feed(ros, node, topic, msg)
+
+    got0, got1 = results(ros, out0), results(ros, out1)
+    assert len(got0) == 3 and len(got1) == 3
+    for (_, frame), out in zip(frames, got0 + got1):
+        back = cdr(ros, out, CLASSIFICATION)
+        assert (back.header.stamp.sec, back.header.stamp.nanosec, back.header.frame_id) == \
+            (frame.header.stamp.sec, frame.header.stamp.nanosec, frame.header.frame_id)
+        assert len(back.results) == 5
+        scores = [h.score for h in back.results]
+        assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+        assert all(h.class_id.isdigit() for h in back.results)
+    for out in got0:
+        assert int(out.results[0].class_id) in CAT_CLASSES
+    for name, out in zip(jpgs, got1):
+        assert str(labels[name]) in [h.class_id for h in out.results]
+    # the node's numbers are the core path's numbers
+    direct = classifier.classify_image(chelsea)
+    assert [int(h.class_id) for h in got0[0].results] == [p.class_id for p in direct.top]
+    assert [h.score for h in got0[0].results] == pytest.approx([p.score for p in direct.top],
+                                                               abs=1e-6)
+    c = node.counters()
+    assert c["/cam0/image_raw"] == {"received": 3, "processed": 3, "dropped": 0, "errors": 0,
+                                    "published": 3, "bad_frames": 0}
+
+
+def test_label_info_and_vision_info_latched_at_start(ros):
+    ros.make()
+    (label_pub,) = ros.publishers("/label_info")
+    (info_pub,) = ros.publishers("/vision_info")
+    for pub in (label_pub, info_pub):
+        assert pub.qos_profile.durability == rclpy_standin.DurabilityPolicy.TRANSIENT_LOCAL
+        assert pub.qos_profile.reliability == rclpy_standin.ReliabilityPolicy.RELIABLE
+        assert len(pub.published) == 1
+    label_info = cdr(ros, label_pub.published[0], LABEL_INFO)
+    assert [(c.class_id, c.class_name) for c in label_info.class_map] == \
+        list(enumerate(load_labels()))
+    assert label_info.threshold == 0.0
+    info = cdr(ros, info_pub.published[0], VISION_INFO)
+    assert (info.method, info.database_location, info.database_version) == \
+        (DEFAULT_MODEL, "imagenet1k", 1)
+    assert info.header.stamp.sec > 0
+    # the default: one raw camera on image_raw, results beside it
+    assert [s.topic for s in ros.subscriptions("/image_raw")] == ["/image_raw"]
+    assert ros.publishers("/image_raw/classification")
+
+
+def test_parameters_change_at_run_time(ros, chelsea):
+    node = ros.make()
+    frame = image_msg(ros.typestore, chelsea, "bgr8", 5, "cam")
+    out = "/image_raw/classification"
+
+    assert set_param(node, "top_k", 3).successful
+    feed(ros, node, "/image_raw", frame)
+    assert len(results(ros, out)[-1].results) == 3
+
+    # top_k and score_threshold at once
+    r = node.set_parameters_atomically([rclpy_standin.Parameter("top_k", value=10),
+                                        rclpy_standin.Parameter("score_threshold", value=0.05)])
+    assert r.successful
+    feed(ros, node, "/image_raw", frame)
+    last = results(ros, out)[-1]
+    assert 1 <= len(last.results) < 10 and all(h.score >= 0.05 for h in last.results)
+    label_infos = ros.published("/label_info")
+    assert len(label_infos) == 2 and label_infos[-1].threshold == pytest.approx(0.05)
+
+    assert set_param(node, "class_id_format", "name").successful
+    feed(ros, node, "/image_raw", frame)
+    names = load_labels()
+    assert all(h.class_id in names for h in results(ros, out)[-1].results)
+    assert node.get_parameter("class_id_format").value == "name"
+
+
+@pytest.mark.parametrize("name,value,reason", [
+    ("top_k", 0, "out of range"),
+    ("score_threshold", 1.5, "out of range"),
+    ("score_threshold", 1, "Wrong parameter type"),           # an integer for a double
+    ("class_id_format", "label", "class_id_format"),
+    ("backend", "gpu", "backend"),
+    ("resize_mode", "stretch", "resize_mode"),
+    ("model", "NoSuchModel_v9", "NoSuchModel_v9"),
+    ("image_topics", ["other"], "read-only"),
+])
+def test_invalid_values_are_rejected_with_a_reason(ros, chelsea, name, value, reason):
+    node = ros.make()
+    before = node.get_parameter(name).value
+    r = set_param(node, name, value)
+    assert not r.successful and reason in r.reason
+    assert node.get_parameter(name).value == before
+    feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8"))  # still working
+    assert len(results(ros, "/image_raw/classification")) == 1
+    assert len(ros.published("/vision_info")) == 1                           # model unchanged
+
+
+def test_model_switch_without_restart(ros, chelsea):
+    node = ros.make()
+    frame = image_msg(ros.typestore, chelsea, "nv12", 7, "cam")
+    feed(ros, node, "/image_raw", frame)
+    assert set_param(node, "model", FP32).successful
+    feed(ros, node, "/image_raw", frame)
+    infos = [cdr(ros, m, VISION_INFO) for m in ros.published("/vision_info")]
+    assert [(i.method, i.database_version) for i in infos] == [(DEFAULT_MODEL, 1), (FP32, 2)]
+    assert len(ros.published("/label_info")) == 2
+    fp32 = Classifier.from_model(FP32, backend="cpu")
+    try:
+        expect = fp32.classify_raw(frame.data, frame.width, frame.height, "nv12", frame.step)
+    finally:
+        fp32.close()
+    int8_out, fp32_out = results(ros, "/image_raw/classification")
+    assert [int(h.class_id) for h in fp32_out.results] == [p.class_id for p in expect.top]
+    assert [h.score for h in fp32_out.results] == pytest.approx([p.score for p in expect.top],
+                                                                abs=1e-6)
+    assert [h.score for h in int8_out.results] != [h.score for h in fp32_out.results]
+    assert any(FP32 in msg for _, sev, msg in ros.logs if sev == "INFO")
+
+
+def test_model_switches_while_frames_stream_in(ros, chelsea):
+    """Swaps happen between frames: no frame fails, every result is a full top-5."""
+    node = ros.make()
+    frame = image_msg(ros.typestore, chelsea, "bgr8")
+    stop = threading.Event()
+
+    def camera():
+        while not stop.is_set():
+            ros.publish("/image_raw", frame)
+
+    t = threading.Thread(target=camera)
+    t.start()
+    try:
+        for model in (FP32, DEFAULT_MODEL, FP32):
+            assert set_param(node, "model", model).successful
+    finally:
+        stop.set()
+        t.join(TIMEOUT)
+    assert node.wait_idle(TIMEOUT)
+    c = node.counters()["/image_raw"]
+    assert c["errors"] == 0 and c["bad_frames"] == 0
+    assert c["published"] >= 1 and c["received"] == c["published"] + c["dropped"]
+    outs = results(ros, "/image_raw/classification")
+    assert all(len(o.results) == 5 and int(o.results[0].class_id) in CAT_CLASSES for o in outs)
+
+
+def test_bad_frames_are_counted_logged_once_and_survived(ros, chelsea):
+    node = ros.make(compressed_topics=["image_jpeg"])
+    ts = ros.typestore
+    unknown = image_msg(ts, chelsea, "bgr8", 1)
+    unknown.encoding = "bayer_grbg8"
+    short = image_msg(ts, chelsea, "bgr8", 2)
+    short.data = short.data[: short.data.size // 2]
+    odd = image_msg(ts, chelsea, "nv12", 3)
+    odd.width -= 1                          # NV12 with an odd width
+    for msg in (unknown, short, odd):
+        feed(ros, node, "/image_raw", msg)
+    feed(ros, node, "/image_jpeg", compressed_msg(ts, corrupt_jpeg(chelsea), 4))
+    feed(ros, node, "/image_raw", image_msg(ts, chelsea, "bgr8", 5, "good"))
+
+    c = node.counters()
+    assert c["/image_raw"]["bad_frames"] == 3 and c["/image_raw"]["errors"] == 0
+    assert c["/image_jpeg"]["bad_frames"] == 1
+    (good,) = results(ros, "/image_raw/classification")
+    assert good.header.frame_id == "good"
+    assert results(ros, "/image_jpeg/classification") == []
+    warnings = [msg for _, sev, msg in ros.logs if sev == "WARN"]
+    assert len(warnings) == 1               # throttled: one call site, within 5 s
+    assert "bayer_grbg8" in warnings[0] and "/image_raw" in warnings[0]
+
+
+def test_debug_image_only_when_enabled_and_subscribed(ros, chelsea):
+    node = ros.make(publish_debug_image=True, debug_image_max_width=320)
+    debug_topic = "/image_raw/classification/debug_image"
+    frame = image_msg(ros.typestore, chelsea, "nv12", 9, "cam")
+    feed(ros, node, "/image_raw", frame)
+    assert ros.published(debug_topic) == []        # nobody listens: not computed
+    ros.subscribe(debug_topic)
+    feed(ros, node, "/image_raw", frame)
+    (img,) = ros.published(debug_topic)
+    assert (img.width, img.encoding, img.header.frame_id) == (320, "bgr8", "cam")
+    assert img.data.size == img.height * img.step
+    assert set_param(node, "publish_debug_image", False).successful
+    feed(ros, node, "/image_raw", frame)
+    assert len(ros.published(debug_topic)) == 1
+
+
+def test_debug_publisher_created_when_enabled_at_run_time(ros, chelsea):
+    node = ros.make()
+    debug_topic = "/image_raw/classification/debug_image"
+    assert ros.publishers(debug_topic) == []
+    assert set_param(node, "publish_debug_image", True).successful
+    ros.subscribe(debug_topic)
+    feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8"))
+    assert len(ros.published(debug_topic)) == 1
+
+
+def test_diagnostics_fallback_and_periodic_log(ros, chelsea):
+    node = ros.make(image_topics=["a/image", "b/image"], log_period=2.0)
+    assert node.get_parameter("diagnostics_period").value == 1.0
+    periods = sorted(t.timer_period_ns for t in ros.timers())
+    assert periods == [1_000_000_000, 2_000_000_000]
+    feed(ros, node, "/a/image", image_msg(ros.typestore, chelsea, "bgr8"))
+    ros.fire_timers()
+    (array_msg,) = ros.published("/diagnostics")
+    back = cdr(ros, array_msg, "diagnostic_msgs/msg/DiagnosticArray")
+    by_name = {s.name: s for s in back.status}
+    a, b = by_name["classifier_node: /a/image"], by_name["classifier_node: /b/image"]
+    ok, warn = (ros.typestore.types["diagnostic_msgs/msg/DiagnosticStatus"].OK,
+                ros.typestore.types["diagnostic_msgs/msg/DiagnosticStatus"].WARN)
+    assert (a.level, b.level) == (ok, warn)
+    assert b.message == "no frames received"
+    values = {kv.key: kv.value for kv in a.values}
+    assert values["results published"] == "1" and values["model"] == DEFAULT_MODEL
+    assert float(values["inference (ms)"]) > 0 and float(values["input rate (Hz)"]) > 0
+    assert a.hardware_id == "cpu"
+    lines = [msg for _, sev, msg in ros.logs if sev == "INFO" and "Hz" in msg]
+    assert len(lines) == 1 and "/a/image: in" in lines[0] and "/b/image: in" in lines[0]
+
+
+def test_one_worker_and_classifier_per_camera_and_single_output_topic(ros, chelsea):
+    node = ros.make(image_topics=["left/image_raw", "right/image_raw", ""],
+                    output_topic="classifications")
+    assert set(node.counters()) == {"/left/image_raw", "/right/image_raw"}
+    assert len(ros.publishers("/classifications")) == 1
+    clfs = {id(cam.classifier) for cam in node._cameras}
+    assert len(clfs) == 2
+    feed(ros, node, "/left/image_raw", image_msg(ros.typestore, chelsea, "bgr8", 1, "left"))
+    feed(ros, node, "/right/image_raw", image_msg(ros.typestore, chelsea, "nv12", 2, "right"))
+    assert [m.header.frame_id for m in ros.published("/classifications")] == ["left", "right"]
+
+
+def test_frames_faster_than_inference_never_queue(ros, chelsea):
+    node = ros.make()
+    frame = image_msg(ros.typestore, chelsea, "bgr8")
+    for _ in range(20):
+        ros.publish("/image_raw", frame)     # no waiting: the camera outruns the model
+    assert node.wait_idle(TIMEOUT)
+    c = node.counters()["/image_raw"]
+    assert c["received"] == 20
+    assert c["published"] + c["dropped"] == 20 and c["published"] < 20
+
+
+def test_missing_model_is_fatal_at_start_with_how_to_get_it(ros, monkeypatch, tmp_path):
+    monkeypatch.setenv("RDK_CLASSIFIER_CACHE", str(tmp_path))
+    monkeypatch.setenv("RDK_CLASSIFIER_SYSTEM_MODEL_DIR", str(tmp_path))
+    code = ros.module.main(["--ros-args", "-p", "model:=MobileOne_S1", "-p", "backend:=bpu"])
+    assert code == 1
+    fatal = [msg for _, sev, msg in ros.logs if sev == "FATAL"]
+    assert len(fatal) == 1
+    assert "MobileOne_S1" in fatal[0] and "zoo fetch MobileOne_S1" in fatal[0]
+    assert not ros.initialized                   # main shut rclpy down
+
+
+def test_missing_model_file_and_bad_parameters_fail_at_start(ros, tmp_path):
+    with pytest.raises(ros.module.StartupError, match="model file not found"):
+        ros.make(model=str(tmp_path / "nothing.onnx"))
+    with pytest.raises(ros.module.StartupError, match="class_id_format"):
+        ros.make(class_id_format="labels")
+
+
+def test_config_file_documents_every_default():
+    import yaml
+    from pathlib import Path
+
+    from rdk_classifier.ros.settings import PARAMETERS
+
+    config = Path(__file__).parent.parent / "config" / "classifier.yaml"
+    params = yaml.safe_load(config.read_text())["/**"]["ros__parameters"]
+    declared = {p.name: p for p in PARAMETERS}
+    # every parameter but compressed_topics (an empty list has no ROS type; commented instead)
+    assert set(params) == set(declared) - {"compressed_topics"}
+    for name, value in params.items():
+        default = declared[name].default
+        assert value == default and type(value) is type(default), name
+
+
+def test_an_override_of_the_wrong_type_fails_at_start_with_the_reason(ros):
+    with pytest.raises(ros.module.StartupError, match="top_k"):
+        ros.make(top_k="five")
+    with pytest.raises(ros.module.StartupError, match="score_threshold"):
+        ros.make(score_threshold=3.0)
+    assert sum(1 for _, sev, _ in ros.logs if sev == "FATAL") == 2

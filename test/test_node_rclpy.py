@@ -1,0 +1,207 @@
+"""classifier_node under the REAL rclpy (ROS 2 Humble). Skipped where rclpy is not installed
+(CI); run on a ROS 2 machine after sourcing its setup file:
+
+    python -m pytest -q test/test_node_rclpy.py
+
+(If pytest fails to load the ``launch_testing`` plugin of the ROS installation, which predates
+pytest 8, add ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``.)
+
+Frames go over DDS from a second node in the same process; results come back the same way.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import time
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("sensor_msgs.msg")
+pytest.importorskip("vision_msgs.msg")
+
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile,  # noqa: E402
+                       ReliabilityPolicy)
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from vision_msgs.msg import Classification, LabelInfo, VisionInfo  # noqa: E402
+
+from rdk_classifier.labels import load_labels  # noqa: E402
+from rdk_classifier.ros.node import ClassifierNode  # noqa: E402
+from rdk_classifier.zoo import DEFAULT_MODEL  # noqa: E402
+
+from ros_frames import (CAT_CLASSES, IMAGENET, PHOTOS, corrupt_jpeg, imagenet_labels,  # noqa: E402
+                        load_bgr, nv12_bytes)
+
+TIMEOUT = 20.0
+SENSOR = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                    reliability=ReliabilityPolicy.BEST_EFFORT,
+                    durability=DurabilityPolicy.VOLATILE)
+RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
+                      reliability=ReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                     reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def header(stamp_ns: int, frame_id: str) -> Header:
+    h = Header(frame_id=frame_id)
+    h.stamp.sec, h.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    return h
+
+
+def image(bgr, encoding: str, stamp_ns: int, frame_id: str = "cam") -> Image:
+    h, w = bgr.shape[:2]
+    data = nv12_bytes(bgr) if encoding == "nv12" else bgr.reshape(-1)
+    step = w if encoding == "nv12" else w * 3
+    return Image(header=header(stamp_ns, frame_id), height=h, width=w, encoding=encoding,
+                 is_bigendian=0, step=step, data=array.array("B", data.tobytes()))
+
+
+def jpeg(data: bytes, stamp_ns: int, frame_id: str = "usb") -> CompressedImage:
+    return CompressedImage(header=header(stamp_ns, frame_id), format="jpeg",
+                           data=array.array("B", data))
+
+
+class Bench:
+    """The node under test, and a second node that plays camera and listener."""
+
+    def __init__(self, context, **params) -> None:
+        self.context = context
+        overrides = [Parameter(k, value=v) for k, v in params.items()]
+        self.node = ClassifierNode(context=context, parameter_overrides=overrides)
+        self.peer = Node("test_peer", context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.peer)
+        self.received: dict[str, list] = {}
+        self.publishers: dict[str, object] = {}
+
+    def listen(self, topic: str, msg_type, qos=RELIABLE) -> list:
+        box = self.received.setdefault(topic, [])
+        self.peer.create_subscription(msg_type, topic, box.append, qos)
+        return box
+
+    def camera(self, topic: str, msg_type):
+        self.publishers[topic] = self.peer.create_publisher(msg_type, topic, SENSOR)
+        return self.publishers[topic]
+
+    def spin_until(self, condition, timeout: float = TIMEOUT) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def send(self, topic: str, msg, box: list, timeout: float = TIMEOUT):
+        """Publish (again, best effort) until the result with this frame's stamp arrives."""
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+
+        def arrived():
+            return any((r.header.stamp.sec, r.header.stamp.nanosec) == stamp for r in box)
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not arrived():
+            self.publishers[topic].publish(msg)
+            self.spin_until(arrived, 0.5)
+        assert arrived(), f"no result for {topic} @ {stamp}"
+        return next(r for r in box if (r.header.stamp.sec, r.header.stamp.nanosec) == stamp)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.peer.destroy_node()
+
+
+@pytest.fixture
+def context():
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx, domain_id=int(os.environ.get("RDK_CLASSIFIER_TEST_DOMAIN", "42")))
+    yield ctx
+    rclpy.shutdown(context=ctx)
+
+
+@pytest.fixture
+def bench(context):
+    b = Bench(context, image_topics=["rt_cam/image_raw"], compressed_topics=["rt_usb/image"],
+              log_period=0.0)
+    yield b
+    b.close()
+
+
+def test_bgr8_nv12_and_jpeg_frames_over_dds(bench):
+    chelsea = load_bgr(PHOTOS / "chelsea.png")
+    bench.camera("/rt_cam/image_raw", Image)
+    bench.camera("/rt_usb/image", CompressedImage)
+    raw_out = bench.listen("/rt_cam/image_raw/classification", Classification)
+    jpg_out = bench.listen("/rt_usb/image/classification", Classification)
+
+    for i, enc in enumerate(("bgr8", "nv12")):
+        res = bench.send("/rt_cam/image_raw", image(chelsea, enc, 10**9 + i, "cam_optical"),
+                         raw_out)
+        assert res.header.frame_id == "cam_optical"
+        assert len(res.results) == 5 and int(res.results[0].class_id) in CAT_CLASSES
+        assert res.results[0].score >= res.results[-1].score > 0
+    name = "imagenet_00_243.jpg"
+    res = bench.send("/rt_usb/image", jpeg((IMAGENET / name).read_bytes(), 2 * 10**9), jpg_out)
+    assert str(imagenet_labels()[name]) in [h.class_id for h in res.results]
+    assert res.header.frame_id == "usb"
+
+
+def test_label_info_and_vision_info_reach_a_late_subscriber(bench):
+    labels = bench.listen("/label_info", LabelInfo, LATCHED)
+    infos = bench.listen("/vision_info", VisionInfo, LATCHED)
+    assert bench.spin_until(lambda: labels and infos)
+    assert [c.class_name for c in labels[0].class_map] == list(load_labels())
+    assert (infos[0].method, infos[0].database_location) == (DEFAULT_MODEL, "imagenet1k")
+
+
+def test_parameters_model_switch_and_bad_frames(bench):
+    chelsea = load_bgr(PHOTOS / "chelsea.png")
+    bench.camera("/rt_cam/image_raw", Image)
+    bench.camera("/rt_usb/image", CompressedImage)
+    out = bench.listen("/rt_cam/image_raw/classification", Classification)
+    infos = bench.listen("/vision_info", VisionInfo, LATCHED)
+
+    (r,) = bench.node.set_parameters([Parameter("top_k", value=3)])
+    assert r.successful
+    assert len(bench.send("/rt_cam/image_raw", image(chelsea, "bgr8", 3 * 10**9), out).results) \
+        == 3
+    (r,) = bench.node.set_parameters([Parameter("top_k", value=0)])
+    assert not r.successful and bench.node.get_parameter("top_k").value == 3
+    (r,) = bench.node.set_parameters([Parameter("model", value="EfficientNet_Lite0_fp32")])
+    assert r.successful, r.reason
+    assert bench.spin_until(lambda: any(i.method == "EfficientNet_Lite0_fp32" for i in infos))
+    res = bench.send("/rt_cam/image_raw", image(chelsea, "nv12", 4 * 10**9), out)
+    assert int(res.results[0].class_id) in CAT_CLASSES
+
+    bad = image(chelsea, "bgr8", 5 * 10**9)
+    bad.encoding = "bayer_rggb8"
+    bench.publishers["/rt_cam/image_raw"].publish(bad)
+    bench.publishers["/rt_usb/image"].publish(jpeg(corrupt_jpeg(chelsea), 6 * 10**9))
+    assert bench.spin_until(lambda: sum(c["bad_frames"] for c in bench.node.counters().values())
+                            >= 2)
+    res = bench.send("/rt_cam/image_raw", image(chelsea, "bgr8", 7 * 10**9), out)  # alive
+    assert len(res.results) == 3
+
+
+def test_diagnostics_on_slash_diagnostics(bench):
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    arrays = bench.listen("/diagnostics", DiagnosticArray)
+
+    def ours():
+        return [s for a in arrays for s in a.status
+                if s.name == "classifier_node: /rt_cam/image_raw"]
+
+    assert bench.spin_until(lambda: ours(), timeout=5.0)
+    keys = {kv.key for kv in ours()[-1].values}
+    assert {"input rate (Hz)", "output rate (Hz)", "frames dropped (stale)", "bad frames",
+            "preprocess (ms)", "inference (ms)", "postprocess (ms)",
+            "node overhead (ms)"} <= keys
+    assert ours()[-1].hardware_id == "cpu"
