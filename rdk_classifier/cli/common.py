@@ -21,7 +21,8 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
                    help="inference runtime (default: auto = BPU if present, else CPU)")
     g.add_argument("--resize-mode", choices=RESIZE_MODES, default=None,
                    help="how frames are fitted to the model input (default: the model's own)")
-    g.add_argument("--labels", default=None, help="class name file, one per line (default: ImageNet-1k)")
+    g.add_argument("--class-names", default=None, metavar="FILE", dest="labels",
+                   help="class name file, one per line (default: ImageNet-1k)")
     g.add_argument("--cpu-threads", type=int, default=1, dest="cpu_threads",
                    help="ONNX Runtime threads per model instance (default: 1)")
     if top_k:

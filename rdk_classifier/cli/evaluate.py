@@ -12,10 +12,8 @@ from .common import add_model_options, config_from_args
 
 
 def add_parser(subparsers) -> None:
-    # conflict_handler: --labels here is the ground-truth file (the and the seed's name), so
-    # it replaces the class-name option of add_model_options, which moves to --class-names
     p = subparsers.add_parser(
-        "evaluate", help="top-1/top-5 accuracy on a labelled image folder", conflict_handler="resolve",
+        "evaluate", help="top-1/top-5 accuracy on a labelled image folder",
         description="Classify every image listed in a label file (the seed's val.txt format: "
                     "'<file name> <class index>' per line) and report top-1 and top-5 accuracy. "
                     "Missing or unreadable images are counted and listed; the exit status is 1 "
@@ -24,8 +22,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--images", required=True, metavar="DIR", help="folder holding the images")
     p.add_argument("--labels", required=True, metavar="FILE", dest="label_file",
                    help="ground truth: '<file name> <class index>' per line")
-    p.add_argument("--class-names", default=None, metavar="FILE", dest="labels",
-                   help="class name file, one per line (default: ImageNet-1k)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="threads, each with its own model instance (default: 1)")
     p.add_argument("--per-image", action="store_true", dest="per_image",
