@@ -4,6 +4,8 @@ changes at run time, bad frames, diagnostics. The real-rclpy tests are in test_n
 
 from __future__ import annotations
 
+import signal
+
 import importlib
 import sys
 import threading
@@ -333,7 +335,11 @@ def test_frames_faster_than_inference_never_queue(ros, chelsea):
 def test_missing_model_is_fatal_at_start_with_how_to_get_it(ros, monkeypatch, tmp_path):
     monkeypatch.setenv("RDK_CLASSIFIER_CACHE", str(tmp_path))
     monkeypatch.setenv("RDK_CLASSIFIER_SYSTEM_MODEL_DIR", str(tmp_path))
-    code = ros.module.main(["--ros-args", "-p", "model:=MobileOne_S1", "-p", "backend:=bpu"])
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        code = ros.module.main(["--ros-args", "-p", "model:=MobileOne_S1", "-p", "backend:=bpu"])
+    finally:
+        signal.signal(signal.SIGINT, previous)  # main() ignores SIGINT while it shuts down
     assert code == 1
     fatal = [msg for _, sev, msg in ros.logs if sev == "FATAL"]
     assert len(fatal) == 1

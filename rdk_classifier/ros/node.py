@@ -20,6 +20,7 @@ This is the only module of the package that imports rclpy (Humble API only).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from functools import partial
@@ -410,6 +411,9 @@ def main(args: Optional[list[str]] = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # Ctrl-C under `ros2 launch` arrives twice (from the terminal and forwarded by launch):
+        # the second one must not interrupt the orderly shutdown below.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
