@@ -4,9 +4,8 @@ changes at run time, bad frames, diagnostics. The real-rclpy tests are in test_n
 
 from __future__ import annotations
 
-import signal
-
 import importlib
+import signal
 import sys
 import threading
 
