@@ -1,11 +1,15 @@
 """The node's per-frame path against a bare inference loop, and frame age under overload.
 
-1. Throughput: a ``LatestFrameWorker`` (rdk_classifier.ros.worker) whose process function is what
-   the node does per frame: ``messages.classify_message`` (1920x1080 frame -> NV12 -> inference ->
-   top-5) and ``messages.classification_message`` (vision_msgs/Classification with the frame's
-   header), then "publish" (kept in a list). Frames are rosbags ``sensor_msgs/Image`` messages
-   (same fields as rclpy's, each with its own copy of the pixels as rclpy delivers them), one every
-   0.8 bare inference times: a frame is always waiting when the worker finishes one. Compared with a bare loop ``backend.infer(nv12)`` on a ready 224x224 NV12 of the same model.
+1. Throughput: the node's per-frame path with its split. The producer thread plays the
+   subscription callback: a new message, then ``messages.prepare_message`` (1920x1080 frame ->
+   model-size NV12, timed) and ``LatestFrameWorker.submit`` of the ``PreparedFrame``. The worker
+   (rdk_classifier.ros.worker) does what the node's worker does: the classifier check, then
+   ``messages.classify_prepared`` (inference -> top-5) and ``messages.classification_message``
+   (vision_msgs/Classification with the frame's header), then "publish" (kept in a list). Frames
+   are rosbags ``sensor_msgs/Image`` messages (same fields as rclpy's, each with its own copy of
+   the pixels as rclpy delivers them), one every 0.8 bare inference times: a frame is always
+   waiting when the worker finishes one. Compared with a bare loop ``backend.infer(nv12)`` on a
+   ready 224x224 NV12 of the same model.
 2. Overload: frames arrive at twice the bare inference rate; each result's age at publish (now -
    the frame's header stamp) shows whether a backlog builds up (the latest-frame slot must keep it
    at about one processing time).
@@ -32,8 +36,8 @@ import numpy as np
 from rdk_classifier import zoo
 from rdk_classifier.benchmark import latency_summary, machine_info, make_frames
 from rdk_classifier.classifier import Classifier, ClassifierConfig
-from rdk_classifier.ros.messages import (classification_message, classify_message, frame_buffer,
-                                         make_header, stamp_to_ns)
+from rdk_classifier.ros.messages import (PreparedFrame, classification_message, classify_prepared,
+                                         make_header, prepare_message, stamp_to_ns)
 from rdk_classifier.ros.rosbags_types import COMPRESSED_IMAGE, IMAGE, humble_typestore, message_types
 from rdk_classifier.ros.worker import LatestFrameWorker
 
@@ -93,54 +97,43 @@ class FakeCamera:
 
 
 def worker_run(clf: Classifier, camera: FakeCamera, period_s: float | None,
-               seconds: float, preprocess_in_callback: bool = False) -> dict:
+               seconds: float) -> dict:
     """Feed the worker for ``seconds``: a frame every ``period_s``, or with ``period_s`` None a
     new frame as soon as the worker has taken the previous one (the slot is never empty, and the
-    producer makes one frame per processed frame instead of burning the other core). The worker
-    does the node's per-frame work. Returns throughput and the age of every published result.
-
-    ``preprocess_in_callback``: a design option, not what the node does: the producer (the
-    subscription callback) makes the model-size NV12 and the worker gets (header, nv12).
-    """
+    producer makes one frame per processed frame instead of burning the other core). The producer
+    converts each frame as the node's subscription callback does; the worker does the node's
+    per-frame work. Returns throughput and the age of every published result."""
     taken = threading.Event()
     published: list[tuple[int, object]] = []
     ages_ms: list[float] = []
     process_ms: list[float] = []
     infer_ms: list[float] = []
+    convert_ms: list[float] = []
     types = camera.types
 
-    def process(msg) -> None:
+    def process(frame: PreparedFrame) -> None:
         t0 = time.perf_counter()
         taken.set()
-        if preprocess_in_callback:
-            header, nv12 = msg
-            result = clf.classify_nv12(nv12, top=5)
-        else:
-            header = msg.header
-            result = classify_message(clf, msg, top=5)
-        out = classification_message(types, header, result.top)
+        if frame.classifier is not clf:  # the node's check (a frame of a swapped-out model)
+            return
+        result = classify_prepared(clf, frame, top=5)
+        out = classification_message(types, frame.header, result.top)
         now = time.monotonic_ns()
         published.append((now, out))  # "publish"
         ages_ms.append((now - stamp_to_ns(out.header.stamp)) / 1e6)
         process_ms.append((time.perf_counter() - t0) * 1e3)
         infer_ms.append(result.timing_ms.inference)
+        convert_ms.append(result.timing_ms.preprocess)
 
-    def frame():
-        msg = camera.message()
-        if not preprocess_in_callback:
-            return msg
-        data = frame_buffer(msg.data)
-        if camera.encoding == "jpeg":
-            return msg.header, clf.preprocessor.from_encoded(data)
-        return msg.header, clf.preprocessor.from_raw(data, msg.width, msg.height, msg.encoding,
-                                                      msg.step)
+    def frame() -> PreparedFrame:  # the subscription callback
+        return prepare_message(clf, camera.message())
 
     worker = LatestFrameWorker(process, name="bench-worker")
     worker.start()
     for _ in range(5):  # warm up, untimed
         worker.submit(frame())
         worker.wait_idle(10)
-    for kept in (published, ages_ms, process_ms, infer_ms):
+    for kept in (published, ages_ms, process_ms, infer_ms, convert_ms):
         kept.clear()
     base = worker.stats()
     start = time.perf_counter()
@@ -171,7 +164,8 @@ def worker_run(clf: Classifier, camera: FakeCamera, period_s: float | None,
     return {"period_ms": period_s * 1e3 if period_s else None, "published": done, "fps": done / elapsed,
             "submitted": stats.received - base.received, "dropped": stats.dropped - base.dropped,
             "age_ms": latency_summary(ages_ms), "process_ms": latency_summary(process_ms),
-            "infer_ms": latency_summary(infer_ms)}
+            "infer_ms": latency_summary(infer_ms),
+            "convert_ms": latency_summary(convert_ms)}
 
 
 def measure(model: str = zoo.DEFAULT_MODEL, backend: str = "auto", encoding: str = "nv12",
@@ -183,16 +177,15 @@ def measure(model: str = zoo.DEFAULT_MODEL, backend: str = "auto", encoding: str
     camera = FakeCamera(encoding, image)
     nv12 = clf.preprocessor.from_raw(make_frames(SIZE[0], SIZE[1], "nv12", image, 1)[0],
                                      SIZE[0], SIZE[1], "nv12")
-    bare_runs, worker_runs, option_runs = [], [], []
+    bare_runs, worker_runs = [], []
     for _ in range(rounds):
         bare_runs.append(bare_loop(clf, nv12, seconds))
         # a camera slightly faster than the inference: a frame is always waiting when the worker
         # finishes one, and the producer copies 1.25 frames per processed frame, at a random phase
         period = SATURATE_PERIOD * bare_runs[-1]["infer_ms"]["p50"] / 1e3
         worker_runs.append(worker_run(clf, camera, period, seconds))
-        option_runs.append(worker_run(clf, camera, period, seconds, preprocess_in_callback=True))
     median = lambda runs: sorted(runs, key=lambda r: r["fps"])[rounds // 2]  # noqa: E731
-    bare, saturated, option = median(bare_runs), median(worker_runs), median(option_runs)
+    bare, saturated = median(bare_runs), median(worker_runs)
     infer_ms = float(np.median([r["infer_ms"]["p50"] for r in bare_runs]))
     # overload: each run's p99 age over the inference time of the very frames whose age is
     # measured (same load, same moment); the run with the median ratio is reported
@@ -211,9 +204,6 @@ def measure(model: str = zoo.DEFAULT_MODEL, backend: str = "auto", encoding: str
         "bare": bare, "worker": saturated, "overload": overload,
         "bare_fps_runs": [r["fps"] for r in bare_runs],
         "worker_fps_runs": [r["fps"] for r in worker_runs],
-        "preprocess_in_callback": option,
-        "preprocess_in_callback_fps_runs": [r["fps"] for r in option_runs],
-        "preprocess_in_callback_ratio": option["fps"] / bare["fps"],
         "throughput_ratio": throughput_ratio,
         "overload_age_p50_over_infer": overload["age_ms"]["p50"] / infer_now,
         "overload_age_p99_over_infer": age_p99_ratio,
@@ -238,11 +228,8 @@ def format_text(out: dict) -> str:
         f"[{runs(out['bare_fps_runs'])}]  (infer p50 {bare['infer_ms']['p50']:.2f} ms)",
         f"  worker (saturated):  {sat['fps']:6.1f} FPS median of {out['rounds']} "
         f"[{runs(out['worker_fps_runs'])}]  (per frame p50 {sat['process_ms']['p50']:.2f} ms: "
-        f"convert + infer + message)  ratio {out['throughput_ratio']:.3f}",
-        f"  (design option, not the node: NV12 made in the subscription callback: "
-        f"{out['preprocess_in_callback']['fps']:.1f} FPS "
-        f"[{runs(out['preprocess_in_callback_fps_runs'])}], ratio "
-        f"{out['preprocess_in_callback_ratio']:.3f})",
+        f"infer + message; NV12 made in the callback, p50 {sat['convert_ms']['p50']:.2f} ms)  "
+        f"ratio {out['throughput_ratio']:.3f}",
         f"  overload, a frame every {o['period_ms']:.2f} ms: {o['submitted']} in, "
         f"{o['published']} published, {o['dropped']} dropped; inference p50 "
         f"{o['infer_ms']['p50']:.2f} ms; age at publish p50 {o['age_ms']['p50']:.2f} ms, p99 "

@@ -132,9 +132,14 @@ class Classifier:
                        for i, s in zip(idx, scores)])
 
     def classify_nv12(self, nv12: np.ndarray, source: str | None = None,
-                      top: int | None = None) -> Result:
-        """Already model-sized packed NV12 (no preprocessing)."""
-        return self._run(lambda: nv12, source, top)
+                      top: int | None = None, preprocess_ms: float | None = None) -> Result:
+        """Already model-sized packed NV12 (no preprocessing). ``preprocess_ms``: the time it took
+        to make ``nv12`` elsewhere (e.g. in a subscription callback), reported as the preprocess
+        stage so the timings stay those of the whole path."""
+        result = self._run(lambda: nv12, source, top)
+        if preprocess_ms is not None:
+            result.timing_ms.preprocess = float(preprocess_ms)
+        return result
 
     def classify_image(self, bgr: np.ndarray, source: str | None = None,
                        top: int | None = None) -> Result:

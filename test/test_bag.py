@@ -16,6 +16,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E
 from rdk_classifier.bag import BagError, classify_bag  # noqa: E402
 from rdk_classifier.classifier import ClassifierConfig  # noqa: E402
 from rdk_classifier.cli import bag as bag_cli  # noqa: E402
+from rdk_classifier.frames import Preprocessor  # noqa: E402
 from rdk_classifier.labels import load_labels  # noqa: E402
 from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, LABEL_INFO, VISION_INFO,  # noqa: E402
                                               VISION_MSGS, humble_typestore)
@@ -201,10 +202,10 @@ def test_a_failure_midway_leaves_no_output(classified, tmp_path):
         model_name = "broken"
         config = ClassifierConfig()
 
-        def classify_raw(self, *a, **k):
-            raise RuntimeError("backend died")
+        preprocessor = Preprocessor(224, 224, "letterbox")
 
-        classify_encoded = classify_raw
+        def classify_nv12(self, *a, **k):  # frames convert; inference fails
+            raise RuntimeError("backend died")
 
     with pytest.raises(RuntimeError, match="backend died"):
         classify_bag(classified[0] / "in", tmp_path / "out", classifier=Broken())

@@ -62,6 +62,18 @@ def test_every_input_kind_goes_through_one_path(classifier, chelsea):
     assert a.top == b.top == c.top == d.top
 
 
+def test_nv12_made_elsewhere_reports_its_conversion_time(classifier, chelsea):
+    """classify_nv12 with the time the NV12 took to make (the node converts in its callback)."""
+    nv12 = classifier.preprocessor.from_bgr(chelsea)
+    plain = classifier.classify_nv12(nv12)
+    timed = classifier.classify_nv12(nv12, preprocess_ms=2.5)
+    assert timed.top == plain.top
+    assert timed.timing_ms.preprocess == 2.5
+    assert timed.timing_ms.total == pytest.approx(2.5 + timed.timing_ms.inference
+                                                  + timed.timing_ms.postprocess)
+    assert timed.to_dict()["timing_ms"]["preprocess"] == 2.5
+
+
 def test_nv12_camera_frame_classified_like_bgr(classifier, coffee):
     frame = cv2.resize(coffee, (1280, 720))
     i420 = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).reshape(-1)

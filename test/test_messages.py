@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from rdk_classifier.classifier import Prediction
+from rdk_classifier.classifier import Classifier, Prediction
 from rdk_classifier.errors import DecodeError, FrameSizeError, UnsupportedEncodingError
 from rdk_classifier.labels import load_labels
 from rdk_classifier.ros import messages as m
@@ -102,19 +102,67 @@ def test_rclpy_style_data_gives_the_same_result_without_copies(ts, classifier, c
     assert np.array_equal(m.frame_buffer([1, 2, 3]), [1, 2, 3])  # a plain list still works
 
 
-def test_bad_frames_raise_typed_errors(ts, classifier, chelsea_bgr):
+@pytest.mark.parametrize("convert", [m.classify_message, m.prepare_message])
+def test_bad_frames_raise_typed_errors(ts, classifier, chelsea_bgr, convert):
+    """Both halves of the path stop a bad frame at the first: the conversion."""
     msg = image_msg(ts, chelsea_bgr, "bgr8")
     msg.encoding = "bayer_rggb8"
     with pytest.raises(UnsupportedEncodingError, match="bayer_rggb8"):
-        m.classify_message(classifier, msg)
+        convert(classifier, msg)
     short = image_msg(ts, chelsea_bgr, "bgr8")
     short.data = short.data[:-100]
     with pytest.raises(FrameSizeError):
-        m.classify_message(classifier, short)
+        convert(classifier, short)
     with pytest.raises(DecodeError):
-        m.classify_message(classifier, compressed_msg(ts, corrupt_jpeg(chelsea_bgr)))
+        convert(classifier, compressed_msg(ts, corrupt_jpeg(chelsea_bgr)))
     with pytest.raises(UnsupportedEncodingError, match="h264"):
-        m.classify_message(classifier, compressed_msg(ts, b"\x00\x00\x00\x01", fmt="h264"))
+        convert(classifier, compressed_msg(ts, b"\x00\x00\x00\x01", fmt="h264"))
+
+
+@pytest.mark.parametrize("encoding,pad", [("bgr8", 24), ("rgb8", 0), ("nv12", 64), ("jpeg", 0)])
+def test_prepared_frames_give_the_results_of_classify_message(ts, classifier, chelsea_bgr,
+                                                              encoding, pad):
+    if encoding == "jpeg":
+        msg = compressed_msg(ts, chelsea_bgr, STAMP, "cam0")
+        expect_nv12 = classifier.preprocessor.from_encoded(msg.data)
+    else:
+        msg = image_msg(ts, chelsea_bgr, encoding, STAMP, "cam0", pad=pad)
+        expect_nv12 = classifier.preprocessor.from_raw(msg.data, msg.width, msg.height,
+                                                       msg.encoding, msg.step)
+    frame = m.prepare_message(classifier, msg, source="cam0")
+    # the core's conversion, nothing else: same NV12 bytes, model-size, the message not kept
+    assert frame.nv12.shape == expect_nv12.shape == (224 * 224 * 3 // 2,)
+    assert np.array_equal(frame.nv12, expect_nv12)
+    assert not np.shares_memory(frame.nv12, msg.data)
+    assert frame.header is msg.header and frame.message is None
+    assert frame.classifier is classifier and frame.preprocess_ms > 0
+
+    got = m.classify_prepared(classifier, frame, top=5)
+    ref = m.classify_message(classifier, msg, top=5, source="cam0")
+    assert got.top == ref.top                       # identical predictions and scores
+    assert got.source == ref.source == "cam0"
+    assert got.top[0].class_id in CAT_CLASSES
+    t = got.timing_ms                               # the callback's time is the preprocess stage
+    assert t.preprocess == frame.preprocess_ms and t.inference > 0 and t.postprocess > 0
+    assert t.total == pytest.approx(frame.preprocess_ms + t.inference + t.postprocess)
+
+    kept = m.prepare_message(classifier, msg, keep_message=True)
+    assert kept.message is msg and np.array_equal(kept.nv12, frame.nv12)
+
+
+def test_a_prepared_frame_is_refused_by_another_classifier(ts, classifier, chelsea_bgr):
+    """NV12 made for one model's input size and resize mode never feeds another model."""
+    msg = image_msg(ts, chelsea_bgr, "bgr8")
+    frame = m.prepare_message(classifier, msg)
+    other = Classifier.from_model(backend="cpu", resize_mode="letterbox")
+    try:
+        mine = m.prepare_message(other, msg)
+        assert not np.array_equal(mine.nv12, frame.nv12)   # center crop vs letterbox
+        with pytest.raises(ValueError, match="prepared for"):
+            m.classify_prepared(other, frame)
+        assert m.classify_prepared(other, mine).top == m.classify_message(other, msg).top
+    finally:
+        other.close()
 
 
 # --- results out ----------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ changes at run time, bad frames, diagnostics. The real-rclpy tests are in test_n
 
 from __future__ import annotations
 
+import gc
 import importlib
 import signal
 import sys
 import threading
+import weakref
 
 import pytest
 
@@ -249,8 +251,13 @@ def test_bad_frames_are_counted_logged_once_and_survived(ros, chelsea):
     feed(ros, node, "/image_raw", image_msg(ts, chelsea, "bgr8", 5, "good"))
 
     c = node.counters()
-    assert c["/image_raw"]["bad_frames"] == 3 and c["/image_raw"]["errors"] == 0
-    assert c["/image_jpeg"]["bad_frames"] == 1
+    assert c["/image_raw"] == {"received": 4, "processed": 4, "dropped": 0, "errors": 0,
+                               "published": 1, "bad_frames": 3}
+    assert c["/image_jpeg"] == {"received": 1, "processed": 1, "dropped": 0, "errors": 0,
+                                "published": 0, "bad_frames": 1}
+    # found in the subscription callback: only the good frame ever reached a worker
+    raw_cam, jpeg_cam = node._cameras
+    assert raw_cam.worker.stats().received == 1 and jpeg_cam.worker.stats().received == 0
     (good,) = results(ros, "/image_raw/classification")
     assert good.header.frame_id == "good"
     assert results(ros, "/image_jpeg/classification") == []
@@ -329,6 +336,122 @@ def test_frames_faster_than_inference_never_queue(ros, chelsea):
     c = node.counters()["/image_raw"]
     assert c["received"] == 20
     assert c["published"] + c["dropped"] == 20 and c["published"] < 20
+
+
+class GatedPublisher:
+    """Holds the worker in the publish of its first result (outside the camera lock, as a slow
+    publish would), so that the test decides what arrives meanwhile."""
+
+    def __init__(self, monkeypatch, publisher) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        real = publisher.publish
+
+        def publish(msg):
+            self.entered.set()
+            assert self.release.wait(TIMEOUT)
+            real(msg)
+
+        monkeypatch.setattr(publisher, "publish", publish)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+
+
+def stamps(graph, topic):
+    return [m.header.stamp.nanosec for m in results(graph, topic)]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_only_the_newest_prepared_frame_waits_and_it_holds_no_camera_message(ros, chelsea,
+                                                                             monkeypatch, debug):
+    node = ros.make(publish_debug_image=debug)
+    if debug:
+        ros.subscribe("/image_raw/classification/debug_image")
+    cam = node._cameras[0]
+    out = "/image_raw/classification"
+    with GatedPublisher(monkeypatch, cam.publisher) as gate:
+        ros.publish("/image_raw", image_msg(ros.typestore, chelsea, "bgr8", 1))
+        assert gate.entered.wait(TIMEOUT)       # the worker is busy with frame 1
+        data = []
+        for k in range(2, 7):                   # frames 2..6 arrive while it is busy
+            msg = image_msg(ros.typestore, chelsea, "bgr8", k)
+            data.append(weakref.ref(msg.data))
+            ros.publish("/image_raw", msg)
+            del msg
+        gc.collect()
+        w = cam.worker.stats()
+        assert (w.received, w.dropped, w.pending) == (6, 4, True)
+        # the slot holds frame 6 converted (model-size NV12); its camera message is gone unless
+        # the debug overlay, enabled and subscribed, will draw on it
+        assert [r() is not None for r in data] == [False] * 4 + [debug]
+    assert node.wait_idle(TIMEOUT)
+    assert stamps(ros, out) == [1, 6]           # frame 1, then the newest; none in between
+    assert node.counters()["/image_raw"] == {"received": 6, "processed": 2, "dropped": 4,
+                                             "errors": 0, "published": 2, "bad_frames": 0}
+    debug_images = ros.published("/image_raw/classification/debug_image")
+    assert [m.header.stamp.nanosec for m in debug_images] == ([1, 6] if debug else [])
+    report = cam.stats.report(cam.worker_stats())
+    assert report.preprocess_ms > 0 and report.inference_ms > 0  # conversion time carried over
+    assert (report.received, report.dropped, report.published) == (6, 4, 2)
+
+
+@pytest.mark.parametrize("name,value", [("model", FP32), ("resize_mode", "letterbox")])
+def test_a_model_change_drops_the_frame_prepared_for_the_old_model(ros, chelsea, monkeypatch,
+                                                                    name, value):
+    node = ros.make()
+    cam = node._cameras[0]
+    old = cam.classifier
+    out = "/image_raw/classification"
+    frame = lambda k: image_msg(ros.typestore, chelsea, "bgr8", k)  # noqa: E731
+    with GatedPublisher(monkeypatch, cam.publisher) as gate:
+        ros.publish("/image_raw", frame(1))
+        assert gate.entered.wait(TIMEOUT)
+        ros.publish("/image_raw", frame(2))    # converted by the old model's preprocessor
+        assert cam.worker.stats().pending
+        assert set_param(node, name, value).successful  # the swap: frame 1 is past the model
+        assert cam.classifier is not old
+    assert node.wait_idle(TIMEOUT)
+    assert stamps(ros, out) == [1]              # frame 2 was not run through the new model
+    assert node.counters()["/image_raw"] == {"received": 2, "processed": 1, "dropped": 1,
+                                             "errors": 0, "published": 1, "bad_frames": 0}
+    feed(ros, node, "/image_raw", frame(3))
+    assert stamps(ros, out) == [1, 3]
+    assert node.counters()["/image_raw"] == {"received": 3, "processed": 2, "dropped": 1,
+                                             "errors": 0, "published": 2, "bad_frames": 0}
+    expect = Classifier.from_model(**{"backend": "cpu", name: value})
+    try:
+        want = expect.classify_image(chelsea).top
+    finally:
+        expect.close()
+    got = results(ros, out)[-1].results
+    assert [int(h.class_id) for h in got] == [p.class_id for p in want]
+    assert [h.score for h in got] == pytest.approx([p.score for p in want], abs=1e-6)
+    assert [h.score for h in got] != [h.score for h in results(ros, out)[0].results]
+
+
+def test_an_unexpected_failure_in_the_callback_is_counted_not_raised(ros, chelsea, monkeypatch):
+    node = ros.make()
+    real = ros.module.prepare_message
+    calls = []
+
+    def failing_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ros.module, "prepare_message", failing_once)
+    feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8", 1))  # no exception
+    feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8", 2))
+    assert stamps(ros, "/image_raw/classification") == [2]
+    assert node.counters()["/image_raw"] == {"received": 2, "processed": 1, "dropped": 0,
+                                             "errors": 1, "published": 1, "bad_frames": 0}
+    errors = [msg for _, sev, msg in ros.logs if sev == "ERROR"]
+    assert len(errors) == 1 and "RuntimeError: boom" in errors[0]
 
 
 def test_missing_model_is_fatal_at_start_with_how_to_get_it(ros, monkeypatch, tmp_path):

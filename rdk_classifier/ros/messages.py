@@ -1,7 +1,10 @@
 """ROS messages in and out of the one path, written against message fields only.
 
 Frames (``sensor_msgs/Image``: encoding, width, height, step, data; ``sensor_msgs/CompressedImage``:
-format, data) go straight into the ``Classifier``; results come out as ``vision_msgs``. Nothing here
+format, data) go into the ``Classifier`` in two steps over the same core functions:
+``prepare_message`` (frame -> model-size NV12, timed) and ``classify_prepared`` (inference, top-k),
+so the node can convert in the subscription callback and infer on its worker thread;
+``classify_message`` is the two in a row. Results come out as ``vision_msgs``. Nothing here
 imports rclpy or rosbags: the message classes to build are passed in as a ``MessageTypes``, built
 from the installed ROS packages (``types_from_ros_packages``) or from a rosbags typestore
 (``rdk_classifier.ros.rosbags_types.message_types``). Image data is used without copying whether
@@ -11,6 +14,7 @@ it is a numpy array (rosbags), an ``array.array`` or ``bytes`` (rclpy).
 from __future__ import annotations
 
 import array
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -100,17 +104,65 @@ def check_compressed_format(fmt: str) -> None:
                 f"(e.g. with hobot_codec) and subscribe to the raw image topic")
 
 
-def classify_message(clf: Classifier, msg: Any, top: Optional[int] = None,
-                     source: Optional[str] = None) -> Result:
-    """Classify a ``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` through the one path.
+@dataclass(frozen=True)
+class PreparedFrame:
+    """A frame brought to model-size NV12, ready for inference: what a latest-frame slot holds
+    instead of the camera message (about 75 KB at 224x224 instead of megabytes).
+
+    ``classifier`` is the one whose preprocessor made ``nv12``: the NV12 fits that model's input
+    size and resize mode only, so ``classify_prepared`` refuses it for any other classifier.
+    ``message`` is the original message, kept only when asked (the debug overlay needs it).
+    """
+
+    nv12: np.ndarray
+    header: Any
+    preprocess_ms: float
+    classifier: Classifier
+    source: Optional[str] = None
+    message: Any = None
+
+
+def prepare_message(clf: Classifier, msg: Any, source: Optional[str] = None,
+                    keep_message: bool = False) -> PreparedFrame:
+    """The first half of ``classify_message``: a ``sensor_msgs/Image`` or ``CompressedImage`` to
+    model-size NV12 with ``clf.preprocessor`` (timed). The pixel data is not kept unless
+    ``keep_message``.
 
     Raises ``rdk_classifier.errors.FrameError`` subclasses for frames that cannot be used.
     """
+    t0 = time.perf_counter()
     if is_compressed(msg):
         check_compressed_format(msg.format)
-        return clf.classify_encoded(frame_buffer(msg.data), source=source, top=top)
-    return clf.classify_raw(frame_buffer(msg.data), int(msg.width), int(msg.height),
-                            str(msg.encoding), int(msg.step) or None, source=source, top=top)
+        nv12 = clf.preprocessor.from_encoded(frame_buffer(msg.data))
+    else:
+        nv12 = clf.preprocessor.from_raw(frame_buffer(msg.data), int(msg.width), int(msg.height),
+                                         str(msg.encoding), int(msg.step) or None)
+    preprocess_ms = (time.perf_counter() - t0) * 1e3
+    return PreparedFrame(nv12, msg.header, preprocess_ms, clf, source,
+                         msg if keep_message else None)
+
+
+def classify_prepared(clf: Classifier, frame: PreparedFrame, top: Optional[int] = None) -> Result:
+    """The second half: inference and top-k of a prepared frame, its preprocess time carried into
+    ``Result.timing_ms``. ``clf`` must be the classifier the frame was prepared with
+    (``ValueError`` otherwise: after a model change, prepare the frame again or drop it)."""
+    if frame.classifier is not clf:
+        raise ValueError(f"frame prepared for {frame.classifier.model_name} "
+                         f"({frame.classifier.preprocessor.width}x"
+                         f"{frame.classifier.preprocessor.height}) cannot be classified by "
+                         f"another classifier ({clf.model_name})")
+    return clf.classify_nv12(frame.nv12, source=frame.source, top=top,
+                             preprocess_ms=frame.preprocess_ms)
+
+
+def classify_message(clf: Classifier, msg: Any, top: Optional[int] = None,
+                     source: Optional[str] = None) -> Result:
+    """Classify a ``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` through the one path
+    (``prepare_message`` then ``classify_prepared``).
+
+    Raises ``rdk_classifier.errors.FrameError`` subclasses for frames that cannot be used.
+    """
+    return classify_prepared(clf, prepare_message(clf, msg, source=source), top=top)
 
 
 # --- results out ----------------------------------------------------------------------------------
@@ -235,7 +287,8 @@ def overlay_message(types: MessageTypes, msg: Any, predictions: Sequence[Predict
 
 __all__ = [
     "CLASS_ID_FORMATS", "IMAGENET_DATABASE", "MessageTypes", "types_from_ros_packages",
-    "is_compressed", "frame_buffer", "check_compressed_format", "classify_message",
+    "is_compressed", "frame_buffer", "check_compressed_format", "PreparedFrame",
+    "prepare_message", "classify_prepared", "classify_message",
     "stamp_to_ns", "time_message", "copy_header", "make_header", "hypotheses",
     "classification_message", "label_info_message", "vision_info_message", "database_location",
     "frame_to_bgr", "draw_predictions", "image_message", "overlay_message",

@@ -1,10 +1,33 @@
 """``classifier_node``: camera topics in, top-k ``vision_msgs/Classification`` out.
 
-Thin over the core: every frame goes through ``messages.classify_message`` (the one path). Per
-camera there is one subscription (sensor-data QoS, depth 1), one ``LatestFrameWorker`` with its own
-classifier instance, and one reliable result publisher. ``LabelInfo`` and ``VisionInfo`` are
-published once (again after a model change) with transient-local QoS. Parameters are declared with
-descriptors; see ``rdk_classifier.ros.settings`` for names, defaults and when a change applies.
+Thin over the core: every frame goes through the one path of ``messages.classify_message``, in
+its two halves. Per camera there is one subscription (sensor-data QoS, depth 1), one
+``LatestFrameWorker`` with its own classifier instance, and one reliable result publisher.
+``LabelInfo`` and ``VisionInfo`` are published once (again after a model change) with
+transient-local QoS. Parameters are declared with descriptors; see ``rdk_classifier.ros.settings``
+for names, defaults and when a change applies.
+
+Where the frame is converted. The subscription callback runs ``messages.prepare_message`` (camera
+frame -> model-size NV12 with the camera's classifier's preprocessor) and puts the small
+``PreparedFrame`` in the worker's latest-frame slot; the worker thread runs inference, top-k, the
+``Classification`` message and publish. Two reasons:
+- overlap: the conversion of the next frame runs on the executor thread while the worker is in
+  inference (ONNX Runtime and the BPU runtime release the GIL), so the worker's cycle is inference
+  + postprocess + message instead of conversion + all that (bench/bench_worker.py, 1080p nv12 on a
+  2-core CPU: the saturated worker went from 0.87-0.89x to 0.91-0.97x of a bare inference loop);
+- memory: the slot holds ~75 KB of NV12 (224x224) instead of pinning a multi-MB camera message.
+  Only while the debug overlay is enabled and subscribed is the original message kept with it.
+The cost: frames that are later replaced in the slot (dropped) were converted for nothing. For raw
+1080p frames (nv12, bgr8) that is ~0.1-0.4 ms each, < 1.5 % of one core at 30 fps even if every
+frame were dropped; a 1080p JPEG decode costs more (~4-5 ms on a desktop core), which a camera
+that outruns the model by far pays per dropped frame on the executor thread.
+
+Bad frames (``FrameError``) are therefore found in the callback: counted, logged (throttled) and
+skipped there; they never reach the worker. A prepared frame is tagged with the classifier whose
+preprocessor made it: after a model change (``model``, ``resize_mode``, ... at run time) a frame
+prepared for the old model is not run through the new one but dropped (counted as dropped).
+Counters keep their meaning: received = every frame the subscription delivered; processed =
+published + bad; dropped = replaced in the slot or prepared for a model that was swapped out.
 
 Topics (names relative to the node namespace, so remapping works):
 - in: ``image_topics`` (sensor_msgs/Image), ``compressed_topics`` (sensor_msgs/CompressedImage)
@@ -20,6 +43,7 @@ This is the only module of the package that imports rclpy (Humble API only).
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -37,13 +61,13 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from ..classifier import Classifier
 from ..errors import FrameError, RdkClassifierError
-from .messages import (classification_message, classify_message, database_location,
-                       label_info_message, make_header, overlay_message, types_from_ros_packages,
-                       vision_info_message)
+from .messages import (PreparedFrame, classification_message, classify_prepared,
+                       database_location, label_info_message, make_header, overlay_message,
+                       prepare_message, types_from_ros_packages, vision_info_message)
 from .settings import (LABEL_INFO_TOPIC, PARAMETERS, RELOAD_PARAMETERS, SPECS,
                        VISION_INFO_TOPIC, NodeSettings, debug_topic_for, output_topic_for, validate)
 from .stats import StreamReport, StreamStats
-from .worker import LatestFrameWorker
+from .worker import LatestFrameWorker, WorkerStats
 
 NODE_NAME = "classifier_node"
 #: seconds between two warnings about bad frames (per call site)
@@ -76,12 +100,34 @@ class _Camera:
         self.classifier = classifier
         self.lock = threading.Lock()  # held while a frame is classified; a model swap waits
         self.stats = StreamStats()
+        self._counts_lock = threading.Lock()
+        self._stale = 0            # prepared for a classifier swapped out before it ran: dropped
+        self._prepare_errors = 0   # unexpected failures in the callback (not FrameError)
         self.worker: Optional[LatestFrameWorker] = None
         self.subscription: Any = None
         self.publisher: Any = None
         self.debug_publisher: Any = None
         self.input_name = topic        # resolved name once subscribed
         self.output_name = ""
+
+    def add_stale(self) -> None:
+        with self._counts_lock:
+            self._stale += 1
+
+    def add_prepare_error(self) -> None:
+        with self._counts_lock:
+            self._prepare_errors += 1
+
+    def worker_stats(self) -> WorkerStats:
+        """The worker's counters as the camera sees them: bad frames and failed preparations were
+        received (and never reached the worker); stale frames count as dropped, not processed."""
+        with self._counts_lock:
+            stale, prep_errors = self._stale, self._prepare_errors
+        w = self.worker.stats()
+        bad = self.stats.bad_frames
+        return dataclasses.replace(w, received=w.received + bad + prep_errors,
+                                   processed=w.processed - stale + bad,
+                                   dropped=w.dropped + stale, errors=w.errors + prep_errors)
 
 
 def _descriptor(spec) -> ParameterDescriptor:
@@ -134,7 +180,8 @@ class ClassifierNode(Node):
                                            on_error=partial(self._on_worker_error, cam))
             cam.worker.start()
             cam.subscription = self.create_subscription(
-                CompressedImage if compressed else Image, topic, cam.worker.submit, IMAGE_QOS)
+                CompressedImage if compressed else Image, topic, partial(self._on_frame, cam),
+                IMAGE_QOS)
             cam.input_name = cam.subscription.topic_name
             cam.output_name = output_topic_for(self._settings, cam.input_name)
             cam.publisher = self._result_publisher(cam.output_name)
@@ -202,37 +249,61 @@ class ClassifierNode(Node):
                                                    database_location(self._settings.labels),
                                                    self._database_version, header))
 
-    # --- per frame (worker threads) ---------------------------------------------------------------
-    def _classify(self, cam: _Camera, msg: Any) -> None:
+    # --- per frame: subscription callback (executor thread) ---------------------------------------
+    def _on_frame(self, cam: _Camera, msg: Any) -> None:
+        """Convert to model-size NV12 here, while the worker may be in inference; hand the worker
+        only the prepared frame (and the message itself only when the debug overlay needs it)."""
+        clf = cam.classifier  # one reference: a concurrent swap tags this frame as stale
+        try:
+            frame = prepare_message(clf, msg,
+                                    keep_message=self._debug_wanted(cam, self._settings))
+        except FrameError as exc:
+            cam.stats.add_bad_frame()
+            self.get_logger().warning(f"{cam.input_name}: frame skipped "
+                                      f"({cam.stats.bad_frames} so far): {exc}",
+                                      throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+            return
+        except Exception as exc:  # a bug here must not end the executor's spin (and the node)
+            cam.add_prepare_error()
+            self.get_logger().error(f"{cam.input_name}: preparing a frame failed: "
+                                    f"{type(exc).__name__}: {exc}",
+                                    throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+            return
+        cam.worker.submit(frame)
+
+    @staticmethod
+    def _debug_wanted(cam: _Camera, settings: NodeSettings) -> bool:
+        debug = cam.debug_publisher
+        return bool(settings.publish_debug_image and debug is not None
+                    and debug.get_subscription_count() > 0)
+
+    # --- per frame: worker thread -----------------------------------------------------------------
+    def _classify(self, cam: _Camera, frame: PreparedFrame) -> None:
         t0 = time.perf_counter()
         settings = self._settings  # an immutable snapshot for this frame
         with cam.lock:
-            try:
-                result = classify_message(cam.classifier, msg, top=settings.top_k)
-            except FrameError as exc:
-                cam.stats.add_bad_frame()
-                self.get_logger().warning(f"{cam.input_name}: frame skipped "
-                                       f"({cam.stats.bad_frames} so far): {exc}",
-                                       throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+            if frame.classifier is not cam.classifier:  # prepared for the model before a swap
+                cam.add_stale()
                 return
-        t1 = time.perf_counter()
-        cam.publisher.publish(classification_message(self._types, msg.header, result.top,
+            result = classify_prepared(cam.classifier, frame, top=settings.top_k)
+        cam.publisher.publish(classification_message(self._types, frame.header, result.top,
                                                      settings.class_id_format,
                                                      settings.score_threshold))
-        t2 = time.perf_counter()
-        node_ms = max(0.0, (t2 - t0) * 1e3 - result.timing_ms.total)
+        t1 = time.perf_counter()
+        # the worker's time outside the classifier (preprocessing ran in the callback)
+        node_ms = max(0.0, (t1 - t0) * 1e3 - result.timing_ms.inference
+                      - result.timing_ms.postprocess)
         cam.stats.add_result(result, node_ms)
-        debug = cam.debug_publisher
-        if settings.publish_debug_image and debug is not None \
-                and debug.get_subscription_count() > 0:
+        if frame.message is not None and self._debug_wanted(cam, settings):
             try:
-                debug.publish(overlay_message(self._types, msg, result.top,
-                                              settings.debug_image_max_width))
+                cam.debug_publisher.publish(overlay_message(self._types, frame.message,
+                                                            result.top,
+                                                            settings.debug_image_max_width))
             except FrameError as exc:  # the frame classified, so this is unexpected but harmless
                 self.get_logger().warning(f"{cam.input_name}: no debug image: {exc}",
-                                       throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+                                          throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
 
-    def _on_worker_error(self, cam: _Camera, msg: Any, exc: BaseException) -> None:
+    def _on_worker_error(self, cam: _Camera, frame: Any, exc: BaseException) -> None:
         self.get_logger().error(f"{cam.input_name}: processing a frame failed: "
                                 f"{type(exc).__name__}: {exc}",
                                 throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
@@ -318,7 +389,7 @@ class ClassifierNode(Node):
 
     def _status(self, cam: _Camera, levels: Any) -> tuple[Any, str, list[tuple[str, str]]]:
         """Level, message and key/values of one camera (levels: a class with OK/WARN/ERROR)."""
-        report = cam.stats.report(cam.worker.stats(), window="diagnostics")
+        report = cam.stats.report(cam.worker_stats(), window="diagnostics")
         if report.window_errors:
             level, message = levels.ERROR, f"{report.window_errors} frames failed"
         elif report.window_bad_frames:
@@ -366,7 +437,7 @@ class ClassifierNode(Node):
         self._diag_pub.publish(DiagnosticArray(header=header, status=statuses))
 
     def _log_summary(self) -> None:
-        parts = [f"{cam.input_name}: " + cam.stats.report(cam.worker.stats(), window="log").line()
+        parts = [f"{cam.input_name}: " + cam.stats.report(cam.worker_stats(), window="log").line()
                  for cam in self._cameras]
         self.get_logger().info(f"{self._cameras[0].classifier.model_name} | " + " | ".join(parts))
 
@@ -384,7 +455,7 @@ class ClassifierNode(Node):
         """Per input topic: received, processed, dropped, errors, published, bad_frames."""
         out = {}
         for cam in self._cameras:
-            w = cam.worker.stats()
+            w = cam.worker_stats()
             out[cam.input_name] = {"received": w.received, "processed": w.processed,
                                    "dropped": w.dropped, "errors": w.errors,
                                    "published": cam.stats.published,
