@@ -11,36 +11,22 @@ the classifier resizes plane by plane without a BGR round trip. ``io_method: ros
 a Python node cannot read mipi_cam's shared-memory (hbmem) topic.
 """
 
-import os
-
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, LogInfo, OpaqueFunction
-from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-
-def _installed(package: str) -> bool:
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
-    try:
-        get_package_share_directory(package)
-        return True
-    except PackageNotFoundError:
-        return False
+from rdk_classifier.ros.launch_support import camera_skip_reason, include_classifier
 
 
 def _camera(context):
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context).strip()
 
-    if arg("start_camera").lower() not in ("true", "1", "yes"):
-        return [LogInfo(msg=f"start_camera is false: publish sensor_msgs/Image on "
-                            f"{arg('image_topic')} yourself")]
-    if not _installed("mipi_cam"):
-        return [LogInfo(msg="mipi_cam is not installed here (it ships with TogetheROS on RDK "
-                            "boards): start your camera yourself, publishing sensor_msgs/Image on "
-                            f"{arg('image_topic')}")]
+    skip = camera_skip_reason("mipi_cam", arg("start_camera"), arg("image_topic"),
+                              "sensor_msgs/Image")
+    if skip:
+        return [LogInfo(msg=skip)]
     params = {"out_format": "nv12", "io_method": "ros",
               "image_width": int(arg("image_width")), "image_height": int(arg("image_height"))}
     if arg("mipi_video_device"):
@@ -50,10 +36,6 @@ def _camera(context):
 
 
 def generate_launch_description() -> LaunchDescription:
-    from ament_index_python.packages import get_package_share_directory
-
-    classifier = os.path.join(get_package_share_directory("rdk_classifier"), "launch",
-                              "classifier.launch.py")
     args = [
         DeclareLaunchArgument("model", default_value="", description="zoo model name or file"),
         DeclareLaunchArgument("backend", default_value="", description="auto | bpu | cpu"),
@@ -70,10 +52,8 @@ def generate_launch_description() -> LaunchDescription:
     ]
     return LaunchDescription(args + [
         OpaqueFunction(function=_camera),
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(classifier),
-            launch_arguments={"model": LaunchConfiguration("model"),
-                              "backend": LaunchConfiguration("backend"),
-                              "image_topic": LaunchConfiguration("image_topic"),
-                              "params_file": LaunchConfiguration("params_file")}.items()),
+        include_classifier(model=LaunchConfiguration("model"),
+                           backend=LaunchConfiguration("backend"),
+                           image_topic=LaunchConfiguration("image_topic"),
+                           params_file=LaunchConfiguration("params_file")),
     ])

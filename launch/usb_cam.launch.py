@@ -10,23 +10,12 @@ driver publishing JPEG CompressedImage works the same way (e.g. image_transport'
 ``image_raw/compressed``).
 """
 
-import os
-
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, LogInfo, OpaqueFunction
-from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-
-def _installed(package: str) -> bool:
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
-    try:
-        get_package_share_directory(package)
-        return True
-    except PackageNotFoundError:
-        return False
+from rdk_classifier.ros.launch_support import camera_skip_reason, include_classifier
 
 
 def _camera(context):
@@ -34,13 +23,10 @@ def _camera(context):
         return LaunchConfiguration(name).perform(context).strip()
 
     topic = arg("compressed_image_topic")
-    if arg("start_camera").lower() not in ("true", "1", "yes"):
-        return [LogInfo(msg=f"start_camera is false: publish sensor_msgs/CompressedImage on "
-                            f"{topic} yourself")]
-    if not _installed("hobot_usb_cam"):
-        return [LogInfo(msg="hobot_usb_cam is not installed here (it ships with TogetheROS on RDK "
-                            "boards): start your camera yourself, publishing "
-                            f"sensor_msgs/CompressedImage (jpeg) on {topic}")]
+    skip = camera_skip_reason("hobot_usb_cam", arg("start_camera"), topic,
+                              "sensor_msgs/CompressedImage (jpeg)")
+    if skip:
+        return [LogInfo(msg=skip)]
     params = {"pixel_format": "mjpeg", "io_method": "mmap", "zero_copy": False,
               "video_device": arg("video_device"), "framerate": int(arg("framerate")),
               "image_width": int(arg("image_width")), "image_height": int(arg("image_height")),
@@ -50,10 +36,6 @@ def _camera(context):
 
 
 def generate_launch_description() -> LaunchDescription:
-    from ament_index_python.packages import get_package_share_directory
-
-    classifier = os.path.join(get_package_share_directory("rdk_classifier"), "launch",
-                              "classifier.launch.py")
     args = [
         DeclareLaunchArgument("model", default_value="", description="zoo model name or file"),
         DeclareLaunchArgument("backend", default_value="", description="auto | bpu | cpu"),
@@ -70,12 +52,9 @@ def generate_launch_description() -> LaunchDescription:
     ]
     return LaunchDescription(args + [
         OpaqueFunction(function=_camera),
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(classifier),
-            launch_arguments={"model": LaunchConfiguration("model"),
-                              "backend": LaunchConfiguration("backend"),
-                              "image_topic": "",
-                              "compressed_image_topic": LaunchConfiguration(
-                                  "compressed_image_topic"),
-                              "params_file": LaunchConfiguration("params_file")}.items()),
+        include_classifier(model=LaunchConfiguration("model"),
+                           backend=LaunchConfiguration("backend"),
+                           image_topic="",
+                           compressed_image_topic=LaunchConfiguration("compressed_image_topic"),
+                           params_file=LaunchConfiguration("params_file")),
     ])
