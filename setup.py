@@ -43,7 +43,7 @@ setup(
     zip_safe=False,
     entry_points={
         "console_scripts": [
-            "classifier_node = rdk_classifier.ros.node:main",
+            "classifier_node = rdk_classifier.ros.entry:main",
             "rdk-classifier = rdk_classifier.cli:main",
         ],
     },
