@@ -183,3 +183,26 @@ def test_start_twice_is_an_error_and_stats_are_a_dataclass():
     with pytest.raises(RuntimeError):
         w2.start()
     assert w2.stop(TIMEOUT)
+
+
+def test_process_returning_false_counts_the_item_as_dropped():
+    seen = []
+    done = threading.Event()
+
+    def process(item):
+        seen.append(item)
+        if item == 3:
+            done.set()
+        return item != 2          # item 2 "was no longer valid"
+
+    w = LatestFrameWorker(process, name="t").start()
+    try:
+        for i in (1, 2, 3):
+            w.submit(i)
+            assert w.wait_idle(5.0)
+        assert done.is_set()
+        s = w.stats()
+        assert seen == [1, 2, 3]
+        assert (s.received, s.processed, s.dropped, s.errors) == (3, 2, 1, 0)
+    finally:
+        w.stop()

@@ -101,7 +101,6 @@ class _Camera:
         self.lock = threading.Lock()  # held while a frame is classified; a model swap waits
         self.stats = StreamStats()
         self._counts_lock = threading.Lock()
-        self._stale = 0            # prepared for a classifier swapped out before it ran: dropped
         self._prepare_errors = 0   # unexpected failures in the callback (not FrameError)
         self.worker: Optional[LatestFrameWorker] = None
         self.subscription: Any = None
@@ -110,24 +109,19 @@ class _Camera:
         self.input_name = topic        # resolved name once subscribed
         self.output_name = ""
 
-    def add_stale(self) -> None:
-        with self._counts_lock:
-            self._stale += 1
-
     def add_prepare_error(self) -> None:
         with self._counts_lock:
             self._prepare_errors += 1
 
     def worker_stats(self) -> WorkerStats:
         """The worker's counters as the camera sees them: bad frames and failed preparations were
-        received (and never reached the worker); stale frames count as dropped, not processed."""
+        received (and never reached the worker)."""
         with self._counts_lock:
-            stale, prep_errors = self._stale, self._prepare_errors
+            prep_errors = self._prepare_errors
         w = self.worker.stats()
         bad = self.stats.bad_frames
         return dataclasses.replace(w, received=w.received + bad + prep_errors,
-                                   processed=w.processed - stale + bad,
-                                   dropped=w.dropped + stale, errors=w.errors + prep_errors)
+                                   processed=w.processed + bad, errors=w.errors + prep_errors)
 
 
 def _descriptor(spec) -> ParameterDescriptor:
@@ -278,13 +272,14 @@ class ClassifierNode(Node):
                     and debug.get_subscription_count() > 0)
 
     # --- per frame: worker thread -----------------------------------------------------------------
-    def _classify(self, cam: _Camera, frame: PreparedFrame) -> None:
+    def _classify(self, cam: _Camera, frame: PreparedFrame) -> bool:
+        """Inference, message, publish. False (the worker counts the frame as dropped) for a frame
+        prepared for the model before a swap."""
         t0 = time.perf_counter()
         settings = self._settings  # an immutable snapshot for this frame
         with cam.lock:
-            if frame.classifier is not cam.classifier:  # prepared for the model before a swap
-                cam.add_stale()
-                return
+            if frame.classifier is not cam.classifier:
+                return False
             result = classify_prepared(cam.classifier, frame, top=settings.top_k)
         cam.publisher.publish(classification_message(self._types, frame.header, result.top,
                                                      settings.class_id_format,
@@ -302,6 +297,7 @@ class ClassifierNode(Node):
             except FrameError as exc:  # the frame classified, so this is unexpected but harmless
                 self.get_logger().warning(f"{cam.input_name}: no debug image: {exc}",
                                           throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
+        return True
 
     def _on_worker_error(self, cam: _Camera, frame: Any, exc: BaseException) -> None:
         self.get_logger().error(f"{cam.input_name}: processing a frame failed: "

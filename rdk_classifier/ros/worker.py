@@ -30,7 +30,8 @@ class WorkerStats:
 
     received: int = 0
     processed: int = 0   # process() returned normally
-    dropped: int = 0     # replaced in the slot (or left there at stop) before processing started
+    dropped: int = 0     # replaced in the slot (or left there at stop) before processing started,
+                         # or process() returned False (the item was no longer valid)
     errors: int = 0      # process() raised
     pending: bool = False
     busy: bool = False
@@ -42,13 +43,15 @@ class WorkerStats:
 
 
 class LatestFrameWorker(Generic[T]):
-    """One slot, one thread. ``process(item)`` runs on the worker thread, one item at a time.
+    """One slot, one thread. ``process(item)`` runs on the worker thread, one item at a time; it
+    may return ``False`` to say the item was dropped instead (e.g. prepared for a model that has
+    been replaced since), which counts it as dropped rather than processed.
 
     An exception from ``process`` is counted and reported (to ``on_error`` if given, else to the
     ``logging`` module at most once per ``error_log_period`` seconds) and the thread carries on.
     """
 
-    def __init__(self, process: Callable[[T], None], name: str = "latest-frame-worker", *,
+    def __init__(self, process: Callable[[T], Optional[bool]], name: str = "latest-frame-worker", *,
                  on_error: Optional[Callable[[T, BaseException], None]] = None,
                  error_log_period: float = 5.0) -> None:
         self._process = process
@@ -147,8 +150,9 @@ class LatestFrameWorker(Generic[T]):
                 self._busy = True
             t0 = time.perf_counter()
             failed: Optional[BaseException] = None
+            outcome: Optional[bool] = None
             try:
-                self._process(item)  # type: ignore[arg-type]
+                outcome = self._process(item)  # type: ignore[arg-type]
             except Exception as exc:  # a bad item must never end the thread
                 failed = exc
             elapsed = time.perf_counter() - t0
@@ -156,10 +160,12 @@ class LatestFrameWorker(Generic[T]):
                 self._busy = False
                 self._busy_seconds += elapsed
                 self._last_ms = elapsed * 1e3
-                if failed is None:
-                    self._processed += 1
-                else:
+                if failed is not None:
                     self._errors += 1
+                elif outcome is False:
+                    self._dropped += 1
+                else:
+                    self._processed += 1
                 self._cond.notify_all()
             if failed is not None:
                 self._report(item, failed)  # type: ignore[arg-type]
