@@ -49,6 +49,9 @@ _SEMIPLANAR = ("nv12", "nv21")
 _ALIASES = {"8uc3": "bgr8", "8uc1": "mono8", "8uc4": "bgra8"}
 
 SUPPORTED_ENCODINGS = tuple(sorted(set(_PACKED) | set(_YUV422) | set(_SEMIPLANAR)))
+#: image file suffixes the tools pick up from folders (files OpenCV's imdecode reads)
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff",
+                            ".ppm", ".pgm", ".pnm", ".jp2"})
 
 
 def _gray_yuv() -> tuple[int, int, int]:

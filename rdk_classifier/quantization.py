@@ -30,14 +30,12 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from .errors import FrameError, ModelError, RdkClassifierError
-from .frames import load_image, resize_bgr
+from .frames import IMAGE_SUFFIXES, load_image, resize_bgr
 from .toolchain import OnnxInput, import_onnx, inspect_onnx, parse_triple
 
 CALIB_EXT = ".rgb"
 MANIFEST_NAME = "manifest.json"
 CALIB_RESIZE_MODE = "center_crop"
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff",
-                              ".ppm", ".pgm", ".pnm", ".jp2"})
 METHODS = ("minmax", "entropy", "percentile")
 ACTIVATION_TYPES = ("uint8", "int8")
 
@@ -110,11 +108,11 @@ def find_images(images_dir: str | Path) -> list[Path]:
     if not root.is_dir():
         raise CalibrationError(f"not a directory: {root}; give a directory of images")
     found = sorted((p for p in root.rglob("*")
-                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
                    key=lambda p: p.relative_to(root).as_posix())
     if not found:
         raise CalibrationError(
-            f"no images in {root} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+            f"no images in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     return found
 
 
@@ -585,25 +583,14 @@ def compare_nodes(float_model: str | Path, quant_model: str | Path,
 
 
 def read_labels_file(path: str | Path) -> list[tuple[str, int]]:
-    """The seed's ``val.txt``: ``<file name> <class index>`` per line (blank lines, ``#`` ignored)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CalibrationError(f"labels file not found: {path}")
-    items = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, label = line.rpartition(" ")
-        try:
-            items.append((name.strip(), int(label)))
-        except ValueError:
-            raise CalibrationError(f"{path}:{n}: {line!r} is not '<file name> <class index>'") from None
-        if not items[-1][0]:
-            raise CalibrationError(f"{path}:{n}: {line!r} is not '<file name> <class index>'")
-    if not items:
-        raise CalibrationError(f"labels file {path} lists no images")
-    return items
+    """The seed's ``val.txt`` as (file name, class index) pairs, parsed by the evaluator's reader
+    (``rdk_classifier.evaluation.read_labels``); its errors become ``CalibrationError``."""
+    from .evaluation import LabelFileError, read_labels
+
+    try:
+        return [(s.name, s.label) for s in read_labels(path)]
+    except LabelFileError as exc:
+        raise CalibrationError(str(exc)) from None
 
 
 def evaluate_models(models: dict[str, str | Path], images_dir: str | Path, labels_path: str | Path,
@@ -722,29 +709,10 @@ def format_report(report: dict) -> str:
 
 
 def _progress(total: int, desc: str, unit: str, enabled: bool):
-    """A tqdm bar when enabled (and tqdm is installed), else a do-nothing stand-in; both are
-    context managers with ``update`` and ``close``."""
-    if enabled:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return _NoBar()
-        return tqdm(total=total, desc=desc, unit=unit, leave=False)
-    return _NoBar()
+    """A tqdm bar (a do-nothing one when not ``enabled``): context manager with ``update``."""
+    from tqdm import tqdm
 
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> "_NoBar":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
 
 
 __all__ = [

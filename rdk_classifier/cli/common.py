@@ -8,9 +8,8 @@ from pathlib import Path
 from .. import zoo
 from ..backends import BACKENDS
 from ..classifier import ClassifierConfig
-from ..frames import RESIZE_MODES
+from ..frames import IMAGE_SUFFIXES, RESIZE_MODES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
 def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
