@@ -16,7 +16,7 @@ import numpy as np
 from . import zoo
 from .backends import Backend, create_backend
 from .frames import BufferLike, Preprocessor
-from .labels import label_of, load_labels
+from .class_names import check_class_count, class_name, load_class_names
 from .postprocess import to_probabilities, top_k
 
 
@@ -50,10 +50,12 @@ class Result:
     top: list[Prediction]
     timing_ms: Timing = field(default_factory=Timing)
     source: str | None = None
+    model: str | None = None  # the model that produced it
 
     def to_dict(self) -> dict:
         return {
             "source": self.source,
+            "model": self.model,
             "top": [{"class_id": p.class_id, "label": p.label, "score": p.score} for p in self.top],
             "timing_ms": self.timing_ms.to_dict(),
         }
@@ -72,6 +74,8 @@ class ClassifierConfig:
     bpu_core: int = 0
     bpu_priority: int = 0
     cache_dir: str | None = None
+    #: run the default CPU model when the one asked for cannot run here (never silently)
+    fallback_to_cpu: bool = False
 
 
 class Classifier:
@@ -79,25 +83,37 @@ class Classifier:
     (``clone()`` loads another backend instance of the same model)."""
 
     def __init__(self, backend: Backend, preprocessor: Preprocessor, labels: tuple[str, ...],
-                 model_name: str, top_k: int = 5, config: ClassifierConfig | None = None) -> None:
+                 model_name: str, top_k: int = 5, config: ClassifierConfig | None = None,
+                 fallback_reason: str | None = None) -> None:
         self.backend = backend
         self.preprocessor = preprocessor
         self.labels = labels
+        #: the model that runs (after a fallback: the CPU default, not the one asked for)
         self.model_name = model_name
         self.top_k = top_k
         self.config = config
+        #: why another model than the one asked for runs (None: it is the one asked for)
+        self.fallback_reason = fallback_reason
 
     @classmethod
     def from_config(cls, config: ClassifierConfig) -> "Classifier":
         resolved = zoo.resolve_model(config.model, runtime=config.backend,
-                                     cache_dir=Path(config.cache_dir) if config.cache_dir else None)
+                                     cache_dir=Path(config.cache_dir) if config.cache_dir else None,
+                                     fallback=config.fallback_to_cpu)
+        names = load_class_names(config.labels)  # before the model: a bad file costs no load
         backend = create_backend(resolved, threads=config.threads, bpu_core=config.bpu_core,
                                  bpu_priority=config.bpu_priority)
-        spec = backend.input_spec
-        mode = config.resize_mode or resolved.info.resize_mode
-        preprocessor = Preprocessor(spec.height, spec.width, mode)
-        return cls(backend, preprocessor, load_labels(config.labels), resolved.info.name,
-                   config.top_k, config)
+        try:
+            check_class_count(names, getattr(backend, "num_classes", None), resolved.info.name,
+                              config.labels)
+            spec = backend.input_spec
+            mode = config.resize_mode or resolved.info.resize_mode
+            preprocessor = Preprocessor(spec.height, spec.width, mode)
+        except BaseException:
+            backend.close()
+            raise
+        return cls(backend, preprocessor, names, resolved.info.name, config.top_k, config,
+                   resolved.fallback_reason)
 
     @classmethod
     def from_model(cls, model: str = zoo.DEFAULT_MODEL, backend: str = "auto",
@@ -128,8 +144,8 @@ class Classifier:
     def postprocess(self, raw: np.ndarray, top: int | None = None) -> Result:
         probs = to_probabilities(raw)
         idx, scores = top_k(probs, self.top_k if top is None else top)
-        return Result([Prediction(int(i), label_of(self.labels, int(i)), float(s))
-                       for i, s in zip(idx, scores)])
+        return Result([Prediction(int(i), class_name(self.labels, int(i)), float(s))
+                       for i, s in zip(idx, scores)], model=self.model_name)
 
     def classify_nv12(self, nv12: np.ndarray, source: str | None = None,
                       top: int | None = None, preprocess_ms: float | None = None) -> Result:

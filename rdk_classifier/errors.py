@@ -42,3 +42,16 @@ class BackendUnavailableError(ModelError):
 
 class DownloadError(RdkClassifierError):
     """A model download failed; the partial file is kept for resuming."""
+
+
+class ClassNamesError(RdkClassifierError):
+    """A class-names file cannot be read, is malformed, or does not fit the model's outputs."""
+
+
+class OutputError(RdkClassifierError):
+    """The model's output for one frame is unusable (NaN or infinity); the frame is skipped."""
+
+
+class ModelUnavailableHereError(ModelError):
+    """The model asked for cannot run on this machine (a BPU .bin without a BPU runtime) and no
+    fallback to the CPU default was allowed."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import OutputError
+
 #: An output whose values are all >= -NEGATIVE_TOLERANCE and sum to 1 within SUM_TOLERANCE is
 #: taken as probabilities (loose enough for dequantized softmax outputs of the BPU).
 NEGATIVE_TOLERANCE = 1e-3
@@ -27,7 +29,9 @@ def to_probabilities(raw: np.ndarray) -> np.ndarray:
     """Flatten to float32 and apply softmax unless the values already are probabilities."""
     values = np.asarray(raw, dtype=np.float32).reshape(-1).copy()
     if not np.all(np.isfinite(values)):
-        raise ValueError("model output contains NaN or infinity")
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        raise OutputError(f"model output has {bad} NaN or infinite values of {values.size}; "
+                          f"frame skipped")
     return values if is_probability_vector(values) else softmax(values)
 
 

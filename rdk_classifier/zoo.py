@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import difflib
 import functools
-import logging
 import os
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ModelError, ModelNotFoundError, UnknownModelError
+from .errors import ModelError, ModelNotFoundError, ModelUnavailableHereError, UnknownModelError
 
-log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "EfficientNet_Lite0_int8"
 
@@ -83,6 +82,8 @@ class ResolvedModel:
     info: ModelInfo
     path: Path
     runtime: str  # "bpu" (a .bin) or "cpu" (an .onnx)
+    #: set when the model asked for cannot run here and this one runs instead (``fallback=True``)
+    fallback_reason: str | None = None
 
 
 # ----------------------------------------------------------------------------- registry loading
@@ -291,22 +292,28 @@ def _info_for_file(path: Path) -> ModelInfo:
         in_seed_table=False)
 
 
-def _fallback_to_default(info: ModelInfo, why: str) -> ResolvedModel:
+def _fallback_to_default(info: ModelInfo, why: str, fallback: bool) -> ResolvedModel:
+    """The default CPU model in place of one that cannot run here, only when asked for: a
+    silent substitute would give another model's answers under this model's name."""
+    if not fallback:
+        raise ModelUnavailableHereError(
+            f"{why}. Run it on an RDK X5, choose a CPU model ({DEFAULT_MODEL} or "
+            f"EfficientNet_Lite0_fp32, or an .onnx file), or allow the CPU default explicitly "
+            f"(--fallback-cpu on the command line, fallback_to_cpu:=true for the node)")
     default = resolve_model(DEFAULT_MODEL, runtime="cpu")
-    log.warning(
-        "%s; running the CPU model %s INSTEAD, so results and speed are those of %s, not of %s. "
-        "Run on an RDK X5 for the BPU model, or pick a CPU model explicitly (model:=%s).",
-        why, DEFAULT_MODEL, DEFAULT_MODEL, info.name, DEFAULT_MODEL)
-    return default
+    reason = (f"{why}; running the CPU model {DEFAULT_MODEL} INSTEAD of {info.name} "
+              f"(its answers and speed, not those of {info.name})")
+    return dataclasses.replace(default, fallback_reason=reason)
 
 
 def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = None, *,
-                  system_dir: Path | None = None) -> ResolvedModel:
+                  system_dir: Path | None = None, fallback: bool = False) -> ResolvedModel:
     """Turn a zoo name or a model file path into a file on this machine and its runtime.
 
     ``runtime``: ``bpu`` needs a .bin, ``cpu`` an .onnx; ``auto`` picks the BPU when a BPU runtime
     imports and the model is a .bin, else the CPU. A BPU-only model under ``auto`` on a machine
-    without a BPU runs as the default CPU model, with a warning that says so. ``system_dir``
+    without a BPU is an error (``ModelUnavailableHereError``) unless ``fallback``: then the default
+    CPU model runs and ``fallback_reason`` says why (callers log it and name it). ``system_dir``
     replaces /opt/hobot/model/x5/basic (tests; also $RDK_CLASSIFIER_SYSTEM_MODEL_DIR).
     """
     if runtime not in RESOLVE_RUNTIMES:
@@ -315,7 +322,7 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
     as_path = Path(spec).expanduser()
     if as_path.suffix.lower() in (".bin", ".onnx") and (as_path.is_file() or os.sep in spec
                                                        or not _known(spec)):
-        return _resolve_file(as_path, runtime)
+        return _resolve_file(as_path, runtime, fallback)
 
     info = get_model(spec)
     if info.runtime == "cpu":
@@ -351,15 +358,15 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
             f"machine; on the CPU use {DEFAULT_MODEL} or EfficientNet_Lite0_fp32, or pass the path "
             f"of an .onnx export")
     return _fallback_to_default(
-        info, f"{info.name} is a BPU model (.bin) and no BPU runtime (hbm_runtime, hobot_dnn) "
-              f"imports on this machine, and no ONNX of it is available locally")
+        info, f"{info.name} is a BPU model (.bin), no BPU runtime (hbm_runtime, hobot_dnn) "
+              f"imports on this machine, and no ONNX of it is available locally", fallback)
 
 
 def _known(spec: str) -> bool:
     return spec.casefold() in _registry().index
 
 
-def _resolve_file(path: Path, runtime: str) -> ResolvedModel:
+def _resolve_file(path: Path, runtime: str, fallback: bool) -> ResolvedModel:
     if not path.is_file():
         raise ModelNotFoundError(f"model file not found: {path}")
     info = _info_for_file(path)
@@ -374,4 +381,4 @@ def _resolve_file(path: Path, runtime: str) -> ResolvedModel:
     if runtime == "bpu" or _bpu_runtime_available():
         return ResolvedModel(info, path, "bpu")
     return _fallback_to_default(info, f"{path} is a BPU model (.bin) and no BPU runtime "
-                                      f"(hbm_runtime, hobot_dnn) imports on this machine")
+                                      f"(hbm_runtime, hobot_dnn) imports on this machine", fallback)

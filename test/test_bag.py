@@ -17,7 +17,7 @@ from rdk_classifier.bag import BagError, classify_bag  # noqa: E402
 from rdk_classifier.classifier import ClassifierConfig  # noqa: E402
 from rdk_classifier.cli import bag as bag_cli  # noqa: E402
 from rdk_classifier.frames import Preprocessor  # noqa: E402
-from rdk_classifier.labels import load_labels  # noqa: E402
+from rdk_classifier.class_names import load_class_names  # noqa: E402
 from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, LABEL_INFO, VISION_INFO,  # noqa: E402
                                               VISION_MSGS, humble_typestore)
 
@@ -133,7 +133,7 @@ def test_label_info_and_vision_info_once(classified):
     ((_, vision_info),) = out["/vision_info"]
     assert stamp == T0                                  # at the start of the input
     assert [(c.class_id, c.class_name) for c in label_info.class_map] == \
-        list(enumerate(load_labels()))
+        list(enumerate(load_class_names()))
     assert (vision_info.method, vision_info.database_location, vision_info.database_version) \
         == (report.model, "imagenet1k", 1)
 
@@ -184,7 +184,7 @@ def test_topic_selection_and_errors(classified, tmp_path):
     conns, out = read_output(tmp_path / "nv12only")
     assert set(out) == {NV12 + "/classification", "/label_info", "/vision_info"}
     assert (tmp_path / "nv12only" / "nv12only.db3").is_file()
-    names = load_labels()
+    names = load_class_names()
     for _, cls in out[NV12 + "/classification"]:
         assert len(cls.results) == 3 and all(h.class_id in names for h in cls.results)
     with pytest.raises(BagError, match="not in the bag.*/cam/image_raw"):
@@ -198,7 +198,7 @@ def test_topic_selection_and_errors(classified, tmp_path):
 
 def test_a_failure_midway_leaves_no_output(classified, tmp_path):
     class Broken:
-        labels = load_labels()
+        labels = load_class_names()
         model_name = "broken"
         config = ClassifierConfig()
 

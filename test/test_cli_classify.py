@@ -28,7 +28,8 @@ def test_classify_json_one_object_per_image(tmp_path):
     objs = [json.loads(line) for line in lines]
     assert [Path(o["source"]).name for o in objs] == ["chelsea.png", "coffee.png", "imagenet_17_22.jpg"]
     for o in objs:
-        assert set(o) == {"source", "top", "timing_ms"}
+        assert set(o) == {"source", "model", "top", "timing_ms"}
+        assert o["model"] == "EfficientNet_Lite0_int8"
         scores = [t["score"] for t in o["top"]]
         assert len(o["top"]) == 5 and scores == sorted(scores, reverse=True)
         assert all(0.0 <= s <= 1.0 for s in scores)
@@ -44,9 +45,26 @@ def test_classify_text_like_the_seed_log():
     proc = run_cli("classify", "--top-k", "3", str(PHOTOS_DIR / "coffee.png"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith(str(PHOTOS_DIR / "coffee.png")) and "inference" in lines[0]
-    assert lines[1].startswith("  label 967, prob ") and lines[1].endswith("class espresso")
-    assert len(lines) == 4
+    assert lines[0] == "model: EfficientNet_Lite0_int8 (cpu, efficientnet_lite0_int8.onnx)"
+    assert lines[1].startswith(str(PHOTOS_DIR / "coffee.png")) and "inference" in lines[1]
+    assert lines[2].startswith("  label 967, prob ") and lines[2].endswith("class espresso")
+    assert len(lines) == 5
+
+
+def test_classify_a_bpu_model_without_a_bpu_fails_or_names_the_fallback(tmp_path):
+    photo = str(PHOTOS_DIR / "coffee.png")
+    proc = run_cli("classify", "--json", "--model", "RepViT_m1_0", photo)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "RepViT_m1_0 is a BPU model" in proc.stderr and "--fallback-cpu" in proc.stderr
+    assert "model:=" not in proc.stderr and "Traceback" not in proc.stderr
+    fake = tmp_path / "RepViT_m1_0_224x224_nv12.bin"
+    fake.write_bytes(b"<html>captive portal</html>")  # a garbage file under the model's name
+    proc = run_cli("classify", "--json", "--model", str(fake), photo)
+    assert proc.returncode == 2 and proc.stdout == ""
+    proc = run_cli("classify", "--json", "--fallback-cpu", "--model", "RepViT_m1_0", photo)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["model"] == "EfficientNet_Lite0_int8"
+    assert "INSTEAD of RepViT_m1_0" in proc.stderr
 
 
 def test_classify_unknown_model_suggests_names():

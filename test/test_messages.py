@@ -11,7 +11,7 @@ import pytest
 
 from rdk_classifier.classifier import Classifier, Prediction
 from rdk_classifier.errors import DecodeError, FrameSizeError, UnsupportedEncodingError
-from rdk_classifier.labels import load_labels
+from rdk_classifier.class_names import load_class_names
 from rdk_classifier.ros import messages as m
 from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, IMAGE, LABEL_INFO, VISION_INFO,
                                               humble_typestore, message_types)
@@ -228,7 +228,7 @@ def test_class_names_and_threshold(ts, types, classifier, chelsea_bgr):
 
 
 def test_label_info_every_field_through_cdr(ts, types):
-    labels = load_labels()
+    labels = load_class_names()
     header = m.make_header(types, STAMP)
     back, _ = roundtrip(ts, m.label_info_message(types, labels, 0.25, header), LABEL_INFO)
     assert len(back.class_map) == 1000

@@ -15,7 +15,7 @@ import pytest
 
 import rclpy_standin
 from rdk_classifier.classifier import Classifier
-from rdk_classifier.labels import load_labels
+from rdk_classifier.class_names import load_class_names
 from rdk_classifier.ros.rosbags_types import CLASSIFICATION, LABEL_INFO, VISION_INFO
 from rdk_classifier.zoo import DEFAULT_MODEL
 
@@ -130,7 +130,7 @@ def test_label_info_and_vision_info_latched_at_start(ros):
         assert len(pub.published) == 1
     label_info = cdr(ros, label_pub.published[0], LABEL_INFO)
     assert [(c.class_id, c.class_name) for c in label_info.class_map] == \
-        list(enumerate(load_labels()))
+        list(enumerate(load_class_names()))
     assert label_info.threshold == 0.0
     info = cdr(ros, info_pub.published[0], VISION_INFO)
     assert (info.method, info.database_location, info.database_version) == \
@@ -162,7 +162,7 @@ def test_parameters_change_at_run_time(ros, chelsea):
 
     assert set_param(node, "class_id_format", "name").successful
     feed(ros, node, "/image_raw", frame)
-    names = load_labels()
+    names = load_class_names()
     assert all(h.class_id in names for h in results(ros, out)[-1].results)
     assert node.get_parameter("class_id_format").value == "name"
 

@@ -30,7 +30,7 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from vision_msgs.msg import Classification, LabelInfo, VisionInfo  # noqa: E402
 
-from rdk_classifier.labels import load_labels  # noqa: E402
+from rdk_classifier.class_names import load_class_names  # noqa: E402
 from rdk_classifier.ros.node import ClassifierNode  # noqa: E402
 from rdk_classifier.zoo import DEFAULT_MODEL  # noqa: E402
 
@@ -157,7 +157,7 @@ def test_label_info_and_vision_info_reach_a_late_subscriber(bench):
     labels = bench.listen("/label_info", LabelInfo, LATCHED)
     infos = bench.listen("/vision_info", VisionInfo, LATCHED)
     assert bench.spin_until(lambda: labels and infos)
-    assert [c.class_name for c in labels[0].class_map] == list(load_labels())
+    assert [c.class_name for c in labels[0].class_map] == list(load_class_names())
     assert (infos[0].method, infos[0].database_location) == (DEFAULT_MODEL, "imagenet1k")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 
 import pytest
 
 import bpu_doubles as doubles
 from rdk_classifier import zoo
-from rdk_classifier.errors import ModelError, ModelNotFoundError, UnknownModelError
+from rdk_classifier.errors import (ModelError, ModelNotFoundError, ModelUnavailableHereError,
+                                   UnknownModelError)
 
 BASE = "https://archive.d-robotics.cc/downloads/rdk_model_zoo/rdk_x5/"
 
@@ -266,16 +266,17 @@ def test_auto_uses_the_bpu_when_a_runtime_imports(monkeypatch, isolated_dirs):
         zoo.resolve_model("RepViT_m1_0")
 
 
-def test_auto_without_bpu_falls_back_to_the_default_cpu_model(packaged, isolated_dirs, caplog):
+def test_auto_without_bpu_refuses_unless_fallback_is_asked_for(packaged, isolated_dirs):
     system, _ = isolated_dirs
     (system / "resnet18_224x224_nv12.bin").write_bytes(b"x")  # present, but no runtime to run it
-    with caplog.at_level(logging.WARNING, logger="rdk_classifier.zoo"):
-        r = zoo.resolve_model("ResNet18")
+    with pytest.raises(ModelUnavailableHereError, match="ResNet18 is a BPU model") as err:
+        zoo.resolve_model("ResNet18")
+    assert "no BPU runtime" in str(err.value) and "--fallback-cpu" in str(err.value)
+    r = zoo.resolve_model("ResNet18", fallback=True)
     assert (r.info.name, r.runtime, r.path.name) == \
         (zoo.DEFAULT_MODEL, "cpu", "efficientnet_lite0_int8.onnx")
-    warning = " ".join(rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING)
-    assert "ResNet18" in warning and zoo.DEFAULT_MODEL in warning and "INSTEAD" in warning
-    assert "no BPU runtime" in warning
+    assert "INSTEAD of ResNet18" in r.fallback_reason and zoo.DEFAULT_MODEL in r.fallback_reason
+    assert zoo.resolve_model(zoo.DEFAULT_MODEL).fallback_reason is None
 
 
 def test_auto_without_bpu_uses_a_local_onnx_of_the_model(monkeypatch, isolated_dirs):
@@ -315,8 +316,10 @@ def test_bin_file_path_named_like_a_zoo_file_keeps_the_zoo_row(monkeypatch, tmp_
     assert (r.runtime, r.path, r.info.name, r.info.fps) == ("bpu", path, "FasterNet_T1", 708.40)
     with pytest.raises(ModelError, match="ONNX Runtime cannot run it"):
         zoo.resolve_model(str(path), runtime="cpu")
-    # auto on a machine without a BPU: the default CPU model, as for a zoo name
-    assert zoo.resolve_model(str(path)).info.name == zoo.DEFAULT_MODEL
+    # auto on a machine without a BPU: refused, or the default CPU model when asked for
+    with pytest.raises(ModelUnavailableHereError):
+        zoo.resolve_model(str(path))
+    assert zoo.resolve_model(str(path), fallback=True).info.name == zoo.DEFAULT_MODEL
     doubles.install_pyeasy_dnn(monkeypatch)
     assert zoo.resolve_model(str(path)).runtime == "bpu"
 

@@ -2,6 +2,8 @@
 
 It mirrors what the compiled .bin does inside the BPU: NV12 -> RGB, then ``(x - mean) * scale``
 per channel, then the float or int8 (QDQ) network. So CPU and BPU see identical input bytes.
+A model that cannot work (batch > 1, not three colour channels, a non-float input, more than
+one output) is refused at load, with the shapes in the message, instead of failing every frame.
 """
 
 from __future__ import annotations
@@ -11,24 +13,23 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, ModelError
+from ..errors import FrameSizeError, ModelError
 from ..frames import nv12_to_rgb
-from ..toolchain import parse_triple
+from ..normalization import NormalizationError, from_metadata
 from .base import InputSpec
+from .onnx_session import create_session
+
+#: ONNX element types the normalized image can be fed as
+_FLOAT_INPUT = "tensor(float)"
 
 
-def _load_onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError as exc:  # pragma: no cover - onnxruntime is a hard dependency
-        raise BackendUnavailableError(
-            f"the CPU backend needs onnxruntime ({exc}); install it with: pip install onnxruntime"
-        ) from None
-    return onnxruntime
+def _static(dim) -> int | None:
+    return dim if isinstance(dim, int) and dim > 0 else None
 
 
 class CpuBackend:
-    """An ONNX classification model with one image input (NCHW or NHWC, 3 channels, batch 1).
+    """An ONNX classification model with one float image input (NCHW or NHWC, 3 channels,
+    batch 1) and one output of ``num_classes`` scores.
 
     The normalization recorded in the file's metadata (``mean_value`` / ``scale_value``, written by
     ``quantize`` and the export script) wins over the ``mean`` / ``scale`` given, so a renamed or
@@ -39,69 +40,102 @@ class CpuBackend:
 
     def __init__(self, path: str | Path, mean: Sequence[float], scale: Sequence[float],
                  threads: int = 1, input_size: tuple[int, int] | None = None) -> None:
-        ort = _load_onnxruntime()
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"ONNX model file not found: {path}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, int(threads))
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = create_session(path, threads=threads)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"onnxruntime cannot load {path}: {exc}") from None
-        inputs = self.session.get_inputs()
+        self.path = path
+        self.threads = max(1, int(threads))
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1:
-            raise ModelError(f"{path} has {len(inputs)} inputs; a classification model has one image input")
-        self._input_name = inputs[0].name
-        self._output_name = self.session.get_outputs()[0].name
-        shape = list(inputs[0].shape)
+            raise ModelError(f"{path} has {len(inputs)} inputs; a classification model has one "
+                             f"image input")
+        if len(outputs) != 1:
+            raise ModelError(f"{path} has {len(outputs)} outputs; a classification model has one "
+                             f"output of class scores")
+        inp = inputs[0]
+        self._input_name, self._output_name = inp.name, outputs[0].name
+        if inp.type != _FLOAT_INPUT:
+            raise ModelError(f"{path}: input {inp.name!r} is {inp.type}; the CPU backend feeds a "
+                             f"normalized float32 image ({_FLOAT_INPUT})")
+        shape = list(inp.shape)
         if len(shape) != 4:
-            raise ModelError(f"{path}: input shape {shape} is not 4-D (N, C, H, W)")
-        self._nhwc = shape[1] != 3 and shape[3] == 3
+            raise ModelError(f"{path}: input shape {shape} is not 4-D (N, C, H, W or N, H, W, C)")
+        if _static(shape[0]) not in (None, 1):
+            raise ModelError(f"{path}: input shape {shape} has batch {shape[0]}; the package "
+                             f"classifies one frame at a time (batch 1)")
+        if shape[1] == 3:
+            self._nhwc = False
+        elif shape[3] == 3:
+            self._nhwc = True
+        else:
+            raise ModelError(f"{path}: input shape {shape} has no 3-channel axis (NCHW or NHWC); "
+                             f"NV12 becomes RGB, three channels")
         h, w = (shape[1], shape[2]) if self._nhwc else (shape[2], shape[3])
-        if not isinstance(h, int) or not isinstance(w, int):
+        if _static(h) is None or _static(w) is None:
             if input_size is None:
-                raise ModelError(f"{path}: input height/width are dynamic ({h}, {w}); give input_size")
+                raise ModelError(f"{path}: input height/width are dynamic ({h}, {w}); give "
+                                 f"input_size")
             h, w = input_size
         self.input_spec = InputSpec(int(h), int(w))
-        self.threads = options.intra_op_num_threads
-        self.path = path
-        meta = self.session.get_modelmeta().custom_metadata_map
         try:
-            if "mean_value" in meta:
-                mean = parse_triple(meta["mean_value"], "mean_value")
-            if "scale_value" in meta:
-                scale = parse_triple(meta["scale_value"], "scale_value")
-        except ValueError as exc:
+            meta_mean, meta_scale = from_metadata(self.session.get_modelmeta().custom_metadata_map)
+        except NormalizationError as exc:
             raise ModelError(f"{path}: bad normalization metadata: {exc}") from None
-        self._mean = np.asarray(mean, np.float32).reshape(3)
-        self._scale = np.asarray(scale, np.float32).reshape(3)
+        self._mean = self._channels(meta_mean or mean, "mean", path)
+        self._scale = self._channels(meta_scale or scale, "scale", path)
         # reused for every frame: the normalized input tensor
         layout = (1, h, w, 3) if self._nhwc else (1, 3, h, w)
         self._tensor = np.empty(layout, np.float32)
+        self.num_classes = self._output_size(outputs[0].shape)
+
+    @staticmethod
+    def _channels(values: Sequence[float], what: str, path: Path) -> np.ndarray:
+        arr = np.asarray(values, np.float32).reshape(-1)
+        if arr.size != 3:
+            raise ModelError(f"{path}: {what} needs 3 values (one per channel), got {arr.size}")
+        return arr
+
+    def _output_size(self, shape: Sequence) -> int:
+        """Classes in the output: from a static shape, else from one inference of a gray frame
+        (which also pays ONNX Runtime's first-run cost at load instead of on the first frame)."""
+        dims = [_static(d) for d in shape]
+        if dims and all(d is not None for d in dims):
+            size = int(np.prod(dims))
+        else:
+            gray = np.full(self.input_spec.nv12_size, 128, np.uint8)
+            size = int(np.asarray(self._run(gray)).size)
+        if size < 1:
+            raise ModelError(f"{self.path}: output shape {list(shape)} holds no class scores")
+        if dims and dims[0] not in (None, 1) and size != dims[0]:
+            raise ModelError(f"{self.path}: output shape {list(shape)} has batch {dims[0]}; "
+                             f"expected one row of class scores")
+        return size
 
     def to_tensor(self, nv12: np.ndarray) -> np.ndarray:
         """NV12 -> the normalized float tensor the network takes (a reused buffer)."""
         h, w = self.input_spec.height, self.input_spec.width
         if nv12.size != self.input_spec.nv12_size:
-            raise ValueError(f"NV12 input has {nv12.size} bytes, model needs {self.input_spec.nv12_size}")
+            raise FrameSizeError(f"NV12 input has {nv12.size} bytes, model needs "
+                                 f"{self.input_spec.nv12_size}")
         rgb = nv12_to_rgb(nv12, h, w)
+        dst = self._tensor[0]
         if self._nhwc:
-            dst = self._tensor[0]
             np.subtract(rgb, self._mean, out=dst)
             dst *= self._scale
         else:
-            dst = self._tensor[0]
             np.subtract(rgb.transpose(2, 0, 1), self._mean[:, None, None], out=dst)
             dst *= self._scale[:, None, None]
         return self._tensor
 
+    def _run(self, nv12: np.ndarray) -> np.ndarray:
+        return self.session.run([self._output_name], {self._input_name: self.to_tensor(nv12)})[0]
+
     def infer(self, nv12: np.ndarray) -> np.ndarray:
-        tensor = self.to_tensor(nv12)
-        out = self.session.run([self._output_name], {self._input_name: tensor})[0]
-        return np.asarray(out, np.float32).reshape(-1)
+        return np.asarray(self._run(nv12), np.float32).reshape(-1)
 
     def close(self) -> None:
         self.session = None

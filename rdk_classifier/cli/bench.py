@@ -7,8 +7,7 @@ import json
 import sys
 
 from ..benchmark import DEFAULT_SIZE, INPUTS, BenchReport, run_benchmark
-from ..classifier import Classifier
-from .common import add_model_options, config_from_args
+from .common import add_model_options, load_classifier
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.warmup < 0:
         print("error: --warmup must be >= 0", file=sys.stderr)
         return 2
-    clf = Classifier.from_config(config_from_args(args))
+    clf = load_classifier(args)
     try:
         report = run_benchmark(clf, threads=args.threads, frames=args.frames, warmup=args.warmup,
                                encoding=args.input, size=args.size, image=args.image)

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from ..classifier import Classifier, Result
+from ..classifier import Result
 from ..errors import FrameError
-from .common import add_model_options, config_from_args, expand_images
+from .common import add_model_options, expand_images, load_classifier, model_line
 
 
 def add_parser(subparsers) -> None:
@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("error: no image files found in " + " ".join(args.paths), file=sys.stderr)
         return 1
-    clf = Classifier.from_config(config_from_args(args))
+    clf = load_classifier(args)
+    if not args.json:
+        print(model_line(clf), flush=True)
     failed = 0
     for path in files:
         try:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .. import zoo
 from ..backends import BACKENDS
-from ..classifier import ClassifierConfig
+from ..classifier import Classifier, ClassifierConfig
 from ..frames import IMAGE_SUFFIXES, RESIZE_MODES
-
-
 
 def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
     g = p.add_argument_group("model")
@@ -24,6 +23,10 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
                    help="class name file, one per line (default: ImageNet-1k)")
     g.add_argument("--cpu-threads", type=int, default=1, dest="cpu_threads",
                    help="ONNX Runtime threads per model instance (default: 1)")
+    g.add_argument("--fallback-cpu", action="store_true", dest="fallback_cpu",
+                   help=f"where the model cannot run here (a BPU .bin on a machine without a BPU), "
+                        f"run {zoo.DEFAULT_MODEL} instead of failing; the output names the model "
+                        f"that ran")
     if top_k:
         g.add_argument("--top-k", type=int, default=5, help="how many classes to report (default: 5)")
 
@@ -31,7 +34,22 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
 def config_from_args(args: argparse.Namespace) -> ClassifierConfig:
     return ClassifierConfig(model=args.model, backend=args.backend, resize_mode=args.resize_mode,
                             top_k=getattr(args, "top_k", 5), labels=args.labels,
-                            threads=args.cpu_threads)
+                            threads=args.cpu_threads, fallback_to_cpu=args.fallback_cpu)
+
+
+def load_classifier(args: argparse.Namespace) -> Classifier:
+    """The classifier of the command's model options; a fallback is announced on stderr."""
+    clf = Classifier.from_config(config_from_args(args))
+    if clf.fallback_reason:
+        print(f"warning: {clf.fallback_reason}", file=sys.stderr, flush=True)
+    return clf
+
+
+def model_line(clf: Classifier) -> str:
+    """``model: NAME (runtime, file)``: which model produced the lines that follow."""
+    backend = clf.backend
+    path = getattr(backend, "path", None)
+    return f"model: {clf.model_name} ({backend.name}{', ' + Path(path).name if path else ''})"
 
 
 def expand_images(paths: list[str], recursive: bool = False) -> list[Path]:

@@ -6,9 +6,8 @@ import argparse
 import json
 import sys
 
-from ..classifier import Classifier
 from ..evaluation import EvaluationReport, evaluate, read_labels
-from .common import add_model_options, config_from_args
+from .common import add_model_options, load_classifier
 
 
 def add_parser(subparsers) -> None:
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --workers must be >= 1", file=sys.stderr)
         return 2
     samples = read_labels(args.label_file)
-    clf = Classifier.from_config(config_from_args(args))
+    clf = load_classifier(args)
     from tqdm import tqdm
 
     with tqdm(total=len(samples), unit="img", desc="evaluate", file=sys.stderr,

@@ -210,11 +210,12 @@ class ClassifierNode(Node):
             values[spec.name] = param.value
         return NodeSettings.from_values(values)
 
-    @staticmethod
-    def _load_classifiers(settings: NodeSettings, count: int) -> list[Classifier]:
+    def _load_classifiers(self, settings: NodeSettings, count: int) -> list[Classifier]:
         """One classifier per camera (a classifier serves one thread)."""
         first = Classifier.from_config(settings.classifier_config())
         out = [first]
+        if first.fallback_reason:
+            self.get_logger().warning(first.fallback_reason)
         try:
             out += [first.clone() for _ in range(count - 1)]
         except BaseException:

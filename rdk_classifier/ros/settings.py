@@ -49,6 +49,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", "string", "reload",
               "inference runtime: auto (BPU when a BPU runtime imports and the model is a .bin, "
               "else CPU), bpu, cpu", "one of " + ", ".join(BACKENDS)),
+    ParamSpec("fallback_to_cpu", False, "bool", "reload",
+              f"where the model cannot run here (a BPU .bin without a BPU runtime), run "
+              f"{zoo.DEFAULT_MODEL} on the CPU instead of refusing it; logged at WARN and named "
+              f"in vision_info and diagnostics"),
     ParamSpec("labels", "", "string", "reload",
               "class name file, one name per line; empty: the packaged ImageNet-1k names"),
     ParamSpec("resize_mode", "", "string", "reload",
@@ -106,6 +110,7 @@ class NodeSettings:
 
     model: str = zoo.DEFAULT_MODEL
     backend: str = "auto"
+    fallback_to_cpu: bool = False
     labels: str = ""
     resize_mode: str = ""
     threads: int = 1
@@ -142,7 +147,8 @@ class NodeSettings:
                                 resize_mode=self.resize_mode or None, top_k=self.top_k,
                                 labels=self.labels or None, threads=self.threads,
                                 bpu_core=self.bpu_core, bpu_priority=self.bpu_priority,
-                                cache_dir=self.cache_dir or None)
+                                cache_dir=self.cache_dir or None,
+                                fallback_to_cpu=self.fallback_to_cpu)
 
     def topics(self) -> list[tuple[str, bool]]:
         """(topic, compressed) to subscribe, blanks and repeats left out; ``image_raw`` if none."""

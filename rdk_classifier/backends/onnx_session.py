@@ -1,0 +1,131 @@
+"""The one place that builds ONNX Runtime sessions, so int8 answers do not depend on the CPU.
+
+ONNX Runtime's x86 int8 (U8S8) kernels on CPUs without VNNI (AVX2 only: most laptops, many CI
+runners) add pairs of u8*s8 products in 16-bit registers (``vpmaddubsw``), which saturate: the
+shipped int8 model then gives a mean output cosine to fp32 of ~0.89 instead of ~0.99, and other
+top-1s. The session option ``session.x64quantprecision = 1`` makes those kernels widen before
+adding, which gives the VNNI result at about the same speed. AVX-512 VNNI / AVX-VNNI kernels and
+the ARM kernels (NEON, dot product, i8mm) do not saturate and ignore the option.
+
+Every session of the package (the CPU backend, ``quantize``'s comparisons, hence ``classify``,
+``evaluate``, ``bench``, the node and the bag tool) comes from ``create_session``.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import BackendUnavailableError
+
+#: session config entry that keeps x86 U8S8 int8 kernels from saturating on AVX2 (no VNNI)
+X64_QUANT_PRECISION = "session.x64quantprecision"
+
+
+def load_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a hard dependency
+        raise BackendUnavailableError(
+            f"the CPU backend needs onnxruntime ({exc}); install it with: pip install onnxruntime"
+        ) from None
+    return onnxruntime
+
+
+def session_options(threads: int = 1, optimize: bool = True):
+    """SessionOptions with the package's settings (see the module docstring)."""
+    ort = load_onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, int(threads))
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
+                                         else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    options.add_session_config_entry(X64_QUANT_PRECISION, "1")
+    return options
+
+
+def create_session(model: str | Path | bytes, threads: int = 1, optimize: bool = True):
+    """An ``InferenceSession`` on the CPU provider for a model file or serialized model bytes.
+    Load errors propagate as ONNX Runtime raises them; callers wrap them in their own message."""
+    ort = load_onnxruntime()
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, session_options(threads, optimize),
+                                providers=["CPUExecutionProvider"])
+
+
+@dataclass(frozen=True)
+class CpuInt8Info:
+    """Which int8 kernel family ONNX Runtime picks on this CPU, and whether it is one whose
+    results differ from the others without the package's session setting."""
+
+    machine: str
+    cpu: str
+    features: tuple[str, ...]
+    int8_kernels: str
+    saturating_without_setting: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        note = (f"; these saturate unless {X64_QUANT_PRECISION}=1, which this package sets"
+                if self.saturating_without_setting else "")
+        return f"{self.cpu} ({self.machine}), int8 kernels: {self.int8_kernels}{note}"
+
+
+_X86_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512vnni", "avx_vnni", "amx_int8")
+_ARM_FLAGS = ("asimd", "asimddp", "i8mm", "sve")
+
+
+def _cpuinfo(path: str = "/proc/cpuinfo") -> tuple[str, set[str]]:
+    name, flags = "", set()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(1 << 20)
+    except OSError:
+        return name, flags
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "cpu model", "hardware") and not name:
+            name = value.strip()
+        elif key in ("flags", "features"):
+            flags.update(value.split())
+    return name, flags
+
+
+def cpu_int8_info(cpuinfo_path: str = "/proc/cpuinfo") -> CpuInt8Info:
+    """The CPU and its int8-relevant features, read from /proc/cpuinfo where it exists."""
+    machine = platform.machine().lower() or "unknown"
+    name, flags = _cpuinfo(cpuinfo_path)
+    name = name or platform.processor() or machine
+    if machine in ("x86_64", "amd64", "i686", "x86"):
+        present = tuple(f for f in _X86_FLAGS if f in flags)
+        if {"avx512_vnni", "avx512vnni"} & flags:
+            kernels, saturating = "AVX-512 VNNI", False
+        elif "avx_vnni" in flags:
+            kernels, saturating = "AVX-VNNI", False
+        elif "avx2" in flags:
+            kernels, saturating = "AVX2 without VNNI (u8*s8 pairs summed in 16 bits)", True
+        elif flags:
+            kernels, saturating = "SSE (no AVX2)", True
+        else:
+            kernels, saturating = "unknown x86", True
+    elif machine in ("aarch64", "arm64", "armv8l", "armv7l"):
+        present = tuple(f for f in _ARM_FLAGS if f in flags)
+        kernels = ("ARM i8mm" if "i8mm" in flags else "ARM dot product" if "asimddp" in flags
+                   else "ARM NEON")
+        saturating = False
+    else:
+        present, kernels, saturating = (), f"unknown ({machine})", False
+    return CpuInt8Info(machine, name, present, kernels, saturating)
+
+
+def onnxruntime_version() -> str:
+    return getattr(load_onnxruntime(), "__version__", "unknown")
+
+
+__all__ = ["X64_QUANT_PRECISION", "CpuInt8Info", "cpu_int8_info", "create_session",
+           "load_onnxruntime", "onnxruntime_version", "session_options"]
