@@ -31,12 +31,16 @@ import numpy as np
 
 from .errors import FrameError, ModelError, RdkClassifierError
 from .frames import IMAGE_SUFFIXES, load_image, resize_bgr
+from .backends.onnx_session import (X64_QUANT_PRECISION, cpu_int8_info, create_session,
+                                    onnxruntime_version)
 from .toolchain import OnnxInput, import_onnx, inspect_onnx, parse_triple
 
 CALIB_EXT = ".rgb"
 MANIFEST_NAME = "manifest.json"
 CALIB_RESIZE_MODE = "center_crop"
 METHODS = ("minmax", "entropy", "percentile")
+#: the zoo's PTQ guide asks for 100-300 calibration images of the deployment domain
+RECOMMENDED_CALIBRATION_IMAGES = 100
 ACTIVATION_TYPES = ("uint8", "int8")
 
 
@@ -63,6 +67,18 @@ class CalibrationSet:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     seed: int | None = None
     images_dir: str | None = None
+    variants: int = 0            # random crops per source photo (0: the photo alone)
+    sources: int = 0             # distinct source photos used
+
+    @property
+    def warnings(self) -> list[str]:
+        """What makes this set weaker than the zoo's guide asks for."""
+        if self.sources and self.sources < RECOMMENDED_CALIBRATION_IMAGES:
+            hint = ("" if self.variants else "; with few photos, --variants 4 (seeded crops and "
+                    "brightness changes of each) gives the quantizer more varied activations")
+            return [f"only {self.sources} source photos; the zoo's PTQ guide asks for "
+                    f"{RECOMMENDED_CALIBRATION_IMAGES}-300 images of the deployment domain{hint}"]
+        return []
 
     @property
     def paths(self) -> list[Path]:
@@ -81,6 +97,8 @@ class CalibrationSet:
                          "centre crop), BGR->RGB, HWC->CHW",
             "seed": self.seed,
             "images_dir": self.images_dir,
+            "variants": self.variants,
+            "sources": self.sources,
             "files": [asdict(e) for e in self.entries],
             "skipped": [{"source": s, "error": r} for s, r in self.skipped],
         }
@@ -125,6 +143,24 @@ def calibration_tensor(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
 
 
+def photo_variants(image: np.ndarray, crops: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The photo, its mirror image, and ``crops`` random crops (45-90 % of each side, half of
+    them mirrored) with a brightness gain of 0.75-1.25: more varied activations from few photos,
+    which is what made the shipped int8 model good (48 variants of 8 photos)."""
+    h, w = image.shape[:2]
+    out = [image, image[:, ::-1]]
+    for _ in range(crops):
+        s = rng.uniform(0.45, 0.9)
+        ch, cw = max(2, int(h * s)), max(2, int(w * s))
+        y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+        crop = image[y:y + ch, x:x + cw]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        gain = rng.uniform(0.75, 1.25)
+        out.append(np.clip(crop.astype(np.float32) * gain, 0, 255).astype(np.uint8))
+    return out
+
+
 def _unique_name(stem: str, used: set[str]) -> str:
     name, k = f"{stem}{CALIB_EXT}", 2
     while name in used:
@@ -148,14 +184,19 @@ def _prepare_out_dir(out: Path, overwrite: bool) -> None:
 
 def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: int | None = 100,
                           seed: int = 0, size: tuple[int, int] = (224, 224),
-                          overwrite: bool = False, progress: bool = False) -> CalibrationSet:
+                          overwrite: bool = False, progress: bool = False,
+                          variants: int = 0) -> CalibrationSet:
     """Write a calibration set of up to ``count`` images (all when None) drawn with ``seed``.
 
     Unreadable images are recorded in ``skipped`` and replaced by the next ones in the draw, so
-    the set still reaches ``count`` when enough readable images exist.
+    the set still reaches ``count`` when enough readable images exist. ``variants`` > 0 writes,
+    per photo, the photo, its mirror image and that many seeded random crops
+    (``photo_variants``); ``count`` then counts source photos.
     """
     if count is not None and count <= 0:
         raise CalibrationError(f"count must be positive, got {count}")
+    if variants < 0:
+        raise CalibrationError(f"variants must be >= 0, got {variants}")
     root = Path(images_dir)
     candidates = find_images(root)
     random.Random(seed).shuffle(candidates)
@@ -163,21 +204,26 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
     out = Path(out_dir)
     _prepare_out_dir(out, overwrite)
 
-    result = CalibrationSet(out, size[0], size[1], [], [], seed, str(root.resolve()))
+    result = CalibrationSet(out, size[0], size[1], [], [], seed, str(root.resolve()), variants)
     used: set[str] = set()
+    rng = np.random.default_rng(seed)
     with _progress(total=wanted, desc="calibration set", unit="img", enabled=progress) as bar:
         for path in candidates:
-            if len(result.entries) >= wanted:
+            if result.sources >= wanted:
                 break
             source = path.relative_to(root).as_posix()
             try:
-                tensor = calibration_tensor(load_image(path), size)
+                image = load_image(path)
+                images = photo_variants(image, variants, rng) if variants else [image]
+                tensors = [calibration_tensor(im, size) for im in images]
             except (FrameError, OSError) as exc:  # undecodable, vanished, unreadable
                 result.skipped.append((source, str(exc)))
                 continue
-            name = _unique_name(path.stem, used)
-            tensor.tofile(out / name)
-            result.entries.append(CalibrationEntry(name, source))
+            for k, tensor in enumerate(tensors):
+                name = _unique_name(f"{path.stem}_{k}" if variants else path.stem, used)
+                tensor.tofile(out / name)
+                result.entries.append(CalibrationEntry(name, source))
+            result.sources += 1
             bar.update(1)
     (out / MANIFEST_NAME).write_text(json.dumps(result.manifest(), indent=1) + "\n")
     if not result.entries:
@@ -207,7 +253,8 @@ def load_calibration_set(calib_dir: str | Path) -> CalibrationSet:
                                    f"(first: {missing[0]}); rebuild the set")
         skipped = [(s["source"], s["error"]) for s in data.get("skipped", [])]
         result = CalibrationSet(root, height, width, entries, skipped, data.get("seed"),
-                                data.get("images_dir"))
+                                data.get("images_dir"), int(data.get("variants") or 0),
+                                int(data.get("sources") or 0))
     else:
         files = sorted(p.name for p in root.iterdir() if p.suffix == CALIB_EXT and p.is_file())
         result = CalibrationSet(root, 0, 0, [CalibrationEntry(f, f) for f in files])
@@ -475,23 +522,11 @@ class SimilarityStats:
                 "chebyshev_max": self.chebyshev_max}
 
 
-def _session(model: str | Path | bytes, optimize: bool = True, threads: int = 1):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    if not optimize:
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-
-
 def compare_outputs(float_model: str | Path, quant_model: str | Path, reader: CalibrationReader,
                     threads: int = 1) -> dict:
     """Output similarity and top-1 agreement of two models over the calibration tensors."""
-    f_sess, q_sess = _session(float_model, threads=threads), _session(quant_model, threads=threads)
+    f_sess = create_session(float_model, threads=threads)
+    q_sess = create_session(quant_model, threads=threads)
     stats, agree = SimilarityStats(), 0
     for feed in reader:
         f_out = f_sess.run(None, feed)[0]
@@ -570,8 +605,8 @@ def compare_nodes(float_model: str | Path, quant_model: str | Path,
             rows.append((name, op, tensor, tensor))
     f_names = [r[2] for r in rows]
     q_names = [r[3] for r in rows]
-    f_sess = _session(_with_outputs(f_proto, f_names), optimize=False)
-    q_sess = _session(_with_outputs(q_proto, q_names), optimize=False)
+    f_sess = create_session(_with_outputs(f_proto, f_names), optimize=False)
+    q_sess = create_session(_with_outputs(q_proto, q_names), optimize=False)
     stats = [SimilarityStats() for _ in rows]
     for feed in reader:
         f_vals = f_sess.run(f_names, feed)
@@ -582,56 +617,46 @@ def compare_nodes(float_model: str | Path, quant_model: str | Path,
             for (name, op, tensor, _), st in zip(rows, stats)]
 
 
-def read_labels_file(path: str | Path) -> list[tuple[str, int]]:
-    """The seed's ``val.txt`` as (file name, class index) pairs, parsed by the evaluator's reader
-    (``rdk_classifier.evaluation.read_labels``); its errors become ``CalibrationError``."""
-    from .evaluation import LabelFileError, read_labels
-
-    try:
-        return [(s.name, s.label) for s in read_labels(path)]
-    except LabelFileError as exc:
-        raise CalibrationError(str(exc)) from None
-
-
 def evaluate_models(models: dict[str, str | Path], images_dir: str | Path, labels_path: str | Path,
                     resize_mode: str | None = None, progress: bool = False) -> dict:
-    """Top-1/top-5 of each model on labeled images through the package's classification path,
+    """Top-1/top-5 of each model on labeled images through ``evaluation.evaluate`` (the path of
+    the ``evaluate`` command, the CLI and the node), over the images every model could classify,
     and how often each model's top-1 equals the first model's."""
-    from .classifier import Classifier
+    from .classifier import Classifier, ClassifierConfig
+    from .evaluation import evaluate, read_labels
 
-    items = read_labels_file(labels_path)
-    root = Path(images_dir)
-    if not root.is_dir():
-        raise CalibrationError(f"evaluation image directory not found: {root}")
-    classifiers = {name: Classifier.from_model(str(path), backend="cpu", resize_mode=resize_mode,
-                                               threads=1)
-                   for name, path in models.items()}
-    first = next(iter(models))
-    hits = {name: {"top1": 0, "top5": 0, "agree": 0} for name in models}
-    per_image, skipped = [], []
-    try:
-        with _progress(total=len(items), desc="evaluating", unit="img", enabled=progress) as bar:
-            for file_name, label in items:
-                bar.update(1)
-                try:
-                    bgr = load_image(root / file_name)
-                except (FrameError, OSError) as exc:
-                    skipped.append({"source": file_name, "error": str(exc)})
-                    continue
-                tops = {name: [p.class_id for p in clf.classify_image(bgr, source=file_name, top=5).top]
-                        for name, clf in classifiers.items()}
-                for name, top in tops.items():
-                    hits[name]["top1"] += int(top[0] == label)
-                    hits[name]["top5"] += int(label in top)
-                    hits[name]["agree"] += int(top[0] == tops[first][0])
-                per_image.append({"source": file_name, "label": label,
-                                  **{f"{name}_top5": top for name, top in tops.items()}})
-    finally:
-        for clf in classifiers.values():
+    samples = read_labels(labels_path)
+    reports = {}
+    for name, path in models.items():
+        clf = Classifier.from_config(ClassifierConfig(model=str(path), backend="cpu",
+                                                      resize_mode=resize_mode))
+        try:
+            with _progress(total=len(samples), desc=f"evaluating {name}", unit="img",
+                           enabled=progress) as bar:
+                reports[name] = evaluate(clf, images_dir, samples, progress=lambda _r: bar.update())
+        finally:
             clf.close()
-    n = len(per_image)
+    first = next(iter(models))
+    rows = list(zip(*(r.results for r in reports.values())))  # per image: one result per model
+    usable = [row for row in rows if all(r.ok for r in row)]
+    skipped = [{"source": row[0].name, "error": next(r.error for r in row if not r.ok)}
+               for row in rows if not all(r.ok for r in row)]
+    n = len(usable)
     if not n:
-        raise CalibrationError(f"none of the {len(items)} labeled images could be read from {root}")
+        raise CalibrationError(f"none of the {len(samples)} labeled images could be classified "
+                               f"from {images_dir}")
+    names = list(models)
+    hits = {name: {"top1": 0, "top5": 0, "agree": 0} for name in names}
+    per_image = []
+    for row in usable:
+        ref = row[0].top[0].class_id
+        for name, r in zip(names, row):
+            hits[name]["top1"] += int(r.top1_correct)
+            hits[name]["top5"] += int(r.top5_correct)
+            hits[name]["agree"] += int(r.top[0].class_id == ref)
+        per_image.append({"source": row[0].name, "label": row[0].label,
+                          **{f"{name}_top5": [p.class_id for p in r.top[:5]]
+                             for name, r in zip(names, row)}})
     return {
         "images": n,
         "models": {name: {"top1": h["top1"] / n, "top5": h["top5"] / n,
@@ -659,6 +684,8 @@ def similarity_report(float_model: str | Path, quant_model: str | Path, calib_di
         "calibration_dir": str(calib.directory),
         "calibration_images": len(calib.entries),
         "mean": list(mean), "scale": list(scale),
+        "cpu": cpu_int8_info().to_dict(),
+        "onnxruntime": onnxruntime_version(),
         "output": compare_outputs(float_model, quant_model, reader),
     }
     if per_node:
@@ -678,6 +705,8 @@ def format_report(report: dict) -> str:
         f"int8 model:  {report['quant_model']} ({report['quant_size_bytes'] / 1e6:.1f} MB)",
         f"compared on {report['calibration_images']} calibration images of {report['calibration_dir']}",
     ]
+    if "cpu" in report:
+        lines += _cpu_lines(report["cpu"], report.get("onnxruntime", "?"))
     if "settings" in report:
         s = report["settings"]
         lines.append(f"quantization: {s['method']}, {'per-channel' if s['per_channel'] else 'per-tensor'}"
@@ -708,6 +737,17 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _cpu_lines(cpu: dict, ort_version: str) -> list[str]:
+    """Where the int8 figures were computed, and whether they carry over to other CPUs."""
+    lines = [f"computed on: {cpu['cpu']} ({cpu['machine']}), onnxruntime {ort_version}, int8 "
+             f"kernels {cpu['int8_kernels']}, session {X64_QUANT_PRECISION}=1"]
+    lines.append("note: these figures hold for this package's sessions on any CPU (AVX2, "
+                 "AVX-512 VNNI, ARM); an ONNX Runtime session WITHOUT "
+                 f"{X64_QUANT_PRECISION}=1 on an x86 CPU without VNNI saturates u8*s8 sums and "
+                 "can give a much lower similarity for this uint8-activation model")
+    return lines
+
+
 def _progress(total: int, desc: str, unit: str, enabled: bool):
     """A tqdm bar (a do-nothing one when not ``enabled``): context manager with ``update``."""
     from tqdm import tqdm
@@ -718,8 +758,8 @@ def _progress(total: int, desc: str, unit: str, enabled: bool):
 __all__ = [
     "CALIB_EXT", "MANIFEST_NAME", "METHODS", "CalibrationEntry", "CalibrationError",
     "CalibrationReader", "CalibrationSet", "QuantizeResult", "QuantizeSettings",
-    "build_calibration_set", "calibration_tensor", "compare_nodes", "compare_outputs",
+    "RECOMMENDED_CALIBRATION_IMAGES", "build_calibration_set", "calibration_tensor", "photo_variants", "compare_nodes", "compare_outputs",
     "evaluate_models", "find_images", "format_report", "load_calibration_set", "model_normalization",
-    "normalize", "parse_size", "quantize_model", "read_calibration_file", "read_labels_file",
+    "normalize", "parse_size", "quantize_model", "read_calibration_file",
     "similarity", "similarity_report", "SimilarityStats",
 ]

@@ -11,8 +11,7 @@ from rdk_classifier.class_names import (IMAGENET_CLASS_NAMES, MAX_CLASSES, class
 from rdk_classifier.classifier import Classifier, ClassifierConfig
 from rdk_classifier.errors import ClassNamesError
 
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
+from onnx_models import tiny_classifier
 
 
 def test_imagenet_names():
@@ -70,32 +69,8 @@ def test_special_and_bad_files_are_refused(tmp_path):
         load_class_names(latin)
 
 
-def _tiny_model(path, classes: int, in_shape=(1, 3, 8, 8), in_type=TensorProto.FLOAT,
-                outputs: int = 1):
-    """A real ONNX classifier: global average pool over the image, then a fixed linear layer."""
-    c = 3 if in_shape[1] == 3 else in_shape[-1]
-    weight = np.arange(c * classes, dtype=np.float32).reshape(c, classes) / 10
-    nodes = [helper.make_node("Cast", ["image"], ["fimage"], to=TensorProto.FLOAT),
-             helper.make_node("ReduceMean", ["fimage", "axes"], ["pooled"], keepdims=0),
-             helper.make_node("MatMul", ["pooled", "w"], ["scores"])]
-    inits = [helper.make_tensor("w", TensorProto.FLOAT, weight.shape, weight.ravel()),
-             helper.make_tensor("axes", TensorProto.INT64, [2],
-                                [2, 3] if in_shape[1] == 3 else [1, 2])]
-    outs = [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, classes])]
-    for k in range(1, outputs):
-        nodes.append(helper.make_node("Identity", ["scores"], [f"extra{k}"]))
-        outs.append(helper.make_tensor_value_info(f"extra{k}", TensorProto.FLOAT, [1, classes]))
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("image", in_type,
-                                                                             list(in_shape))],
-                              outs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
 def test_name_count_must_equal_the_model_outputs(tmp_path):
-    model = _tiny_model(tmp_path / "ten.onnx", 10)
+    model = tiny_classifier(tmp_path / "ten.onnx", 10)
     with pytest.raises(ClassNamesError, match="has 10 outputs but the ImageNet-1k list"):
         Classifier.from_config(ClassifierConfig(model=str(model), backend="cpu"))
     names = tmp_path / "names.txt"

@@ -27,8 +27,9 @@ def test_foolbox_imagenet_top5(classifier):
         ids = [p.class_id for p in classifier.classify_file(path).top]
         hits1 += ids[0] == label
         hits5 += label in ids
-    assert hits5 >= 17, (hits1, hits5)
-    assert hits1 >= 14, (hits1, hits5)
+    # measured 19/20 and 19/20 (x86 AVX2 and AVX-512 VNNI); the miss is imagenet_02_438, whose
+    # label (beaker) is not in the top 5 either
+    assert (hits1, hits5) == (19, 19)
 
 
 def test_photos(classifier, chelsea, coffee):
@@ -83,11 +84,23 @@ def test_nv12_camera_frame_classified_like_bgr(classifier, coffee):
     assert r.top[0].class_id == classifier.classify_image(frame).top[0].class_id == 967
 
 
+#: fp32 top-1/top-2 probabilities closer than this are a tie: a 1-grey-level change of the input
+#: (another CPU's resize) may flip them, so no test pins which of the two wins
+NEAR_TIE = 0.02
+
+
 def test_fp32_and_int8_agree_on_photos(chelsea, coffee):
+    """int8 gives fp32's top-1, or on a near tie (chelsea.png: tabby 0.377 vs tiger cat 0.375)
+    one of the two tied classes."""
     fp32 = Classifier.from_model("efficientnet_lite0_fp32", backend="cpu")
     int8 = Classifier.from_model("EfficientNet_Lite0_int8", backend="cpu")
     for img in (chelsea, coffee):
-        assert fp32.classify_image(img).top[0].class_id == int8.classify_image(img).top[0].class_id
+        ref = fp32.classify_image(img).top
+        got = int8.classify_image(img).top[0].class_id
+        if ref[0].score - ref[1].score < NEAR_TIE:
+            assert got in (ref[0].class_id, ref[1].class_id)
+        else:
+            assert got == ref[0].class_id
 
 
 def test_clone_is_independent(classifier, coffee):

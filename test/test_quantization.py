@@ -231,18 +231,6 @@ def test_similarity_stats_mean_and_worst():
         q.SimilarityStats().summary()
 
 
-def test_labels_file_in_seed_format(tmp_path):
-    items = q.read_labels_file(IMAGENET_DIR / "val.txt")
-    assert len(items) == 20 and items[0] == ("imagenet_00_243.jpg", 243)
-    bad = tmp_path / "val.txt"
-    bad.write_text("# comment\n\na.jpg 1\nb.jpg cat\n")
-    with pytest.raises(q.CalibrationError, match=":4:"):
-        q.read_labels_file(bad)
-    bad.write_text("\n")
-    with pytest.raises(q.CalibrationError, match="no images"):
-        q.read_labels_file(bad)
-
-
 # --- quantization and report ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -323,14 +311,22 @@ def test_quantize_bad_inputs(small_quant, tmp_path):
 
 
 def test_committed_int8_model_matches_the_float_model():
-    """The issue's bar: same top-1 as fp32 on >= 90 % of the committed images (through the
-    package's classification path), mean output cosine >= 0.98 over a calibration set."""
+    """Measured on AVX2, AVX-512 VNNI and ARM alike (the package's sessions): the int8 default
+    gives fp32's top-1 on all 20 committed ImageNet images, through the package's evaluation,
+    which is exactly what the ``evaluate`` command reports."""
+    from rdk_classifier.classifier import Classifier, ClassifierConfig
+    from rdk_classifier.evaluation import evaluate, read_labels
+
     ev = q.evaluate_models({"float": FP32, "int8": INT8}, IMAGENET_DIR, IMAGENET_DIR / "val.txt")
     assert ev["images"] == 20 and not ev["skipped"]
-    assert ev["models"]["int8"]["top1_agreement"] >= 0.9
+    assert ev["models"]["int8"]["top1_agreement"] == 1.0
     assert ev["models"]["float"]["top1_agreement"] == 1.0
-    assert ev["models"]["int8"]["top5"] >= 0.85
+    assert ev["models"]["int8"]["top1"] == ev["models"]["float"]["top1"] == 0.95
+    assert ev["models"]["int8"]["top5"] == ev["models"]["float"]["top5"] == 0.95
     assert ev["per_image"][0]["float_top5"][0] == 243
+    clf = Classifier.from_config(ClassifierConfig(model=str(INT8), backend="cpu"))
+    direct = evaluate(clf, IMAGENET_DIR, read_labels(IMAGENET_DIR / "val.txt"))
+    assert (direct.top1, direct.top5) == (ev["models"]["int8"]["top1"], ev["models"]["int8"]["top5"])
 
 
 def test_committed_int8_model_output_similarity(tmp_path):
@@ -343,7 +339,7 @@ def test_committed_int8_model_output_similarity(tmp_path):
                                  info.mean, info.scale)
     out = q.compare_outputs(FP32, INT8, reader)
     assert out["count"] == 22
-    assert out["cosine_mean"] >= 0.98 and out["top1_agreement"] >= 0.9
+    assert out["cosine_mean"] >= 0.98 and out["top1_agreement"] == 1.0
 
 
 def test_evaluation_skips_unreadable_labeled_images(tmp_path):
@@ -356,5 +352,5 @@ def test_evaluation_skips_unreadable_labeled_images(tmp_path):
     assert sorted(s["source"] for s in ev["skipped"]) == ["broken.jpg", "missing.jpg"]
     assert ev["models"]["float"] == {"top1": 1.0, "top5": 1.0, "top1_agreement": 1.0}
     labels.write_text("missing.jpg 1\n")
-    with pytest.raises(q.CalibrationError, match="none of the 1"):
+    with pytest.raises(q.CalibrationError, match="none of the 1 labeled images"):
         q.evaluate_models({"float": FP32}, images, labels)

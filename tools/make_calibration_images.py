@@ -20,26 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rdk_classifier.quantization import photo_variants
+
 #: colour photos shipped inside the scikit-image wheel (CC0 / public domain, see its docs)
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
                   "hubble_deep_field.jpg", "ihc.png", "retina.jpg")
-
-
-def variants(image: np.ndarray, crops: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """The photo, its mirror image, and ``crops`` random crops (45-90 % of each side, half of
-    them mirrored) with a brightness gain of 0.75-1.25."""
-    h, w = image.shape[:2]
-    out = [image, image[:, ::-1]]
-    for _ in range(crops):
-        s = rng.uniform(0.45, 0.9)
-        ch, cw = int(h * s), int(w * s)
-        y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-        crop = image[y:y + ch, x:x + cw]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        gain = rng.uniform(0.75, 1.25)
-        out.append(np.clip(crop.astype(np.float32) * gain, 0, 255).astype(np.uint8))
-    return out
 
 
 def main() -> int:
@@ -59,7 +44,7 @@ def main() -> int:
         image = cv2.imread(str(source / name), cv2.IMREAD_COLOR)
         if image is None:
             raise SystemExit(f"cannot read {source / name}")
-        for i, v in enumerate(variants(image, args.crops, rng)):
+        for i, v in enumerate(photo_variants(image, args.crops, rng)):
             cv2.imwrite(str(args.out / f"{Path(name).stem}_{i}.png"), np.ascontiguousarray(v))
             count += 1
     print(f"wrote {count} calibration photos from {len(SKIMAGE_PHOTOS)} scikit-image photos "

@@ -96,11 +96,35 @@ def _cpuinfo(path: str = "/proc/cpuinfo") -> tuple[str, set[str]]:
     return name, flags
 
 
-def cpu_int8_info(cpuinfo_path: str = "/proc/cpuinfo") -> CpuInt8Info:
-    """The CPU and its int8-relevant features, read from /proc/cpuinfo where it exists."""
+def _runtime_features() -> dict[str, bool] | None:
+    """The CPU features this process really has (numpy's own CPUID/auxv probe), which under an
+    emulator (qemu-user) differ from the host's /proc/cpuinfo; None where numpy does not say."""
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            features = __import__(module, fromlist=["__cpu_features__"]).__cpu_features__
+        except (ImportError, AttributeError):
+            continue
+        return {str(k).lower(): bool(v) for k, v in features.items()}
+    return None
+
+
+def cpu_int8_info(cpuinfo_path: str = "/proc/cpuinfo",
+                  runtime: dict[str, bool] | None = None) -> CpuInt8Info:
+    """The CPU and its int8-relevant features. Features come from numpy's runtime probe where
+    available (true under emulation), names and the flags numpy does not probe (avx_vnni) from
+    /proc/cpuinfo when the two agree."""
     machine = platform.machine().lower() or "unknown"
     name, flags = _cpuinfo(cpuinfo_path)
     name = name or platform.processor() or machine
+    runtime = _runtime_features() if runtime is None else runtime
+    if runtime:
+        probed = {"avx2": runtime.get("avx2", False), "avx512f": runtime.get("avx512f", False),
+                  "avx512_vnni": runtime.get("avx512vnni", False),
+                  "asimd": runtime.get("asimd", False), "asimddp": runtime.get("asimddp", False)}
+        agrees = all((flag in flags) == value for flag, value in probed.items()
+                     if flag in ("avx2", "avx512f"))
+        flags = {f for f, v in probed.items() if v} | (
+            {f for f in flags if f in ("avx_vnni", "i8mm", "amx_int8")} if agrees else set())
     if machine in ("x86_64", "amd64", "i686", "x86"):
         present = tuple(f for f in _X86_FLAGS if f in flags)
         if {"avx512_vnni", "avx512vnni"} & flags:

@@ -21,7 +21,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder for the calibration set")
     p.add_argument("--count", type=int, default=100, metavar="N",
                    help="images to draw (default 100; the seed recommends 100-300; 0 = all)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the draw (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the draw and of the variants (default 0)")
+    p.add_argument("--variants", type=int, default=0, metavar="N",
+                   help="per photo also write its mirror image and N seeded random crops with "
+                        "brightness changes (default 0; 4 is what made the shipped int8 model "
+                        "from 8 photos; --count then counts photos)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--size", metavar="HxW", help="model input size (default 224x224)")
     size.add_argument("--model", metavar="M", help="take the size from this .onnx file or zoo model")
@@ -47,13 +52,19 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.variants < 0:
+        print("error: --variants must be >= 0", file=sys.stderr)
+        return 2
     if args.count < 0:
         print("error: --count must be >= 0 (0 = all images)", file=sys.stderr)
         return 2
     calib = build_calibration_set(args.images, args.out, count=args.count or None, seed=args.seed,
-                                  size=size, overwrite=args.force, progress=sys.stderr.isatty())
+                                  size=size, overwrite=args.force, progress=sys.stderr.isatty(),
+                                  variants=args.variants)
     for source, reason in calib.skipped:
         print(f"warning: skipped {source}: {reason}", file=sys.stderr)
+    for warning in calib.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {len(calib.entries)} calibration files ({size[0]}x{size[1]}, float32 RGB NCHW) "
           f"and {MANIFEST_NAME} to {Path(args.out)}"
           + (f"; {len(calib.skipped)} unreadable images skipped" if calib.skipped else ""))
