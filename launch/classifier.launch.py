@@ -3,7 +3,7 @@
     ros2 launch rdk_classifier classifier.launch.py
     ros2 launch rdk_classifier classifier.launch.py model:=MobileOne_S1
     ros2 launch rdk_classifier classifier.launch.py image_topic:=/camera/image_raw top_k:=3
-    ros2 launch rdk_classifier classifier.launch.py image_topic:='' compressed_image_topic:=/image
+    ros2 launch rdk_classifier classifier.launch.py compressed_image_topic:=/image   # jpeg only
 
 Every argument left empty keeps the value of ``params_file`` (default: this package's
 config/classifier.yaml), which keeps the node's own defaults. ``model`` is a zoo name
@@ -22,8 +22,11 @@ ARGUMENTS = (
     ("model", "", "zoo model name or .bin/.onnx path (empty: params_file / node default, "
                   "EfficientNet_Lite0_int8 on the CPU)"),
     ("backend", "", "auto | bpu | cpu (empty: params_file, else auto)"),
-    ("image_topic", "", "sensor_msgs/Image topic to classify; '' with compressed_image_topic "
-                        "set means no raw topic (empty both: params_file, else image_raw)"),
+    ("fallback_to_cpu", "", "true: a BPU model on a machine without a BPU runs as the CPU "
+                            "default, with a WARN (empty: params_file, else false: refused)"),
+    ("image_topic", "", "sensor_msgs/Image topic to classify; given compressed_image_topic "
+                        "alone, no raw topic is subscribed (neither: params_file, else "
+                        "image_raw)"),
     ("compressed_image_topic", "", "sensor_msgs/CompressedImage (jpeg/png) topic to classify"),
     ("top_k", "", "classes per Classification (empty: params_file, else 5)"),
     ("score_threshold", "", "leave out hypotheses below this probability (empty: 0.0)"),
@@ -62,8 +65,9 @@ def _node(context):
         overrides["top_k"] = int(arg("top_k"))
     if arg("score_threshold"):
         overrides["score_threshold"] = float(arg("score_threshold"))
-    if arg("publish_debug_image"):
-        overrides["publish_debug_image"] = _bool(arg("publish_debug_image"))
+    for name in ("publish_debug_image", "fallback_to_cpu"):
+        if arg(name):
+            overrides[name] = _bool(arg(name))
     raw, compressed = arg("image_topic"), arg("compressed_image_topic")
     if raw or compressed:
         # both lists are set so one argument replaces the topics of the params file;

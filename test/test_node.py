@@ -502,3 +502,22 @@ def test_an_override_of_the_wrong_type_fails_at_start_with_the_reason(ros):
     with pytest.raises(ros.module.StartupError, match="score_threshold"):
         ros.make(score_threshold=3.0)
     assert sum(1 for _, sev, _ in ros.logs if sev == "FATAL") == 2
+
+
+def test_a_bpu_model_without_a_bpu_is_refused_unless_the_fallback_is_asked_for(ros, chelsea):
+    with pytest.raises(ros.module.StartupError, match="RepViT_m1_0 is a BPU model"):
+        ros.make(model="RepViT_m1_0")
+    node = ros.make(model="RepViT_m1_0", fallback_to_cpu=True)
+    warnings = [msg for _, sev, msg in ros.logs if sev == "WARN"]
+    assert sum("INSTEAD of RepViT_m1_0" in m for m in warnings) == 1  # once, on the node logger
+    info = cdr(ros, ros.published("/vision_info")[-1], VISION_INFO)
+    assert info.method == f"{DEFAULT_MODEL} (CPU fallback for RepViT_m1_0)"
+    feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8"))
+    assert len(results(ros, "/image_raw/classification")) == 1
+    ros.fire_timers()
+    (status,) = cdr(ros, ros.published("/diagnostics")[-1],
+                    "diagnostic_msgs/msg/DiagnosticArray").status
+    assert status.level == ros.typestore.types["diagnostic_msgs/msg/DiagnosticStatus"].WARN
+    assert status.message == f"CPU fallback: {DEFAULT_MODEL} runs"
+    assert {kv.key: kv.value for kv in status.values}["fallback"].startswith("RepViT_m1_0")
+    assert not set_param(node, "fallback_to_cpu", False).successful  # would refuse the model

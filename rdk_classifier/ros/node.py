@@ -240,7 +240,10 @@ class ClassifierNode(Node):
         header = make_header(self._types, self.get_clock().now().nanoseconds)
         self._label_pub.publish(label_info_message(self._types, clf.labels,
                                                    self._settings.score_threshold, header))
-        self._info_pub.publish(vision_info_message(self._types, clf.model_name,
+        method = clf.model_name
+        if clf.fallback_reason and clf.config is not None:
+            method += f" (CPU fallback for {clf.config.model})"
+        self._info_pub.publish(vision_info_message(self._types, method,
                                                    database_location(self._settings.labels),
                                                    self._database_version, header))
 
@@ -387,7 +390,9 @@ class ClassifierNode(Node):
     def _status(self, cam: _Camera, levels: Any) -> tuple[Any, str, list[tuple[str, str]]]:
         """Level, message and key/values of one camera (levels: a class with OK/WARN/ERROR)."""
         report = cam.stats.report(cam.worker_stats(), window="diagnostics")
-        if report.window_errors:
+        if cam.classifier.fallback_reason:
+            level, message = levels.WARN, f"CPU fallback: {cam.classifier.model_name} runs"
+        elif report.window_errors:
             level, message = levels.ERROR, f"{report.window_errors} frames failed"
         elif report.window_bad_frames:
             level, message = levels.WARN, f"{report.window_bad_frames} bad frames skipped"
@@ -410,6 +415,8 @@ class ClassifierNode(Node):
               ("node overhead (ms)", f"{r.node_ms:.3f}")]
         if r.top1:
             kv.append(("top-1", f"{r.top1[0]} {r.top1[1]} {r.top1[2]:.3f}"))
+        if clf.fallback_reason:
+            kv.append(("fallback", clf.fallback_reason))
         return kv
 
     def _fill_status(self, cam: _Camera, stat: Any) -> Any:
