@@ -104,20 +104,6 @@ class CalibrationSet:
         }
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"224x224"`` (height x width) or ``"224"`` -> (height, width)."""
-    parts = text.lower().replace("*", "x").split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"size {text!r} is not HxW (e.g. 224x224)") from None
-    if len(values) == 1:
-        values *= 2
-    if len(values) != 2 or min(values) <= 0 or any(v % 2 for v in values):
-        raise ValueError(f"size {text!r} must be HxW with even positive numbers (e.g. 224x224)")
-    return values[0], values[1]
-
-
 def find_images(images_dir: str | Path) -> list[Path]:
     """Image files under a directory (recursively), in a stable order."""
     root = Path(images_dir)
@@ -426,7 +412,7 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
     if calib.height and (calib.height, calib.width) != (info.height, info.width):
         raise CalibrationError(
             f"calibration set {calib.directory} is {calib.height}x{calib.width}, the model input is "
-            f"{info.height}x{info.width}; rebuild it with calib --size {info.height}x{info.width}")
+            f"{info.height}x{info.width}; rebuild it with calib --size {info.width}x{info.height}")
     reader = CalibrationReader(calib.paths, info, mean, scale, progress=progress)
 
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
@@ -760,6 +746,6 @@ __all__ = [
     "CalibrationReader", "CalibrationSet", "QuantizeResult", "QuantizeSettings",
     "RECOMMENDED_CALIBRATION_IMAGES", "build_calibration_set", "calibration_tensor", "photo_variants", "compare_nodes", "compare_outputs",
     "evaluate_models", "find_images", "format_report", "load_calibration_set", "model_normalization",
-    "normalize", "parse_size", "quantize_model", "read_calibration_file",
+    "normalize", "quantize_model", "read_calibration_file",
     "similarity", "similarity_report", "SimilarityStats",
 ]

@@ -168,8 +168,11 @@ def test_calib_cli(tmp_path, capsys):
     assert "wrote 2 calibration files (64x96" in out and "1 unreadable images skipped" in out
     assert "skipped broken.png" in err
     assert all(p.stat().st_size == 3 * 64 * 96 * 4 for p in (tmp_path / "cal").glob("*.rgb"))
-    assert cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "c2"),
-                           "--size", "63x96"]) == 2
+    manifest = json.loads((tmp_path / "cal" / q.MANIFEST_NAME).read_text())
+    assert (manifest["width"], manifest["height"]) == (64, 96)  # WxH like bench --size
+    with pytest.raises(SystemExit):
+        cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "c2"),
+                        "--size", "63x96"])
     assert "even" in capsys.readouterr().err
     assert cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "c3"),
                            "--model", str(FP32)]) == 0

@@ -7,17 +7,7 @@ import json
 import sys
 
 from ..benchmark import DEFAULT_SIZE, INPUTS, BenchReport, run_benchmark
-from .common import add_model_options, load_classifier
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT (e.g. 1920x1080)") from None
-    if w <= 0 or h <= 0 or w % 2 or h % 2:
-        raise argparse.ArgumentTypeError(f"size {w}x{h} must be positive and even")
-    return w, h
+from .common import add_model_options, frame_size, load_classifier
 
 
 def add_parser(subparsers) -> None:
@@ -36,7 +26,7 @@ def add_parser(subparsers) -> None:
                    help="untimed frames per thread first (default: 10)")
     p.add_argument("--input", choices=INPUTS, default="nv12",
                    help="camera frame encoding (default: nv12, what RDK MIPI cameras send)")
-    p.add_argument("--size", type=_size, default=DEFAULT_SIZE, metavar="WxH",
+    p.add_argument("--size", type=frame_size, default=DEFAULT_SIZE, metavar="WxH",
                    help="camera frame size (default: %dx%d)" % DEFAULT_SIZE)
     p.add_argument("--image", default=None, metavar="PATH",
                    help="make the frames from this photo (default: procedural texture)")

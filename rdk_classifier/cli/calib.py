@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..quantization import CALIB_EXT, MANIFEST_NAME, build_calibration_set, parse_size
+from ..quantization import CALIB_EXT, MANIFEST_NAME, build_calibration_set
+from .common import frame_size
 
 
 def add_parser(subparsers) -> None:
@@ -28,7 +29,8 @@ def add_parser(subparsers) -> None:
                         "brightness changes (default 0; 4 is what made the shipped int8 model "
                         "from 8 photos; --count then counts photos)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--size", metavar="HxW", help="model input size (default 224x224)")
+    size.add_argument("--size", type=frame_size, metavar="WxH",
+                      help="model input size, width x height (default 224x224)")
     size.add_argument("--model", metavar="M", help="take the size from this .onnx file or zoo model")
     p.add_argument("--force", action="store_true", help="replace a calibration set already in --out")
     p.set_defaults(func=run)
@@ -46,12 +48,8 @@ def _size_of_model(spec: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        size = parse_size(args.size) if args.size else (
-            _size_of_model(args.model) if args.model else (224, 224))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    size = (args.size[1], args.size[0]) if args.size else (
+        _size_of_model(args.model) if args.model else (224, 224))  # (height, width)
     if args.variants < 0:
         print("error: --variants must be >= 0", file=sys.stderr)
         return 2
@@ -65,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: skipped {source}: {reason}", file=sys.stderr)
     for warning in calib.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"wrote {len(calib.entries)} calibration files ({size[0]}x{size[1]}, float32 RGB NCHW) "
+    print(f"wrote {len(calib.entries)} calibration files ({size[1]}x{size[0]}, float32 RGB NCHW) "
           f"and {MANIFEST_NAME} to {Path(args.out)}"
           + (f"; {len(calib.skipped)} unreadable images skipped" if calib.skipped else ""))
     return 0

@@ -11,6 +11,22 @@ from ..backends import BACKENDS
 from ..classifier import Classifier, ClassifierConfig
 from ..frames import IMAGE_SUFFIXES, RESIZE_MODES
 
+def frame_size(text: str) -> tuple[int, int]:
+    """argparse type of every ``--size``: ``WIDTHxHEIGHT`` (or one number for a square), even and
+    positive, as (width, height). One order for every command, as cameras and ROS state sizes."""
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        values = [int(v) for v in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT (e.g. 224x224)") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) <= 0 or any(v % 2 for v in values):
+        raise argparse.ArgumentTypeError(f"size {text!r} must be WIDTHxHEIGHT with even positive "
+                                         f"numbers (e.g. 224x224)")
+    return values[0], values[1]
+
+
 def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", default=zoo.DEFAULT_MODEL,
