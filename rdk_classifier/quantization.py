@@ -692,7 +692,8 @@ def format_report(report: dict) -> str:
         f"compared on {report['calibration_images']} calibration images of {report['calibration_dir']}",
     ]
     if "cpu" in report:
-        lines += _cpu_lines(report["cpu"], report.get("onnxruntime", "?"))
+        lines += _cpu_lines(report["cpu"], report.get("onnxruntime", "?"),
+                            report.get("settings", {}).get("activation_type", "uint8"))
     if "settings" in report:
         s = report["settings"]
         lines.append(f"quantization: {s['method']}, {'per-channel' if s['per_channel'] else 'per-tensor'}"
@@ -723,14 +724,15 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _cpu_lines(cpu: dict, ort_version: str) -> list[str]:
+def _cpu_lines(cpu: dict, ort_version: str, activation_type: str) -> list[str]:
     """Where the int8 figures were computed, and whether they carry over to other CPUs."""
     lines = [f"computed on: {cpu['cpu']} ({cpu['machine']}), onnxruntime {ort_version}, int8 "
              f"kernels {cpu['int8_kernels']}, session {X64_QUANT_PRECISION}=1"]
-    lines.append("note: these figures hold for this package's sessions on any CPU (AVX2, "
-                 "AVX-512 VNNI, ARM); an ONNX Runtime session WITHOUT "
-                 f"{X64_QUANT_PRECISION}=1 on an x86 CPU without VNNI saturates u8*s8 sums and "
-                 "can give a much lower similarity for this uint8-activation model")
+    if activation_type == "uint8":
+        lines.append("note: uint8 activations x int8 weights (U8S8): the same figures on AVX2, "
+                     f"AVX-512 VNNI and ARM with this package's sessions; an ONNX Runtime session "
+                     f"without {X64_QUANT_PRECISION}=1 on an x86 CPU without VNNI (AVX2 only) "
+                     "saturates 16-bit sums and can agree far less with the float model")
     return lines
 
 

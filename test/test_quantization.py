@@ -280,6 +280,12 @@ def test_report_compares_float_and_int8_outputs(small_quant):
     assert len(clips) == 33 and all(n["cosine_mean"] > 0.9 for n in clips)
     text = q.format_report(report)
     assert "Cosine Similarity" in text and "Chebyshev Distance" in text and "/_swish/Clip" in text
+    from rdk_classifier.backends.onnx_session import cpu_int8_info
+
+    cpu = cpu_int8_info()
+    assert report["cpu"] == cpu.to_dict()
+    assert f"computed on: {cpu.cpu}" in text and "session.x64quantprecision=1" in text
+    assert "U8S8" in text  # the default uint8 activations: where kernels differ is said
 
 
 def test_quantize_cli_json_report(small_quant, tmp_path, capsys):
