@@ -55,3 +55,7 @@ class OutputError(RdkClassifierError):
 class ModelUnavailableHereError(ModelError):
     """The model asked for cannot run on this machine (a BPU .bin without a BPU runtime) and no
     fallback to the CPU default was allowed."""
+
+
+class CalibrationError(RdkClassifierError):
+    """A calibration set cannot be built or read (missing, empty, wrong size)."""

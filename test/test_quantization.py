@@ -11,7 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from rdk_classifier import calibration as cal
+from rdk_classifier import errors, toolchain
 from rdk_classifier import quantization as q
+from rdk_classifier import similarity as sim
 from rdk_classifier.cli import calib as calib_cli
 from rdk_classifier.cli import quantize as quantize_cli
 from rdk_classifier.errors import ModelError
@@ -54,7 +57,7 @@ def cli(module, argv: list[str]) -> int:
 
 def test_calibration_files_are_raw_float32_rgb_nchw_of_the_seed_transform(tmp_path):
     images = copy_images(tmp_path / "img", ["imagenet_00_243.jpg", "coffee.png", "chelsea.png"])
-    result = q.build_calibration_set(images, tmp_path / "cal", count=None, seed=0)
+    result = cal.build_calibration_set(images, tmp_path / "cal", count=None, seed=0)
     assert sorted(e.file for e in result.entries) == ["chelsea.rgb", "coffee.rgb", "imagenet_00_243.rgb"]
     for entry in result.entries:
         path = tmp_path / "cal" / entry.file
@@ -76,13 +79,13 @@ def test_calibration_files_are_raw_float32_rgb_nchw_of_the_seed_transform(tmp_pa
 
 def test_manifest_lists_source_and_file_and_reloads(tmp_path):
     images = copy_images(tmp_path / "img", ["imagenet_00_243.jpg", "imagenet_01_559.jpg"])
-    built = q.build_calibration_set(images, tmp_path / "cal", count=5, seed=3)
-    manifest = json.loads((tmp_path / "cal" / q.MANIFEST_NAME).read_text())
+    built = cal.build_calibration_set(images, tmp_path / "cal", count=5, seed=3)
+    manifest = json.loads((tmp_path / "cal" / cal.MANIFEST_NAME).read_text())
     assert manifest["dtype"] == "float32" and manifest["layout"] == "NCHW" and manifest["color"] == "rgb"
     assert (manifest["height"], manifest["width"], manifest["seed"]) == (224, 224, 3)
     assert {(f["source"], f["file"]) for f in manifest["files"]} == {
         ("imagenet_00_243.jpg", "imagenet_00_243.rgb"), ("imagenet_01_559.jpg", "imagenet_01_559.rgb")}
-    loaded = q.load_calibration_set(tmp_path / "cal")
+    loaded = cal.load_calibration_set(tmp_path / "cal")
     assert loaded.entries == built.entries and (loaded.height, loaded.width) == (224, 224)
 
 
@@ -91,7 +94,7 @@ def test_random_sample_of_n_is_reproducible_per_seed(tmp_path):
     for seed in (0, 0, 1):
         out = tmp_path / f"cal{len(draws)}_{seed}"
         draws.setdefault(seed, []).append(
-            [e.source for e in q.build_calibration_set(IMAGENET_DIR, out, count=3, seed=seed).entries])
+            [e.source for e in cal.build_calibration_set(IMAGENET_DIR, out, count=3, seed=seed).entries])
     assert len(draws[0][0]) == 3 and len(set(draws[0][0])) == 3
     assert draws[0][0] == draws[0][1]
     assert draws[1][0] != draws[0][0]
@@ -100,63 +103,63 @@ def test_random_sample_of_n_is_reproducible_per_seed(tmp_path):
 
 def test_other_sizes_keep_the_layout(tmp_path):
     images = copy_images(tmp_path / "img", ["coffee.png"])
-    q.build_calibration_set(images, tmp_path / "cal", size=(160, 192))
-    raw = q.read_calibration_file(tmp_path / "cal" / "coffee.rgb", 160, 192)
+    cal.build_calibration_set(images, tmp_path / "cal", size=(160, 192))
+    raw = cal.read_calibration_file(tmp_path / "cal" / "coffee.rgb", 160, 192)
     crop = resize_bgr(cv2.imread(str(images / "coffee.png")), (160, 192), "center_crop")
     np.testing.assert_array_equal(raw[0], crop[:, :, ::-1].transpose(2, 0, 1).astype(np.float32))
-    with pytest.raises(q.CalibrationError, match="another input size"):
-        q.read_calibration_file(tmp_path / "cal" / "coffee.rgb", 224, 224)
+    with pytest.raises(errors.CalibrationError, match="another input size"):
+        cal.read_calibration_file(tmp_path / "cal" / "coffee.rgb", 224, 224)
 
 
 def test_unreadable_images_are_counted_skipped_and_replaced(tmp_path):
     images = copy_images(tmp_path / "img", ["imagenet_00_243.jpg", "imagenet_01_559.jpg", "coffee.png"])
     (images / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (images / "empty.png").write_bytes(b"")
-    result = q.build_calibration_set(images, tmp_path / "cal", count=None)
+    result = cal.build_calibration_set(images, tmp_path / "cal", count=None)
     assert sorted(s for s, _ in result.skipped) == ["broken.jpg", "empty.png"]
     assert len(result.entries) == 3
-    manifest = json.loads((tmp_path / "cal" / q.MANIFEST_NAME).read_text())
+    manifest = json.loads((tmp_path / "cal" / cal.MANIFEST_NAME).read_text())
     assert sorted(s["source"] for s in manifest["skipped"]) == ["broken.jpg", "empty.png"]
     # a count smaller than the folder is still met when some draws are unreadable
     for seed in range(4):
         out = tmp_path / f"cal_n{seed}"
-        assert len(q.build_calibration_set(images, out, count=3, seed=seed).entries) == 3
+        assert len(cal.build_calibration_set(images, out, count=3, seed=seed).entries) == 3
 
 
 def test_bad_image_folders_are_clear_errors(tmp_path):
-    with pytest.raises(q.CalibrationError, match="not found"):
-        q.build_calibration_set(tmp_path / "missing", tmp_path / "cal")
+    with pytest.raises(errors.CalibrationError, match="not found"):
+        cal.build_calibration_set(tmp_path / "missing", tmp_path / "cal")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
-    with pytest.raises(q.CalibrationError, match="no images"):
-        q.build_calibration_set(tmp_path / "empty", tmp_path / "cal")
+    with pytest.raises(errors.CalibrationError, match="no images"):
+        cal.build_calibration_set(tmp_path / "empty", tmp_path / "cal")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "a.jpg").write_bytes(b"garbage")
-    with pytest.raises(q.CalibrationError, match="could be read"):
-        q.build_calibration_set(tmp_path / "bad", tmp_path / "cal2")
-    with pytest.raises(q.CalibrationError, match="count"):
-        q.build_calibration_set(IMAGENET_DIR, tmp_path / "cal3", count=0)
+    with pytest.raises(errors.CalibrationError, match="could be read"):
+        cal.build_calibration_set(tmp_path / "bad", tmp_path / "cal2")
+    with pytest.raises(errors.CalibrationError, match="count"):
+        cal.build_calibration_set(IMAGENET_DIR, tmp_path / "cal3", count=0)
 
 
 def test_existing_set_needs_overwrite(tmp_path):
     images = copy_images(tmp_path / "img", ["coffee.png", "chelsea.png"])
-    q.build_calibration_set(images, tmp_path / "cal")
-    with pytest.raises(q.CalibrationError, match="already holds"):
-        q.build_calibration_set(images, tmp_path / "cal")
-    q.build_calibration_set(images, tmp_path / "cal", count=1, overwrite=True)
+    cal.build_calibration_set(images, tmp_path / "cal")
+    with pytest.raises(errors.CalibrationError, match="already holds"):
+        cal.build_calibration_set(images, tmp_path / "cal")
+    cal.build_calibration_set(images, tmp_path / "cal", count=1, overwrite=True)
     assert len(list((tmp_path / "cal").glob("*.rgb"))) == 1
 
 
 def test_plain_directory_of_rgb_files_loads_without_manifest(tmp_path):
     (tmp_path / "cal").mkdir()
     np.zeros((3, 8, 8), np.float32).tofile(tmp_path / "cal" / "a.rgb")
-    loaded = q.load_calibration_set(tmp_path / "cal")
+    loaded = cal.load_calibration_set(tmp_path / "cal")
     assert [e.file for e in loaded.entries] == ["a.rgb"] and loaded.height == 0
     (tmp_path / "none").mkdir()
-    with pytest.raises(q.CalibrationError, match="no calibration files"):
-        q.load_calibration_set(tmp_path / "none")
-    with pytest.raises(q.CalibrationError, match="not found"):
-        q.load_calibration_set(tmp_path / "missing")
+    with pytest.raises(errors.CalibrationError, match="no calibration files"):
+        cal.load_calibration_set(tmp_path / "none")
+    with pytest.raises(errors.CalibrationError, match="not found"):
+        cal.load_calibration_set(tmp_path / "missing")
 
 
 def test_calib_cli(tmp_path, capsys):
@@ -168,7 +171,7 @@ def test_calib_cli(tmp_path, capsys):
     assert "wrote 2 calibration files (64x96" in out and "1 unreadable images skipped" in out
     assert "skipped broken.png" in err
     assert all(p.stat().st_size == 3 * 64 * 96 * 4 for p in (tmp_path / "cal").glob("*.rgb"))
-    manifest = json.loads((tmp_path / "cal" / q.MANIFEST_NAME).read_text())
+    manifest = json.loads((tmp_path / "cal" / cal.MANIFEST_NAME).read_text())
     assert (manifest["width"], manifest["height"]) == (64, 96)  # WxH like bench --size
     with pytest.raises(SystemExit):
         cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "c2"),
@@ -176,8 +179,8 @@ def test_calib_cli(tmp_path, capsys):
     assert "even" in capsys.readouterr().err
     assert cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "c3"),
                            "--model", str(FP32)]) == 0
-    assert json.loads((tmp_path / "c3" / q.MANIFEST_NAME).read_text())["height"] == 224
-    with pytest.raises(q.CalibrationError):  # the main entry point turns it into exit status 2
+    assert json.loads((tmp_path / "c3" / cal.MANIFEST_NAME).read_text())["height"] == 224
+    with pytest.raises(errors.CalibrationError):  # the main entry point turns it into exit status 2
         cli(calib_cli, ["calib", "--images", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c4")])
 
 
@@ -196,42 +199,42 @@ def test_commands_are_registered_in_the_main_cli(capsys):
 def test_normalize_per_channel_and_layouts():
     chw = np.arange(3 * 2 * 2, dtype=np.float32).reshape(3, 2, 2) * 10
     mean, scale = (1.0, 2.0, 3.0), (0.5, 0.25, 2.0)
-    out = q.normalize(chw, mean, scale)
+    out = cal.normalize(chw, mean, scale)
     assert out.shape == (1, 3, 2, 2) and out.dtype == np.float32
     for c in range(3):
         np.testing.assert_allclose(out[0, c], (chw[c] - mean[c]) * scale[c])
-    np.testing.assert_allclose(q.normalize(chw, mean, scale, "NHWC"), out.transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(cal.normalize(chw, mean, scale, "NHWC"), out.transpose(0, 2, 3, 1))
 
 
 def test_similarity_metrics_on_known_vectors():
-    s = q.similarity(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
+    s = sim.similarity(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
     assert s["cosine"] == pytest.approx(17 / np.sqrt(14 * 21))
     assert s["l1"] == pytest.approx(1 / 3)
     assert s["l2"] == pytest.approx(1 / 3)        # sqrt(1) / 3 elements
     assert s["chebyshev"] == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=1000), rng.normal(size=1000)
-    s = q.similarity(a, b)
+    s = sim.similarity(a, b)
     assert s["cosine"] == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
     assert s["l1"] == pytest.approx(np.mean(np.abs(a - b)))
     assert s["l2"] == pytest.approx(np.linalg.norm(a - b) / 1000)
     assert s["chebyshev"] == pytest.approx(np.max(np.abs(a - b)))
-    assert q.similarity(a, -a)["cosine"] == pytest.approx(-1.0)
-    assert q.similarity(np.zeros(4), np.zeros(4))["cosine"] == 1.0
-    assert q.similarity(np.zeros(4), np.ones(4))["cosine"] == 0.0
+    assert sim.similarity(a, -a)["cosine"] == pytest.approx(-1.0)
+    assert sim.similarity(np.zeros(4), np.zeros(4))["cosine"] == 1.0
+    assert sim.similarity(np.zeros(4), np.ones(4))["cosine"] == 0.0
     with pytest.raises(ValueError):
-        q.similarity(np.ones(3), np.ones(4))
+        sim.similarity(np.ones(3), np.ones(4))
 
 
 def test_similarity_stats_mean_and_worst():
-    stats = q.SimilarityStats()
+    stats = sim.SimilarityStats()
     stats.add(np.array([1.0, 0.0]), np.array([1.0, 0.0]))   # cosine 1, cheb 0
     stats.add(np.array([1.0, 0.0]), np.array([0.0, 1.0]))   # cosine 0, cheb 1
     s = stats.summary()
     assert s["count"] == 2 and s["cosine_mean"] == pytest.approx(0.5) and s["cosine_min"] == 0.0
     assert s["chebyshev_mean"] == pytest.approx(0.5) and s["chebyshev_max"] == 1.0
     with pytest.raises(ValueError):
-        q.SimilarityStats().summary()
+        sim.SimilarityStats().summary()
 
 
 # --- quantization and report ----------------------------------------------------------------------
@@ -242,7 +245,7 @@ def small_quant(tmp_path_factory):
     root = tmp_path_factory.mktemp("quant")
     images = copy_images(root / "img", ["imagenet_00_243.jpg", "imagenet_05_853.jpg",
                                         "imagenet_11_630.jpg", "coffee.png"])
-    q.build_calibration_set(images, root / "cal")
+    cal.build_calibration_set(images, root / "cal")
     out = root / "lite0_small_int8.onnx"
     result = q.quantize_model(FP32, root / "cal", out, q.QuantizeSettings(per_channel=True))
     return root, result
@@ -267,7 +270,7 @@ def test_quantize_writes_a_qdq_int8_model_with_its_normalization(small_quant):
 
 def test_report_compares_float_and_int8_outputs(small_quant):
     root, result = small_quant
-    report = q.similarity_report(FP32, result.quant_model, root / "cal", per_node=True)
+    report = sim.similarity_report(FP32, result.quant_model, root / "cal", per_node=True)
     out = report["output"]
     assert out["output"] == "logits" and out["count"] == 4
     assert 0.95 < out["cosine_mean"] <= 1.0 and out["cosine_min"] <= out["cosine_mean"]
@@ -278,7 +281,7 @@ def test_report_compares_float_and_int8_outputs(small_quant):
     assert nodes[-1]["cosine_mean"] == pytest.approx(out["cosine_mean"], abs=2e-3)
     clips = [n for n in nodes if n["op_type"] == "Clip"]
     assert len(clips) == 33 and all(n["cosine_mean"] > 0.9 for n in clips)
-    text = q.format_report(report)
+    text = sim.format_report(report)
     assert "Cosine Similarity" in text and "Chebyshev Distance" in text and "/_swish/Clip" in text
     from rdk_classifier.backends.onnx_session import cpu_int8_info
 
@@ -304,11 +307,11 @@ def test_quantize_cli_json_report(small_quant, tmp_path, capsys):
 
 def test_quantize_bad_inputs(small_quant, tmp_path):
     root, _ = small_quant
-    with pytest.raises(q.CalibrationError, match="not found"):
+    with pytest.raises(errors.CalibrationError, match="not found"):
         q.quantize_model(FP32, tmp_path / "missing", tmp_path / "x.onnx")
     small = tmp_path / "cal64"
-    q.build_calibration_set(root / "img", small, count=1, size=(64, 64))
-    with pytest.raises(q.CalibrationError, match="rebuild it"):
+    cal.build_calibration_set(root / "img", small, count=1, size=(64, 64))
+    with pytest.raises(errors.CalibrationError, match="rebuild it"):
         q.quantize_model(FP32, small, tmp_path / "x.onnx")
     with pytest.raises(ValueError, match="method"):
         q.quantize_model(FP32, root / "cal", tmp_path / "x.onnx", q.QuantizeSettings(method="kl"))
@@ -326,7 +329,7 @@ def test_committed_int8_model_matches_the_float_model():
     from rdk_classifier.classifier import Classifier, ClassifierConfig
     from rdk_classifier.evaluation import evaluate, read_labels
 
-    ev = q.evaluate_models({"float": FP32, "int8": INT8}, IMAGENET_DIR, IMAGENET_DIR / "val.txt")
+    ev = sim.evaluate_models({"float": FP32, "int8": INT8}, IMAGENET_DIR, IMAGENET_DIR / "val.txt")
     assert ev["images"] == 20 and not ev["skipped"]
     assert ev["models"]["int8"]["top1_agreement"] == 1.0
     assert ev["models"]["float"]["top1_agreement"] == 1.0
@@ -342,11 +345,11 @@ def test_committed_int8_model_output_similarity(tmp_path):
     photos = copy_images(tmp_path / "img", ["coffee.png", "chelsea.png"])
     for p in IMAGENET_DIR.glob("*.jpg"):
         shutil.copyfile(p, photos / p.name)
-    q.build_calibration_set(photos, tmp_path / "cal", count=None)
-    info = q.inspect_onnx(FP32)
-    reader = q.CalibrationReader(q.load_calibration_set(tmp_path / "cal").paths, info,
+    cal.build_calibration_set(photos, tmp_path / "cal", count=None)
+    info = toolchain.inspect_onnx(FP32)
+    reader = cal.CalibrationReader(cal.load_calibration_set(tmp_path / "cal").paths, info,
                                  info.mean, info.scale)
-    out = q.compare_outputs(FP32, INT8, reader)
+    out = sim.compare_outputs(FP32, INT8, reader)
     assert out["count"] == 22
     assert out["cosine_mean"] >= 0.98 and out["top1_agreement"] == 1.0
 
@@ -356,10 +359,10 @@ def test_evaluation_skips_unreadable_labeled_images(tmp_path):
     (images / "broken.jpg").write_bytes(b"\xff\xd8\xff junk")
     labels = tmp_path / "val.txt"
     labels.write_text("imagenet_00_243.jpg 243\nmissing.jpg 1\nbroken.jpg 2\nimagenet_05_853.jpg 853\n")
-    ev = q.evaluate_models({"float": FP32}, images, labels)
+    ev = sim.evaluate_models({"float": FP32}, images, labels)
     assert ev["images"] == 2
     assert sorted(s["source"] for s in ev["skipped"]) == ["broken.jpg", "missing.jpg"]
     assert ev["models"]["float"] == {"top1": 1.0, "top5": 1.0, "top1_agreement": 1.0}
     labels.write_text("missing.jpg 1\n")
-    with pytest.raises(q.CalibrationError, match="none of the 1 labeled images"):
-        q.evaluate_models({"float": FP32}, images, labels)
+    with pytest.raises(errors.CalibrationError, match="none of the 1 labeled images"):
+        sim.evaluate_models({"float": FP32}, images, labels)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..quantization import CALIB_EXT, MANIFEST_NAME, build_calibration_set
+from ..calibration import CALIB_EXT, MANIFEST_NAME, build_calibration_set
 from .common import frame_size
 
 

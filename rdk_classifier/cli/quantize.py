@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ..quantization import (ACTIVATION_TYPES, METHODS, QuantizeSettings, format_report,
-                            quantize_model, similarity_report)
+from ..quantization import ACTIVATION_TYPES, METHODS, QuantizeSettings, quantize_model
+from ..similarity import format_report, similarity_report
 
 
 def add_parser(subparsers) -> None:

@@ -1,0 +1,13 @@
+"""Progress bars for the tools (tqdm), off unless asked for (e.g. stderr is a terminal)."""
+
+from __future__ import annotations
+
+
+def progress_bar(total: int, desc: str, unit: str, enabled: bool):
+    """A tqdm bar (a do-nothing one when not ``enabled``): a context manager with ``update``."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
+
+
+__all__ = ["progress_bar"]
