@@ -42,3 +42,7 @@ class BackendUnavailableError(ModelError):
 
 class DownloadError(RdkClassifierError):
     """A model download failed; the partial file is kept for resuming."""
+
+
+class OutputExistsError(RdkClassifierError, FileExistsError):
+    """An output file exists already (it is replaced only with --force) or cannot be written."""
