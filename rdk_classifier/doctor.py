@@ -115,8 +115,27 @@ def hobot_packages(dpkg_status: str = DPKG_STATUS) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> dict:
-    """CPU model and the ISA flags that decide ONNX Runtime's int8 kernels."""
+#: our flag name -> numpy's CPUID-based feature name (numpy has no AVX-VNNI entry)
+_NUMPY_FEATURES = {"avx2": "AVX2", "avx512_vnni": "AVX512VNNI", "asimddp": "ASIMDDP"}
+
+
+def _numpy_features() -> dict:
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__  # numpy < 2
+        except ImportError:
+            return {}
+    return dict(__cpu_features__)
+
+
+def cpu_info(cpuinfo: str = "/proc/cpuinfo", numpy_features: dict | None = None) -> dict:
+    """CPU model and the ISA flags that decide ONNX Runtime's int8 kernels.
+
+    ``isa`` is what the CPU executes, from numpy's own CPUID probe where numpy knows the flag
+    (an emulator such as qemu shows the host's /proc/cpuinfo, not the emulated CPU), else from
+    /proc/cpuinfo; ``isa_cpuinfo`` is /proc/cpuinfo alone."""
     text = _read(cpuinfo) or ""
     model, flags = None, set()
     for line in text.splitlines():
@@ -131,9 +150,13 @@ def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> dict:
                         if line.lower().startswith("cpu part") and ":" in line})
         if parts:
             model = f"ARM CPU part {', '.join(parts)}"
-    isa = {flag: flag in flags for flag in ISA_FLAGS}
+    features = _numpy_features() if numpy_features is None else numpy_features
+    listed = {flag: flag in flags for flag in ISA_FLAGS}
+    isa = {flag: bool(features[_NUMPY_FEATURES[flag]])
+           if _NUMPY_FEATURES.get(flag) in features else listed[flag] for flag in ISA_FLAGS}
     info = {"model": model or platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "machine": platform.machine(), "isa": isa}
+            "cores": os.cpu_count(), "machine": platform.machine(), "isa": isa,
+            "isa_cpuinfo": listed}
     if isa["avx2"] and not (isa["avx512_vnni"] or isa["avx_vnni"]):
         info["int8_note"] = ("AVX2 without VNNI: ONNX Runtime's u8s8 int8 kernels saturate here, "
                              "so int8 outputs stray further from fp32 than on VNNI or ARM CPUs")

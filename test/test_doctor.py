@@ -186,16 +186,25 @@ def test_cpu_info_reads_x86_and_arm_flags(tmp_path):
     x86 = tmp_path / "x86"
     x86.write_text("processor\t: 0\nmodel name\t: Intel(R) Core(TM) i7\n"
                    "flags\t\t: fpu sse2 avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu sse2 avx2 fma\n")
-    info = doctor.cpu_info(str(x86))
+    info = doctor.cpu_info(str(x86), numpy_features={})
     assert info["model"] == "Intel(R) Core(TM) i7"
     assert info["isa"] == {"avx2": True, "avx512_vnni": False, "avx_vnni": False, "asimddp": False}
     assert "VNNI" in info["int8_note"]
     arm = tmp_path / "arm"
     arm.write_text("processor\t: 0\nBogoMIPS\t: 48.00\nFeatures\t: fp asimd evtstrm aes asimddp\n"
                    "CPU implementer\t: 0x41\nCPU part\t: 0xd05\n")
-    info = doctor.cpu_info(str(arm))
+    info = doctor.cpu_info(str(arm), numpy_features={})
     assert info["model"] == "ARM CPU part 0xd05" and info["isa"]["asimddp"] is True
     assert "int8_note" not in info
+
+
+def test_cpu_info_trusts_the_cpu_probe_over_cpuinfo(tmp_path):
+    """Under an emulator /proc/cpuinfo is the host's; numpy's CPUID probe is the CPU that runs."""
+    host = tmp_path / "host"
+    host.write_text("model name\t: Xeon\nflags\t\t: avx2 avx512_vnni avx_vnni\n")
+    info = doctor.cpu_info(str(host), numpy_features={"AVX2": True, "AVX512VNNI": False})
+    assert info["isa"] == {"avx2": True, "avx512_vnni": False, "avx_vnni": True, "asimddp": False}
+    assert info["isa_cpuinfo"]["avx512_vnni"] is True
 
 
 def test_os_image_reads_the_rdk_version_and_hobot_packages(tmp_path):

@@ -146,7 +146,7 @@ def _shape_of(value: Any) -> tuple[int, ...] | None:
         return None
     if isinstance(value, (int, np.integer)):
         address = int(value)
-        if address <= 0:
+        if address < 4096:  # never a heap address: not the pointer dnn_python.cpp hands out
             return None
         raw = (ctypes.c_int32 * (_MAX_DIMS + 1)).from_address(address)
         ndim = int(raw[_MAX_DIMS])
