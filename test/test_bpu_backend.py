@@ -317,8 +317,8 @@ def test_pyeasy_dnn_padding_in_the_prefix_is_read_right(monkeypatch, model_file)
 
 def test_pyeasy_dnn_padding_inside_the_prefix_is_read_by_the_aligned_layout(monkeypatch,
                                                                             model_file):
-    """validShape (1, 4, 1, 250) padded to (1, 4, 1, 256)... would not fit; (1, 1, 2, 500)
-    padded along H to (1, 1, 3, 500) keeps every valid element in the copied prefix."""
+    """(1, 1, 1, 1000) padded along H to (1, 1, 2, 1000): every valid element lies in the
+    copied prefix, at the offsets the aligned layout gives."""
     dnn = doubles.install_pyeasy_dnn(monkeypatch, quant="per_tensor", output_shape=(1, 1, 1, 1000),
                                      output_aligned=(1, 1, 2, 1000))
     nv12 = random_nv12(seed=7)

@@ -400,7 +400,7 @@ class BpuBackend:
         flat = raw.reshape(-1)
         if self._pyeasy_index is not None:
             flat = flat[self._pyeasy_index]
-        if self._pyeasy_scale is None:  # a float output (or unscaled integers)
+        if self._pyeasy_scale is None or flat.dtype.kind == "f":  # float: already real values
             return np.array(flat, dtype=np.float32)
         return (flat.astype(np.float32) * self._pyeasy_scale).astype(np.float32, copy=False)
 
