@@ -299,7 +299,7 @@ def run_model(classifier, label: str, runs: int = TIMED_RUNS) -> tuple[dict, lis
         photos.append({"photo": name, "shows": what, "expected": sorted(classes),
                        "rank": rank, "top": top})
         detail = (f"{what} at rank {rank} (top-1 {top[0]['label']} {top[0]['score']:.3f})"
-                  if rank else f"no {what} class in the top {PHOTO_TOP}: "
+                  if rank else f"no expected class ({what}) in the top {PHOTO_TOP}: "
                                + ", ".join(f"{t['label']} {t['score']:.3f}" for t in top))
         checks.append(Check(f"{label}: {name} shows {what}", rank is not None, detail))
     timing = _time_inference(classifier.backend, nv12s[PHOTO_CHECKS[0][0]], runs)
