@@ -17,7 +17,7 @@ setup(
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     package_data={
         PACKAGE: ["zoo.yaml", "models/*.onnx", "models/*.md", "models/*.txt",
-                  "data/*.txt", "data/*.md"],
+                  "data/*.txt", "data/*.md", "data/photos/*.jpg", "data/photos/*.md"],
     },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

@@ -65,8 +65,11 @@ def fetch_model(name_or_info: str | zoo.ModelInfo, dest: Path | None = None,
     final = dest / info.bin_file
     if final.is_file():
         return final
+    if info.url_path is None:
+        raise DownloadError(f"{info.name}: the zoo publishes no download of {info.bin_file}; it "
+                            f"comes with the RDK X5 OS image in {system}")
     url_base = base_url or zoo.base_url()
-    url = url_base.rstrip("/") + "/" + info.bin_file
+    url = url_base.rstrip("/") + "/" + info.url_path
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -59,3 +59,7 @@ class ModelUnavailableHereError(ModelError):
 
 class CalibrationError(RdkClassifierError):
     """A calibration set cannot be built or read (missing, empty, wrong size)."""
+
+
+class OutputExistsError(RdkClassifierError, FileExistsError):
+    """An output file exists already (it is replaced only with --force) or cannot be written."""

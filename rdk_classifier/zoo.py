@@ -66,11 +66,20 @@ class ModelInfo:
     fps: float | None
     recommended: bool
     in_seed_table: bool
+    #: path of the file under the zoo's base URL (sub-folders for some models); None: not
+    #: published for download (it ships with the RDK OS image)
+    url_path: str | None = None
+    #: the RDK X5 OS image installs this .bin in /opt/hobot/model/x5/basic/ (vendor sources)
+    preinstalled: bool = False
+    #: SHA-256 of the model file, hex; None where unknown
+    sha256: str | None = None
+    #: further names that resolve to this model (e.g. the zoo tables' spellings)
+    aliases: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (tuples become lists)."""
         d = asdict(self)
-        for key in ("input_size", "mean", "scale"):
+        for key in ("input_size", "mean", "scale", "aliases"):
             d[key] = list(d[key])
         return d
 
@@ -118,7 +127,8 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
         raise ValueError(f"zoo.yaml {name}: runtime must be one of {RUNTIMES}, got {runtime!r}")
     merged = {**defaults.get(runtime, {}), **row}
     known = {"name", "family", "runtime", "bin_file", "onnx_file", "onnx_url", "input_size",
-             "resize_mode", "output_kind", "mean", "scale", "recommended", "seed", "aliases"}
+             "resize_mode", "output_kind", "mean", "scale", "recommended", "seed", "aliases",
+             "url_path", "preinstalled", "sha256"}
     unknown = set(merged) - known
     if unknown:
         raise ValueError(f"zoo.yaml {name}: unknown keys {sorted(unknown)}")
@@ -140,13 +150,27 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
     if seed is not None and set(seed) != set(_FIGURES):
         raise ValueError(f"zoo.yaml {name}: seed needs exactly {_FIGURES}")
     figures = {k: _figure((seed or {}).get(k), f"zoo.yaml {name}.{k}") for k in _FIGURES}
+    url_path = merged.get("url_path", bin_file) if bin_file else None
+    if url_path is not None and (not isinstance(url_path, str) or url_path.startswith("/")
+                                 or ".." in url_path.split("/") or "://" in url_path
+                                 or url_path.rsplit("/", 1)[-1] != bin_file):
+        raise ValueError(f"zoo.yaml {name}: url_path must be a relative path ending in "
+                         f"{bin_file!r}, got {url_path!r}")
+    sha256 = merged.get("sha256")
+    if sha256 is not None and not (isinstance(sha256, str) and len(sha256) == 64
+                                   and all(c in "0123456789abcdef" for c in sha256)):
+        raise ValueError(f"zoo.yaml {name}: sha256 must be 64 lower-case hex digits")
+    aliases = merged.get("aliases", ())
+    if not isinstance(aliases, (list, tuple)) or not all(isinstance(a, str) and a
+                                                         for a in aliases):
+        raise ValueError(f"zoo.yaml {name}: aliases must be a list of names")
     return ModelInfo(
         name=name,
         family=merged.get("family"),
         runtime=runtime,
         bin_file=bin_file,
         onnx_file=onnx_file,
-        url=base_url + bin_file if bin_file else None,
+        url=base_url + url_path if url_path else None,
         onnx_url=merged.get("onnx_url"),
         input_size=(int(size[0]), int(size[1])),
         resize_mode=merged["resize_mode"],
@@ -155,12 +179,16 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
         scale=_triple(merged.get("scale"), f"zoo.yaml {name}.scale"),
         recommended=bool(merged.get("recommended", False)),
         in_seed_table=seed is not None,
+        url_path=url_path,
+        preinstalled=bool(merged.get("preinstalled", False)),
+        sha256=sha256,
+        aliases=tuple(aliases),
         **figures,
     )
 
 
 def _aliases(row: dict, info: ModelInfo) -> list[str]:
-    keys = [info.name, *row.get("aliases", ())]
+    keys = [info.name, *info.aliases]
     for file in (info.bin_file, info.onnx_file):
         if file:
             keys.append(file)
@@ -235,6 +263,14 @@ def system_model_dir() -> Path:
     """The board's preinstalled model directory ($RDK_CLASSIFIER_SYSTEM_MODEL_DIR overrides)."""
     env = os.environ.get(SYSTEM_MODEL_DIR_ENV)
     return Path(env).expanduser() if env else SYSTEM_MODEL_DIR
+
+
+def on_board(info: ModelInfo, system_dir: Path | None = None) -> Path | None:
+    """The model's file in the board's preinstalled model directory, or None."""
+    if not info.bin_file:
+        return None
+    path = (Path(system_dir) if system_dir is not None else system_model_dir()) / info.bin_file
+    return path if path.is_file() else None
 
 
 def fetch_command(name: str) -> str:

@@ -1,16 +1,19 @@
 """The BPU backend against the test doubles of hbm_runtime / pyeasy_dnn (test/bpu_doubles.py).
 
-These tests check the backend's own logic (runtime choice, input size, input validation, what is
-passed to the runtime, output dequantization). They cannot show that the real runtimes behave
-like the doubles: that needs an RDK X5.
+These tests check the backend's own logic (runtime choice and fallback, input size, what is passed
+to the runtime, how outputs are read by their layout and dequantized, errors, release). They
+cannot show that the real runtimes behave like the doubles: that needs an RDK X5 (run
+`python -m rdk_classifier doctor` there).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import importlib
-import importlib.abc
-import importlib.util
+import json
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -34,14 +37,14 @@ def model_file(tmp_path):
     return path
 
 
-def random_nv12(h: int, w: int, seed: int = 0) -> np.ndarray:
+def random_nv12(h: int = 224, w: int = 224, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, h * w * 3 // 2, dtype=np.uint8)
 
 
 # ----------------------------------------------------------------------------- availability
 
 def test_no_runtime_means_none_and_a_clear_error(model_file):
-    assert bpu.available_runtime() is None
+    assert bpu.available_runtime() is None and bpu.available_runtimes() == []
     with pytest.raises(BackendUnavailableError) as err:
         bpu.BpuBackend(model_file)
     message = str(err.value)
@@ -54,8 +57,10 @@ def test_hbm_runtime_is_preferred_over_pyeasy_dnn(monkeypatch, model_file):
     doubles.install_pyeasy_dnn(monkeypatch)
     hbm = doubles.install_hbm_runtime(monkeypatch)
     assert bpu.available_runtime() == "hbm_runtime"
+    assert bpu.available_runtimes() == ["hbm_runtime", "pyeasy_dnn"]
     backend = bpu.BpuBackend(model_file)
     assert backend.runtime == "hbm_runtime" and len(hbm.instances) == 1
+    assert backend.fallback_reasons == ()
 
 
 def test_hobot_dnn_is_preferred_over_hobot_dnn_rdkx5(monkeypatch, model_file):
@@ -67,41 +72,20 @@ def test_hobot_dnn_is_preferred_over_hobot_dnn_rdkx5(monkeypatch, model_file):
     assert len(plain.models) == 1 and len(rdkx5.models) == 1
 
 
-class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Sees every import of a BPU runtime; optionally fails it like a wrong-board wheel."""
-
-    def __init__(self, fail: bool) -> None:
-        self.fail = fail
-        self.seen: list[str] = []
-
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("hbm_runtime", "hobot_dnn", "hobot_dnn_rdkx5"):
-            self.seen.append(name)
-            if self.fail and name == "hbm_runtime":
-                return importlib.util.spec_from_loader(name, self)
-        return None
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        raise OSError("libhbucp.so: cannot open shared object file: No such file or directory")
-
-
-def test_runtime_that_fails_with_oserror_is_skipped(monkeypatch, model_file):
-    """The PyPI hbm_runtime wheel is another board's build and fails loading libhbucp.so."""
-    finder = _Finder(fail=True)
-    monkeypatch.delitem(sys.modules, "hbm_runtime")
-    monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
+def test_wrong_board_hbm_runtime_import_error_is_skipped(monkeypatch, model_file):
+    """Another board's hbm_runtime raises RuntimeError at import (missing vendor library)."""
+    finder = doubles.install_wrong_board_hbm_runtime(monkeypatch)
     assert bpu.available_runtime() is None
     assert finder.seen == ["hbm_runtime"]
+    with pytest.raises(BackendUnavailableError, match="RuntimeError: Missing Horizon runtime"):
+        bpu.BpuBackend(model_file)
     doubles.install_pyeasy_dnn(monkeypatch)
     assert bpu.available_runtime() == "pyeasy_dnn"
     assert bpu.BpuBackend(model_file).runtime == "pyeasy_dnn"
 
 
 def test_runtimes_are_not_imported_with_the_module(monkeypatch):
-    finder = _Finder(fail=False)
+    finder = doubles.WrongBoardFinder(fail=False)
     for name in doubles.BPU_MODULE_NAMES:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
@@ -119,6 +103,46 @@ def test_forcing_a_runtime(monkeypatch, model_file):
         bpu.BpuBackend(model_file, runtime="tensorrt")
 
 
+# ----------------------------------------------------------------------------- fallback (6)
+
+def test_pypi_hbm_runtime_that_takes_only_hbm_falls_back_to_pyeasy_dnn(monkeypatch, model_file,
+                                                                       caplog):
+    doubles.install_hbm_runtime(monkeypatch, accepts=".hbm")
+    doubles.install_pyeasy_dnn(monkeypatch)
+    backend = bpu.BpuBackend(model_file)
+    assert backend.runtime == "pyeasy_dnn"
+    assert len(backend.fallback_reasons) == 1 and "Only .hbm" in backend.fallback_reasons[0]
+    assert "trying the next runtime" in caplog.text
+    nv12 = random_nv12(seed=11)
+    np.testing.assert_array_equal(backend.infer(nv12), doubles.expected_scores(nv12, 1000, "none"))
+
+
+def test_upper_case_suffix_falls_back_from_x5_hbm_runtime(monkeypatch, tmp_path):
+    path = tmp_path / "RESNET18_224X224_NV12.BIN"
+    path.write_bytes(b"x")
+    doubles.install_hbm_runtime(monkeypatch)  # the X5 build: lower-case .bin only
+    doubles.install_pyeasy_dnn(monkeypatch)
+    assert bpu.BpuBackend(path).runtime == "pyeasy_dnn"
+
+
+def test_every_runtime_failing_names_each_reason(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch, accepts=".hbm")
+    doubles.install_pyeasy_dnn(monkeypatch, fail_load=True)
+    with pytest.raises(ModelError) as err:
+        bpu.BpuBackend(model_file)
+    message = str(err.value)
+    assert "hbm_runtime: ValueError: Invalid model file extension" in message
+    assert "pyeasy_dnn: RuntimeError: hbDNNInitializeFromFiles failed" in message
+
+
+def test_a_forced_runtime_does_not_fall_back(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch, accepts=".hbm")
+    dnn = doubles.install_pyeasy_dnn(monkeypatch)
+    with pytest.raises(ModelError, match="Only .hbm"):
+        bpu.BpuBackend(model_file, runtime="hbm_runtime")
+    assert dnn.models == []
+
+
 # ----------------------------------------------------------------------------- hbm_runtime
 
 @pytest.mark.parametrize("quant", doubles.QUANT_VARIANTS)
@@ -126,20 +150,57 @@ def test_forcing_a_runtime(monkeypatch, model_file):
 def test_hbm_runtime_outputs_dequantized(monkeypatch, model_file, quant, output_shape):
     doubles.install_hbm_runtime(monkeypatch, quant=quant, output_shape=output_shape)
     backend = bpu.BpuBackend(model_file)
-    nv12 = random_nv12(224, 224, seed=1)
+    nv12 = random_nv12(seed=1)
     out = backend.infer(nv12)
-    assert out.dtype == np.float32 and out.shape == (1000,)
+    assert out.dtype == np.float32 and out.shape == (1000,) and backend.num_classes == 1000
     np.testing.assert_array_equal(out, doubles.expected_scores(nv12, 1000, quant))
+
+
+def test_hbm_runtime_float_output_is_not_dequantized_twice(monkeypatch, model_file):
+    """SCALE declared but float32 returned: the values already are real numbers."""
+    doubles.install_hbm_runtime(monkeypatch, quant="dequantized_by_runtime")
+    nv12 = random_nv12(seed=12)
+    np.testing.assert_array_equal(bpu.BpuBackend(model_file).infer(nv12),
+                                  doubles.expected_scores(nv12, 1000, "none"))
 
 
 def test_hbm_runtime_per_channel_scale_changes_the_argmax(monkeypatch, model_file):
     """Guard against a test that cannot fail: a per-tensor reading gives another top-1."""
     doubles.install_hbm_runtime(monkeypatch, quant="per_channel")
-    nv12 = random_nv12(224, 224, seed=2)
+    nv12 = random_nv12(seed=2)
     out = bpu.BpuBackend(model_file).infer(nv12)
     raw = doubles.raw_values(nv12, 1000) + doubles.per_channel_zero_point(1000)
     assert int(np.argmax(out)) != int(np.argmax(raw))
     assert int(np.argmax(out)) == int(np.argmax(doubles.expected_scores(nv12, 1000, "per_channel")))
+
+
+@pytest.mark.parametrize("return_mode", ["valid_view", "valid_copy", "aligned", "flat"])
+@pytest.mark.parametrize("shape, aligned", [((1, 1000, 1, 1), (1, 1000, 1, 4)),
+                                            ((1, 1000, 1, 1), (1, 1024, 1, 1)),
+                                            ((1, 1, 1, 1000), (1, 1, 2, 1008))])
+def test_hbm_runtime_padded_int32_output_is_read_right(monkeypatch, model_file, return_mode,
+                                                       shape, aligned):
+    hbm = doubles.install_hbm_runtime(monkeypatch, quant="per_channel", output_shape=shape,
+                                      output_aligned=aligned, return_mode=return_mode)
+    backend = bpu.BpuBackend(model_file)
+    nv12 = random_nv12(seed=3)
+    expected = doubles.expected_scores(nv12, 1000, "per_channel")
+    np.testing.assert_array_equal(backend.infer(nv12), expected)
+    # guard: where the padding sits inside the first 1000 elements of the buffer, a
+    # layout-blind reader takes padding for scores
+    buffer = hbm.instances[0].run({doubles.BIN_MODEL_NAME: {"input": nv12}})
+    naive = np.ascontiguousarray(buffer[doubles.BIN_MODEL_NAME]["output"]).reshape(-1)[:1000]
+    if return_mode in ("aligned", "flat") and aligned == (1, 1000, 1, 4):
+        assert (naive == doubles.PAD_VALUE).any()
+
+
+def test_hbm_runtime_unreadable_output_is_refused_with_the_shapes(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch, output_aligned=(1, 1000, 1, 4), return_mode="garbage")
+    backend = bpu.BpuBackend(model_file)
+    with pytest.raises(ModelError) as err:
+        backend.infer(random_nv12())
+    message = str(err.value)
+    assert "(500,)" in message and "(1, 1000, 1, 1)" in message and "(16000, 16, 16, 4)" in message
 
 
 def test_hbm_runtime_input_size_feed_and_scheduling(monkeypatch, model_file):
@@ -149,7 +210,8 @@ def test_hbm_runtime_input_size_feed_and_scheduling(monkeypatch, model_file):
     assert backend.input_spec == InputSpec(128, 96)
     model = hbm.instances[0]
     name = model.model_names[0]
-    assert model.scheduling == {"priority": {name: 200}, "bpu_cores": {name: [0]}}
+    assert name == doubles.BIN_MODEL_NAME != model_file.stem  # the name inside the .bin
+    assert model.scheduling_calls == [{"priority": {name: 200}, "bpu_cores": {name: [0]}}]
     nv12 = random_nv12(128, 96, seed=3)
     backend.infer(nv12)
     fed = model.inputs_seen[-1]
@@ -162,14 +224,57 @@ def test_hbm_runtime_nhwc_input_shape(monkeypatch, model_file):
     assert bpu.BpuBackend(model_file).input_spec == InputSpec(64, 160)
 
 
+def test_hbm_runtime_run_error_is_a_model_error(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch, fail_run=True)
+    backend = bpu.BpuBackend(model_file)
+    with pytest.raises(ModelError, match="hbm_runtime run failed: RuntimeError: hbDNNInfer failed"):
+        backend.infer(random_nv12())
+
+
+# ----------------------------------------------------------------------------- cores (3)
+
+@pytest.mark.parametrize("core, pyeasy_core_id, hbm_cores", [(-1, 0, None), (0, 1, [0]),
+                                                             (2, 3, [2])])
+def test_core_mapping(core, pyeasy_core_id, hbm_cores):
+    assert bpu.map_core(core, "pyeasy_dnn") == pyeasy_core_id
+    assert bpu.map_core(core, "hbm_runtime") == hbm_cores
+
+
+def test_any_core_on_hbm_runtime_leaves_the_automatic_choice(monkeypatch, model_file):
+    hbm = doubles.install_hbm_runtime(monkeypatch)
+    bpu.BpuBackend(model_file, core_id=-1, priority=9)
+    model = hbm.instances[0]
+    assert model.scheduling_calls == [{"priority": {doubles.BIN_MODEL_NAME: 9}}]
+    assert model.sched_params[doubles.BIN_MODEL_NAME].bpu_cores == [-1]  # = automatic
+
+
+@pytest.mark.parametrize("core, expected", [(-1, 0), (0, 1)])
+def test_pyeasy_dnn_core_and_priority_are_mapped(monkeypatch, model_file, core, expected):
+    dnn = doubles.install_pyeasy_dnn(monkeypatch)
+    backend = bpu.BpuBackend(model_file, core_id=core, priority=7)
+    backend.infer(random_nv12())
+    assert dnn.models[0].forward_calls == [{"core_id": expected, "priority": 7}]
+
+
+def test_a_core_the_runtime_rejects_is_a_model_error(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch)
+    with pytest.raises(ModelError, match=r"valid range: \[0, 3\]"):
+        bpu.BpuBackend(model_file, core_id=5)
+
+
+def test_default_core_is_any():
+    assert bpu.BpuBackend.__init__.__defaults__[0] == bpu.ANY_CORE == -1
+
+
 # ----------------------------------------------------------------------------- pyeasy_dnn
 
 @pytest.mark.parametrize("quant", doubles.QUANT_VARIANTS)
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_pyeasy_dnn_outputs_dequantized(monkeypatch, model_file, quant, layout):
-    doubles.install_pyeasy_dnn(monkeypatch, quant=quant, layout=layout)
+@pytest.mark.parametrize("shape_mode", ["pointer", "sequence"])
+def test_pyeasy_dnn_outputs_dequantized(monkeypatch, model_file, quant, layout, shape_mode):
+    doubles.install_pyeasy_dnn(monkeypatch, quant=quant, layout=layout, shape_mode=shape_mode)
     backend = bpu.BpuBackend(model_file)
-    nv12 = random_nv12(224, 224, seed=4)
+    nv12 = random_nv12(seed=4)
     out = backend.infer(nv12)
     assert out.dtype == np.float32 and out.shape == (1000,)
     np.testing.assert_array_equal(out, doubles.expected_scores(nv12, 1000, quant))
@@ -184,31 +289,191 @@ def test_pyeasy_dnn_input_size_from_layout(monkeypatch, model_file, layout, expe
     assert backend.infer(random_nv12(96, 160)).shape == (10,)
 
 
-def test_pyeasy_dnn_core_and_priority_are_passed(monkeypatch, model_file):
-    dnn = doubles.install_pyeasy_dnn(monkeypatch)
-    backend = bpu.BpuBackend(model_file, core_id=1, priority=7)
-    backend.infer(random_nv12(224, 224))
-    assert dnn.models[0].forward_calls == [{"core_id": 1, "priority": 7}]
-
-
 def test_pyeasy_dnn_gets_a_contiguous_flat_array(monkeypatch, model_file):
     doubles.install_pyeasy_dnn(monkeypatch)
     backend = bpu.BpuBackend(model_file)
-    nv12 = random_nv12(224, 224, seed=5)
+    nv12 = random_nv12(seed=5)
     # every other byte of a bigger buffer: right size, not contiguous, 2-D
     strided = np.repeat(nv12, 2)[::2].reshape(224 * 3 // 2, 224)
     assert not strided.flags.c_contiguous
     np.testing.assert_array_equal(backend.infer(strided), doubles.expected_scores(nv12, 1000, "none"))
 
 
-# ----------------------------------------------------------------------------- validation
+def test_pyeasy_dnn_shape_pointer_is_decoded():
+    struct = (ctypes.c_int32 * 9)(1, 1000, 1, 4, 77, 77, 77, 77, 4)
+    assert bpu._shape_of(ctypes.addressof(struct)) == (1, 1000, 1, 4)
+    assert bpu._shape_of((1, 1000)) == (1, 1000) and bpu._shape_of([2, 3]) == (2, 3)
+    bad = (ctypes.c_int32 * 9)(1, 2, 3, 4, 5, 6, 7, 8, 99)  # numDimensions out of range
+    assert bpu._shape_of(ctypes.addressof(bad)) is None and bpu._shape_of(0) is None
+
+
+def test_pyeasy_dnn_padding_in_the_prefix_is_read_right(monkeypatch, model_file):
+    """Channel padding at the end of the buffer: the valid values are the first 1000 elements."""
+    doubles.install_pyeasy_dnn(monkeypatch, quant="per_channel", output_aligned=(1, 1024, 1, 1))
+    nv12 = random_nv12(seed=6)
+    np.testing.assert_array_equal(bpu.BpuBackend(model_file).infer(nv12),
+                                  doubles.expected_scores(nv12, 1000, "per_channel"))
+
+
+def test_pyeasy_dnn_padding_inside_the_prefix_is_read_by_the_aligned_layout(monkeypatch,
+                                                                            model_file):
+    """(1, 1, 1, 1000) padded along H to (1, 1, 2, 1000): every valid element lies in the
+    copied prefix, at the offsets the aligned layout gives."""
+    dnn = doubles.install_pyeasy_dnn(monkeypatch, quant="per_tensor", output_shape=(1, 1, 1, 1000),
+                                     output_aligned=(1, 1, 2, 1000))
+    nv12 = random_nv12(seed=7)
+    np.testing.assert_array_equal(bpu.BpuBackend(model_file).infer(nv12),
+                                  doubles.expected_scores(nv12, 1000, "per_tensor"))
+    assert dnn.models
+
+
+def test_pyeasy_dnn_padded_output_that_cannot_be_read_is_refused(monkeypatch, model_file):
+    """(1, 1000, 1, 1) padded to (1, 1000, 1, 4): the valid values are spread over 4000
+    elements but pyeasy_dnn copies only the first 1000 (the scrambled-scores hazard)."""
+    dnn = doubles.install_pyeasy_dnn(monkeypatch, quant="per_tensor", output_aligned=(1, 1000, 1, 4))
+    with pytest.raises(ModelError) as err:
+        bpu.BpuBackend(model_file)
+    message = str(err.value)
+    assert "validShape (1, 1000, 1, 1)" in message and "alignedShape (1, 1000, 1, 4)" in message
+    assert "hbm_runtime" in message
+    # guard: reading it anyway gives padding values in place of scores
+    buf = dnn.models[0].forward(random_nv12())[0].buffer.reshape(-1)
+    assert (buf == doubles.PAD_VALUE).any()
+
+
+def test_pyeasy_dnn_padded_output_falls_back_from_and_to_hbm_runtime(monkeypatch, model_file):
+    """The same padded model through the preferred runtime is read right."""
+    doubles.install_pyeasy_dnn(monkeypatch, quant="per_tensor", output_aligned=(1, 1000, 1, 4))
+    doubles.install_hbm_runtime(monkeypatch, quant="per_tensor", output_aligned=(1, 1000, 1, 4))
+    backend = bpu.BpuBackend(model_file)
+    nv12 = random_nv12(seed=8)
+    assert backend.runtime == "hbm_runtime"
+    np.testing.assert_array_equal(backend.infer(nv12), doubles.expected_scores(nv12, 1000,
+                                                                               "per_tensor"))
+
+
+def test_pyeasy_dnn_2d_output_with_an_empty_buffer_is_refused(monkeypatch, model_file):
+    doubles.install_pyeasy_dnn(monkeypatch, output_shape="NC", tail_dims=(0, 0))
+    backend = bpu.BpuBackend(model_file)
+    with pytest.raises(ModelError) as err:
+        backend.infer(random_nv12())
+    message = str(err.value)
+    assert "(1, 1000, 0, 0)" in message and "validShape (1, 1000)" in message
+
+
+def test_pyeasy_dnn_2d_output_with_garbage_dimensions_is_refused(monkeypatch, model_file):
+    doubles.install_pyeasy_dnn(monkeypatch, output_shape="NC", tail_dims=(7, 3))
+    with pytest.raises(ModelError, match=r"21000 values as shape \(1, 1000, 7, 3\)"):
+        bpu.BpuBackend(model_file).infer(random_nv12())
+
+
+def test_pyeasy_dnn_2d_output_that_copies_right_is_read(monkeypatch, model_file):
+    doubles.install_pyeasy_dnn(monkeypatch, output_shape="NC", tail_dims=(1, 1), quant="per_tensor")
+    nv12 = random_nv12(seed=9)
+    np.testing.assert_array_equal(bpu.BpuBackend(model_file).infer(nv12),
+                                  doubles.expected_scores(nv12, 1000, "per_tensor"))
+
+
+def test_pyeasy_dnn_load_system_error_is_a_model_error_with_the_runtime_message(monkeypatch,
+                                                                               model_file):
+    doubles.install_pyeasy_dnn(monkeypatch, fail_load=True)
+    with pytest.raises(ModelError) as err:
+        bpu.BpuBackend(model_file)
+    assert "RuntimeError: hbDNNInitializeFromFiles failed" in str(err.value)
+    assert str(model_file) in str(err.value)
+
+
+def test_pyeasy_dnn_forward_system_error_is_a_model_error(monkeypatch, model_file):
+    doubles.install_pyeasy_dnn(monkeypatch, fail_forward=True)
+    backend = bpu.BpuBackend(model_file)
+    with pytest.raises(ModelError, match=r"forward failed: RuntimeError: forward execution failed"):
+        backend.infer(random_nv12())
+
+
+def test_runtime_message_reads_the_cause_of_a_system_error():
+    err = doubles._pyeasy_error("load", "hbDNNInitializeFromFiles failed")
+    assert bpu.runtime_message(err) == "RuntimeError: hbDNNInitializeFromFiles failed"
+    assert bpu.runtime_message(ValueError("a\n b")) == "ValueError: a b"
+
+
+# ----------------------------------------------------------------------------- class count (2)
 
 @pytest.fixture(params=["hbm_runtime", "pyeasy_dnn"])
-def any_backend(request, monkeypatch, model_file):
-    if request.param == "hbm_runtime":
-        doubles.install_hbm_runtime(monkeypatch)
-    else:
-        doubles.install_pyeasy_dnn(monkeypatch)
+def runtime(request):
+    return request.param
+
+
+def install(runtime, monkeypatch, **kwargs):
+    if runtime == "hbm_runtime":
+        return doubles.install_hbm_runtime(monkeypatch, **kwargs)
+    return doubles.install_pyeasy_dnn(monkeypatch, **kwargs)
+
+
+def test_class_count_is_checked(runtime, monkeypatch, model_file):
+    install(runtime, monkeypatch, num_classes=1001)
+    assert bpu.BpuBackend(model_file).num_classes == 1001
+    with pytest.raises(ModelError, match="outputs 1001 values .* but 1000 classes are expected"):
+        bpu.BpuBackend(model_file, num_classes=1000)
+
+
+def test_an_output_that_is_not_a_class_vector_is_refused(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch, output_shape=(1, 10, 7, 7))
+    with pytest.raises(ModelError, match=r"\(1, 10, 7, 7\) is not one class vector"):
+        bpu.BpuBackend(model_file)
+
+
+# ----------------------------------------------------------------------------- release (5)
+
+def test_close_drops_the_runtime_object(runtime, monkeypatch, model_file):
+    module = install(runtime, monkeypatch)
+    backend = bpu.BpuBackend(model_file)
+    ref = weakref.ref(backend._model)
+    getattr(module, "instances", getattr(module, "models", None)).clear()
+    backend.close()
+    backend.close()  # twice is fine
+    gc.collect()
+    assert ref() is None
+    with pytest.raises(ModelError, match="closed"):
+        backend.infer(random_nv12())
+
+
+# ----------------------------------------------------------------------------- describe
+
+def test_describe_hbm_runtime_lists_every_property(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch, quant="per_tensor", output_aligned=(1, 1000, 1, 4))
+    info = bpu.BpuBackend(model_file, core_id=0).describe()
+    json.dumps(info)  # JSON-ready
+    props = info["properties"]
+    assert set(bpu.HBM_RUNTIME_PROPERTIES) <= set(props)
+    name = doubles.BIN_MODEL_NAME
+    assert props["output_quants"][name]["output"] == {
+        "quant_type": "SCALE", "scale": [0.25], "zero_point": [3], "axis": 0}
+    assert props["output_dtypes"][name]["output"] == "S32"
+    assert props["output_strides"][name]["output"] == [16000, 16, 16, 4]
+    assert props["sched_params"][name]["bpu_cores"] == [0]
+    assert info["version"] == "double-3.5.0" and info["runtime_core"] == [0]
+
+
+def test_describe_pyeasy_dnn_lists_every_property(monkeypatch, model_file):
+    doubles.install_pyeasy_dnn(monkeypatch, quant="per_tensor", output_aligned=(1, 1024, 1, 1))
+    info = bpu.BpuBackend(model_file).describe()
+    json.dumps(info)
+    out = info["properties"]["outputs"][0]
+    assert set(bpu.PYEASY_TENSOR_PROPERTIES) <= set(out)
+    assert out["validShape"] == [1, 1000, 1, 1] and out["alignedShape"] == [1, 1024, 1, 1]
+    assert (out["tensor_type"], out["dtype"], out["layout"]) == ("int32", "int32", "NCHW")
+    assert out["scale_data"] == [0.25] and out["shape"] == [1, 1000, 1, 1]
+    inp = info["properties"]["inputs"][0]
+    assert (inp["tensor_type"], inp["dtype"], inp["shape"]) == ("NV12", "uint8", [1, 3, 224, 224])
+    assert info["properties"]["name"] == doubles.BIN_MODEL_NAME
+    assert info["runtime_core"] == 0 and info["core_id"] == -1
+
+
+# ----------------------------------------------------------------------------- validation
+
+@pytest.fixture
+def any_backend(runtime, monkeypatch, model_file):
+    install(runtime, monkeypatch)
     return bpu.BpuBackend(model_file)
 
 
@@ -224,12 +489,6 @@ def test_wrong_dtype_is_rejected(any_backend):
         any_backend.infer(bytes(224 * 224 * 3 // 2))
 
 
-def test_closed_backend_refuses(any_backend):
-    any_backend.close()
-    with pytest.raises(ModelError, match="closed"):
-        any_backend.infer(random_nv12(224, 224))
-
-
 def test_missing_file_and_bad_parameters(monkeypatch, tmp_path, model_file):
     doubles.install_hbm_runtime(monkeypatch)
     with pytest.raises(ModelError, match="not found"):
@@ -237,7 +496,7 @@ def test_missing_file_and_bad_parameters(monkeypatch, tmp_path, model_file):
     with pytest.raises(ValueError, match="priority"):
         bpu.BpuBackend(model_file, priority=256)
     with pytest.raises(ValueError, match="core"):
-        bpu.BpuBackend(model_file, core_id=-1)
+        bpu.BpuBackend(model_file, core_id=-2)
 
 
 def test_odd_input_size_from_model_is_rejected(monkeypatch, model_file):

@@ -287,3 +287,17 @@ def test_cli_fetch_unknown_model(capsys):
 
     assert main(["zoo", "fetch", "resnet181"]) != 0
     assert "ResNet18" in capsys.readouterr().err
+
+
+def test_a_model_in_a_zoo_sub_folder_is_fetched_from_it(server, tmp_path):
+    info = zoo.get_model("YOLO26n_cls")
+    server.files[f"/{info.url_path}"] = CONTENT
+    path = fetch_model(info, dest=tmp_path, base_url=server.url, progress=False)
+    assert path == tmp_path / info.bin_file and path.read_bytes() == CONTENT
+    assert server.requests[-1]["path"] == "/Ultralytics_YOLO_OE_1.2.8/" + info.bin_file
+
+
+def test_a_model_the_zoo_does_not_publish_is_not_downloaded(server, tmp_path):
+    with pytest.raises(DownloadError, match="publishes no download"):
+        fetch_model("EfficientNet_Lite0", dest=tmp_path, base_url=server.url, progress=False)
+    assert server.requests == []

@@ -128,22 +128,100 @@ def test_bin_files_and_urls(name, bin_file):
 
 def test_further_zoo_models_are_there():
     names = {m.name for m in zoo.list_models()}
-    assert set(FURTHER) <= names
-    assert len(zoo.list_models()) == 34 + len(FURTHER) + 2
+    assert set(FURTHER) <= names and set(YOLO_CLS) <= names and "EfficientNet_Lite0" in names
+    assert len(zoo.list_models()) == 34 + len(FURTHER) + len(YOLO_CLS) + 1 + 2
 
 
 def test_every_bpu_model_is_complete():
     bins = [m.bin_file for m in zoo.list_models() if m.runtime == "bpu"]
     assert len(bins) == len(set(bins))
     for m in zoo.list_models():
-        if m.runtime == "bpu":
-            assert m.bin_file.endswith("_224x224_nv12.bin") and m.url == BASE + m.bin_file
-            assert m.mean == (123.675, 116.28, 103.53)
-            assert m.scale == (0.01712475, 0.017507, 0.01742919)
+        if m.runtime != "bpu" or m.name in YOLO_CLS:
+            continue
+        assert m.bin_file.endswith("_224x224_nv12.bin")
+        assert m.url == (None if m.name == "EfficientNet_Lite0" else BASE + m.bin_file)
+        assert m.url_path == (None if m.name == "EfficientNet_Lite0" else m.bin_file)
+        assert m.mean == (123.675, 116.28, 103.53)
+        assert m.scale == (0.01712475, 0.017507, 0.01742919)
+
+
+# The zoo's download scripts (D-Robotics/rdk_model_zoo, branch rdk_x5), line for line:
+# samples/vision/ultralytics_yolo/model/fulldownload.sh: BASE_URL=".../rdk_x5/ultralytics_YOLO",
+#   wget -O "${model}" "${BASE_URL}/${model}"
+# samples/vision/ultralytics_yolo26/model/fulldownload.sh:
+#   BASE_URL=".../rdk_x5/Ultralytics_YOLO_OE_1.2.8/", wget ... "${BASE_URL}/${model}" (the script
+#   doubles the slash; the registry keeps one)
+_V8_11_BASE = "https://archive.d-robotics.cc/downloads/rdk_model_zoo/rdk_x5/ultralytics_YOLO"
+_Y26_BASE = "https://archive.d-robotics.cc/downloads/rdk_model_zoo/rdk_x5/Ultralytics_YOLO_OE_1.2.8/"
+YOLO_SCRIPT_URLS = {
+    **{f"YOLOv8{s}_cls": f"{_V8_11_BASE}/yolov8{s}_cls_detect_bayese_640x640_nv12.bin"
+       for s in "nsmlx"},
+    **{f"YOLO11{s}_cls": f"{_V8_11_BASE}/yolo11{s}_cls_detect_bayese_640x640_nv12.bin"
+       for s in "nsmlx"},
+    **{f"YOLO26{s}_cls": f"{_Y26_BASE.rstrip('/')}/yolo26{s}_cls_bayese_224x224_nv12.bin"
+       for s in "nsmlx"},
+}
+YOLO_CLS = list(YOLO_SCRIPT_URLS)
+
+
+def test_yolo_cls_rows_follow_the_zoo():
+    assert len(YOLO_CLS) == 15
+    for name, url in YOLO_SCRIPT_URLS.items():
+        m = zoo.get_model(name)
+        assert m.url == url and m.url_path == url[len(BASE):] and m.bin_file == url.rsplit("/", 1)[1]
+        assert m.input_size == (224, 224) and m.resize_mode == "direct"
+        assert m.output_kind == "logits" and m.runtime == "bpu" and not m.in_seed_table
+        assert m.mean == (0.0, 0.0, 0.0) and m.scale == (1 / 255,) * 3
+
+
+@pytest.mark.parametrize("spelling, name", [
+    ("RepGhostNet_100", "RepGhost_100"), ("RepGhostNet_200", "RepGhost_200"),
+    ("Mobilenetv3_large_100", "MobileNetV3"), ("Mobilenetv4_conv_small", "MobileNetV4_conv_small"),
+    ("MobileNetv1", "MobileNetV1"), ("Efficientnet_B4", "EfficientNet_B4"),
+    ("YOLOv8n-CLS", "YOLOv8n_cls"), ("YOLO11x-CLS", "YOLO11x_cls"), ("YOLO26n Cls", "YOLO26n_cls"),
+    ("yolo26s_cls_bayese", "YOLO26s_cls"), ("yolo11m_cls_detect_bayese_640x640_nv12", "YOLO11m_cls"),
+    ("efficientnet_lite0_224x224_nv12.bin", "EfficientNet_Lite0"),
+])
+def test_the_zoo_tables_spellings_resolve(spelling, name):
+    assert zoo.get_model(spelling).name == name
+
+
+def test_preinstalled_rows():
+    pre = {m.name: m.bin_file for m in zoo.list_models() if m.preinstalled}
+    assert pre == {"MobileNetV1": "mobilenetv1_224x224_nv12.bin",
+                   "Mobilenetv2": "mobilenetv2_224x224_nv12.bin",
+                   "ResNet18": "resnet18_224x224_nv12.bin",
+                   "GoogLeNet": "googlenet_224x224_nv12.bin",
+                   "EfficientNet_Lite0": "efficientnet_lite0_224x224_nv12.bin"}
+
+
+def test_sha256_of_the_shipped_cpu_models_is_right():
+    import hashlib
+
+    for name in ("EfficientNet_Lite0_int8", "EfficientNet_Lite0_fp32"):
+        info = zoo.get_model(name)
+        data = (zoo.PACKAGED_MODEL_DIR / info.onnx_file).read_bytes()
+        assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert all(m.sha256 is None for m in zoo.list_models() if m.runtime == "bpu")
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"url_path": "../x/a.bin"}, "url_path"), ({"url_path": "/abs/a.bin"}, "url_path"),
+    ({"url_path": "sub/other.bin"}, "url_path"), ({"url_path": "http://evil/a.bin"}, "url_path"),
+    ({"sha256": "ABC"}, "sha256"), ({"aliases": "x"}, "aliases"),
+])
+def test_bad_registry_rows_are_refused(row, message):
+    base = {"name": "X", "bin_file": "a.bin"}
+    with pytest.raises(ValueError, match=message):
+        zoo._build_info({**base, **row}, {"bpu": {"input_size": [224, 224],
+                                                  "resize_mode": "direct",
+                                                  "output_kind": "logits", "mean": [0, 0, 0],
+                                                  "scale": [1, 1, 1]}}, BASE)
 
 
 def test_resize_modes_and_output_kinds():
-    direct = {"MobileNetV1", "MobileNetV3", "MobileNetV4_conv_small", "MobileNetV4_conv_medium"}
+    direct = {"MobileNetV1", "MobileNetV3", "MobileNetV4_conv_small", "MobileNetV4_conv_medium",
+              *YOLO_CLS}
     probabilities = {"MobileNetV1", "Mobilenetv2"}
     for m in zoo.list_models():
         if m.runtime == "cpu":
@@ -204,7 +282,7 @@ def test_unknown_name_suggests_close_ones(query, suggestion):
 
 def test_unknown_name_without_a_close_one():
     with pytest.raises(UnknownModelError) as err:
-        zoo.get_model("yolov8n")
+        zoo.get_model("vgg16")
     assert "did you mean" not in str(err.value)
 
 
@@ -376,6 +454,21 @@ def test_cli_list_table(capsys):
     # aligned: every data row has the FPS column ending at the same place
     data = [x for x in lines[2:] if x and not x.startswith(("-", " ")) and x.endswith("*")]
     assert len(data) == 9 and len({len(x) for x in data}) == 1
+
+
+def test_cli_list_marks_what_is_on_the_board(capsys, isolated_dirs):
+    system, _ = isolated_dirs
+    (system / "googlenet_224x224_nv12.bin").write_bytes(b"x")
+    (system / "yolo26n_cls_bayese_224x224_nv12.bin").write_bytes(b"x")
+    _, out, _ = cli(capsys, "list", "--json")
+    rows = {json.loads(x)["name"]: json.loads(x) for x in out.splitlines()}
+    assert {n for n, d in rows.items() if d["on_board"]} == {"GoogLeNet", "YOLO26n_cls"}
+    assert rows["GoogLeNet"]["preinstalled"] is True and rows["YOLO26n_cls"]["preinstalled"] is False
+    assert rows["YOLO26n_cls"]["url"] == YOLO_SCRIPT_URLS["YOLO26n_cls"]
+    _, out, _ = cli(capsys, "list")
+    marked = [line.split()[0] for line in out.splitlines() if line.rstrip().endswith(" yes")]
+    assert marked == ["GoogLeNet", "YOLO26n_cls"]
+    assert f"on board: 2 of these are in {system}" in out
 
 
 def test_cli_show(capsys, isolated_dirs):

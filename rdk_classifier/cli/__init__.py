@@ -10,7 +10,8 @@ import sys
 from ..errors import RdkClassifierError
 
 # each module defines add_parser(subparsers) and a run(args) -> int it sets as ``func``
-COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "calib", "quantize", "toolchain_config")
+COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "calib", "quantize", "toolchain_config",
+            "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,9 @@ def add_parser(subparsers) -> None:
 
     p_list = sub.add_parser("list", help="the models as a table (or JSON lines)",
                             description="List the registry. Figures: the seed table's, '-' where "
-                                        "it has none; * marks its recommended (bold) rows.")
+                                        "it has none; * marks its recommended (bold) rows; 'on "
+                                        "board' marks the files already in the board's "
+                                        "/opt/hobot/model/x5/basic/.")
     p_list.add_argument("--json", action="store_true", help="one JSON object per line per model")
     p_list.add_argument("--family", metavar="F", help="only this family (Transformer, CNN)")
     p_list.add_argument("--recommended", action="store_true",
@@ -80,18 +82,20 @@ def _list(args: argparse.Namespace) -> int:
         models = [m for m in models if (m.family or "").casefold() == args.family.casefold()]
     if args.recommended:
         models = [m for m in models if m.recommended]
+    board = {m.name: zoo.on_board(m) is not None for m in models}
     if args.json:
         for m in models:
             d = m.to_dict()
             ordered = {k: d[k] for k in LIST_FIELDS}
             ordered.update((k, v) for k, v in d.items() if k not in ordered)
+            ordered["on_board"] = board[m.name]
             print(json.dumps(ordered))
         return 0
     header = ("name", "family", "runtime", "params(M)", "float top1", "quant top1",
-              "latency ms", "latency ms (MT)", "FPS", "rec")
+              "latency ms", "latency ms (MT)", "FPS", "rec", "on board")
     rows = [(m.name, _fmt(m.family), m.runtime, _fmt(m.params_m), _fmt(m.float_top1),
              _fmt(m.quant_top1), _fmt(m.latency_ms), _fmt(m.latency_mt_ms), _fmt(m.fps),
-             "*" if m.recommended else "") for m in models]
+             "*" if m.recommended else "", "yes" if board[m.name] else "") for m in models]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     numeric = set(range(3, 9))
 
@@ -103,8 +107,11 @@ def _list(args: argparse.Namespace) -> int:
     print(line(["-" * w for w in widths]))
     for r in rows:
         print(line(r))
+    present = sum(board.values())
     print(f"\n{len(rows)} models. Figures: RDK X5, ImageNet-1k top-1 %, BPU latency; '-' = not in "
           f"the seed table. `zoo show NAME` for details, `zoo fetch NAME` to download.")
+    print(f"on board: {present} of these are in {zoo.system_model_dir()} already"
+          if present else f"on board: none found in {zoo.system_model_dir()} (not an RDK X5?)")
     return 0
 
 

@@ -1,0 +1,43 @@
+"""``python -m rdk_classifier doctor``: the self-check to run first on a board (and attach to bugs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .. import doctor
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "doctor", help="check this machine: versions, CPU, BPU runtimes, models, photos, timing",
+        description="Report what this machine has (OS image, Python, numpy/OpenCV/ONNX Runtime, "
+                    "CPU and int8 ISA flags, BPU runtimes, ROS 2, models on the board) and check "
+                    "the CPU path and, where a BPU runtime imports, the BPU path with every "
+                    "runtime: every model property the runtime exposes, the shipped photos "
+                    "through the one path (espresso, a cat), the runtimes compared on the same "
+                    "NV12, and 100 timed inferences. Exit status 0 when every check passes.")
+    p.add_argument("--model", metavar="NAME|FILE",
+                   help="model to check (a BPU model for the BPU path, a CPU model for the CPU "
+                        "path; default: a model already on the board, and the default CPU model)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE (never over an "
+                                                 "existing file unless --force)")
+    p.add_argument("--force", action="store_true", help="with --out: replace an existing file")
+    p.add_argument("--runs", type=int, default=doctor.TIMED_RUNS, metavar="N",
+                   help=f"timed inferences per runtime (default: {doctor.TIMED_RUNS})")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.runs < 1:
+        print("error: --runs must be >= 1", file=sys.stderr)
+        return 2
+    report = doctor.run_doctor(args.model, runs=args.runs)
+    data = json.dumps(report.to_dict(), indent=1, sort_keys=False)
+    if args.out:
+        path = doctor.write_report(args.out, data + "\n", force=args.force)
+        print(f"report written to {path}", file=sys.stderr)
+    print(data if args.json else doctor.format_text(report))
+    return 0 if report.passed else 1
