@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from . import zoo
+from .backends.onnx_session import X64_QUANT_PRECISION, cpu_int8_info
 from .errors import OutputExistsError, RdkClassifierError
+from .platform_info import read_cpuinfo, runtime_features
 
 #: the photos shipped as package data (rdk_classifier/data/photos/, CC0, see its README)
 PHOTO_DIR = Path(__file__).resolve().parent / "data" / "photos"
@@ -119,47 +121,28 @@ def hobot_packages(dpkg_status: str = DPKG_STATUS) -> dict[str, str]:
 _NUMPY_FEATURES = {"avx2": "AVX2", "avx512_vnni": "AVX512VNNI", "asimddp": "ASIMDDP"}
 
 
-def _numpy_features() -> dict:
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:
-        try:
-            from numpy.core._multiarray_umath import __cpu_features__  # numpy < 2
-        except ImportError:
-            return {}
-    return dict(__cpu_features__)
-
-
 def cpu_info(cpuinfo: str = "/proc/cpuinfo", numpy_features: dict | None = None) -> dict:
     """CPU model and the ISA flags that decide ONNX Runtime's int8 kernels.
 
     ``isa`` is what the CPU executes, from numpy's own CPUID probe where numpy knows the flag
     (an emulator such as qemu shows the host's /proc/cpuinfo, not the emulated CPU), else from
     /proc/cpuinfo; ``isa_cpuinfo`` is /proc/cpuinfo alone."""
-    text = _read(cpuinfo) or ""
-    model, flags = None, set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip().lower()
-        if key in ("model name", "hardware", "cpu model") and model is None and value.strip():
-            model = value.strip()
-        elif key in ("flags", "features"):
-            flags.update(value.split())
-    if model is None:
-        parts = sorted({line.split(":", 1)[1].strip() for line in text.splitlines()
-                        if line.lower().startswith("cpu part") and ":" in line})
-        if parts:
-            model = f"ARM CPU part {', '.join(parts)}"
-    features = _numpy_features() if numpy_features is None else numpy_features
+    model, flags = read_cpuinfo(cpuinfo)
+    features = runtime_features() if numpy_features is None else numpy_features
     listed = {flag: flag in flags for flag in ISA_FLAGS}
     isa = {flag: bool(features[_NUMPY_FEATURES[flag]])
            if _NUMPY_FEATURES.get(flag) in features else listed[flag] for flag in ISA_FLAGS}
     info = {"model": model or platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "machine": platform.machine(), "isa": isa,
             "isa_cpuinfo": listed}
-    if isa["avx2"] and not (isa["avx512_vnni"] or isa["avx_vnni"]):
-        info["int8_note"] = ("AVX2 without VNNI: ONNX Runtime's u8s8 int8 kernels saturate here, "
-                             "so int8 outputs stray further from fp32 than on VNNI or ARM CPUs")
+    int8 = cpu_int8_info(cpuinfo, runtime=features,
+                         machine="aarch64" if "asimd" in flags else None)
+    info["int8_kernels"] = int8.int8_kernels
+    if int8.saturating_without_setting:
+        info["int8_note"] = (f"{int8.int8_kernels}: ONNX Runtime's u8s8 int8 kernels saturate "
+                             f"here unless {X64_QUANT_PRECISION}=1, which every session of this "
+                             f"package sets (other ONNX Runtime programs may not: their int8 "
+                             f"outputs then stray further from fp32 than on VNNI or ARM CPUs)")
     return info
 
 
@@ -324,7 +307,7 @@ def check_cpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
     from .backends.cpu import CpuBackend
     from .classifier import Classifier
     from .frames import Preprocessor
-    from .labels import load_labels
+    from .class_names import load_class_names
 
     name = zoo.DEFAULT_MODEL
     if model is not None:
@@ -348,7 +331,7 @@ def check_cpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
     spec = backend.input_spec
     classifier = Classifier(backend, Preprocessor(spec.height, spec.width,
                                                   resolved.info.resize_mode),
-                            load_labels(), resolved.info.name, top_k=PHOTO_TOP)
+                            load_class_names(), resolved.info.name, top_k=PHOTO_TOP)
     try:
         results, photo_checks, _ = run_model(classifier, "cpu", runs)
     finally:
@@ -376,7 +359,7 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
     from .backends.bpu import BpuBackend, available_runtimes
     from .classifier import Classifier
     from .frames import Preprocessor
-    from .labels import load_labels
+    from .class_names import load_class_names
 
     runtimes = available_runtimes()
     section: dict[str, Any] = {"available": bool(runtimes), "runtimes": runtimes}
@@ -399,7 +382,7 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
     info = resolved.info
     section.update(model=info.name, path=str(resolved.path), resize_mode=info.resize_mode,
                    per_runtime={})
-    labels = load_labels()
+    labels = load_class_names()
     checks: list[Check] = []
     outputs: dict[str, dict[str, np.ndarray]] = {}
     for runtime in runtimes:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import BackendUnavailableError
+from ..platform_info import read_cpuinfo, runtime_features
 
 #: session config entry that keeps x86 U8S8 int8 kernels from saturating on AVX2 (no VNNI)
 X64_QUANT_PRECISION = "session.x64quantprecision"
@@ -79,44 +80,16 @@ _X86_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512vnni", "avx_vnni", "amx_i
 _ARM_FLAGS = ("asimd", "asimddp", "i8mm", "sve")
 
 
-def _cpuinfo(path: str = "/proc/cpuinfo") -> tuple[str, set[str]]:
-    name, flags = "", set()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(1 << 20)
-    except OSError:
-        return name, flags
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip().lower()
-        if key in ("model name", "cpu model", "hardware") and not name:
-            name = value.strip()
-        elif key in ("flags", "features"):
-            flags.update(value.split())
-    return name, flags
-
-
-def _runtime_features() -> dict[str, bool] | None:
-    """The CPU features this process really has (numpy's own CPUID/auxv probe), which under an
-    emulator (qemu-user) differ from the host's /proc/cpuinfo; None where numpy does not say."""
-    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
-        try:
-            features = __import__(module, fromlist=["__cpu_features__"]).__cpu_features__
-        except (ImportError, AttributeError):
-            continue
-        return {str(k).lower(): bool(v) for k, v in features.items()}
-    return None
-
-
-def cpu_int8_info(cpuinfo_path: str = "/proc/cpuinfo",
-                  runtime: dict[str, bool] | None = None) -> CpuInt8Info:
-    """The CPU and its int8-relevant features. Features come from numpy's runtime probe where
-    available (true under emulation), names and the flags numpy does not probe (avx_vnni) from
-    /proc/cpuinfo when the two agree."""
-    machine = platform.machine().lower() or "unknown"
-    name, flags = _cpuinfo(cpuinfo_path)
+def cpu_int8_info(cpuinfo_path: str = "/proc/cpuinfo", runtime: dict[str, bool] | None = None,
+                  machine: str | None = None) -> CpuInt8Info:
+    """The CPU and its int8-relevant features. Features come from numpy's runtime probe
+    (``platform_info.runtime_features``, true under emulation) where available, the name and the
+    flags numpy does not probe (avx_vnni) from /proc/cpuinfo when the two agree."""
+    machine = (machine or platform.machine()).lower() or "unknown"
+    name, flags = read_cpuinfo(cpuinfo_path)
     name = name or platform.processor() or machine
-    runtime = _runtime_features() if runtime is None else runtime
+    runtime = runtime_features() if runtime is None else runtime
+    runtime = {k.lower(): v for k, v in runtime.items()}
     if runtime:
         probed = {"avx2": runtime.get("avx2", False), "avx512f": runtime.get("avx512f", False),
                   "avx512_vnni": runtime.get("avx512vnni", False),
