@@ -1,4 +1,4 @@
-"""Every benchmark of issue 4 in one run (< 2 minutes on a 2-core x86_64), with the target ratios.
+"""Every benchmark of the first version in one run (< 2 minutes on a 2-core x86_64), with the target ratios.
 
 1. preprocessing 1920x1080 bgr8 / nv12 / jpeg -> 224x224 NV12 vs the naive path (bench_preprocess)
 2. the node's worker path vs a bare inference loop, and frame age under 2x overload (bench_worker)

@@ -71,7 +71,7 @@ class ClassifierConfig:
     top_k: int = 5
     labels: str | None = None       # None: ImageNet-1k
     threads: int = 1                # CPU backend: ONNX Runtime intra-op threads
-    bpu_core: int = 0
+    bpu_core: int = -1              # -1: any core (the X5 has one, core 0)
     bpu_priority: int = 0
     cache_dir: str | None = None
     #: run the default CPU model when the one asked for cannot run here (never silently)

@@ -38,8 +38,8 @@ def test_accuracy_is_counted_from_the_labels(report):
     top5 = sum(labels[r.name] in [p.class_id for p in r.top[:5]] for r in report.results)
     assert (report.top1_hits, report.top5_hits) == (top1, top5)
     assert report.top1 == top1 / 20 and report.top5 == top5 / 20
-    # the default model is good enough for this set (issue 2: >= 17/20 top-5)
-    assert top5 >= 17 and top1 <= top5
+    # measured on x86 (AVX2 and AVX-512 VNNI): 19/20 and 19/20 (imagenet_02_438 is missed)
+    assert (top1, top5) == (19, 19)
 
 
 def test_missing_and_unreadable_images_are_counted_and_listed(classifier, tmp_path):

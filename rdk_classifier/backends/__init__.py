@@ -7,7 +7,7 @@ from .base import Backend, InputSpec
 BACKENDS = ("auto", "bpu", "cpu")
 
 
-def create_backend(model, threads: int = 1, bpu_core: int = 0, bpu_priority: int = 0) -> Backend:
+def create_backend(model, threads: int = 1, bpu_core: int = -1, bpu_priority: int = 0) -> Backend:
     """Load a resolved model (``rdk_classifier.zoo.ResolvedModel``) on its runtime."""
     if model.runtime == "bpu":
         from .bpu import BpuBackend
