@@ -34,3 +34,20 @@ def classifier():
     from rdk_classifier.classifier import Classifier
 
     return Classifier.from_model(backend="cpu")
+
+
+@pytest.fixture
+def model_dirs(monkeypatch, tmp_path) -> tuple[Path, Path]:
+    """Empty stand-ins for /opt/hobot/model/x5/basic and the download cache, no download mirror
+    set, and no BPU runtime importable: (system dir, cache dir)."""
+    import bpu_doubles
+    from rdk_classifier import zoo
+
+    system, cache = tmp_path / "hobot", tmp_path / "cache"
+    system.mkdir()
+    cache.mkdir()
+    monkeypatch.setenv(zoo.SYSTEM_MODEL_DIR_ENV, str(system))
+    monkeypatch.setenv(zoo.CACHE_DIR_ENV, str(cache))
+    monkeypatch.delenv(zoo.BASE_URL_ENV, raising=False)
+    bpu_doubles.block_all_runtimes(monkeypatch)
+    return system, cache

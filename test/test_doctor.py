@@ -20,16 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
+def isolated(model_dirs):
     """No real /opt/hobot, cache or BPU runtime."""
-    system = tmp_path / "hobot"
-    cache = tmp_path / "cache"
-    system.mkdir()
-    cache.mkdir()
-    monkeypatch.setenv(zoo.SYSTEM_MODEL_DIR_ENV, str(system))
-    monkeypatch.setenv(zoo.CACHE_DIR_ENV, str(cache))
-    doubles.block_all_runtimes(monkeypatch)
-    return system
+    return model_dirs[0]
 
 
 def run_cli(capsys, *argv):

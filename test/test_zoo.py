@@ -48,17 +48,9 @@ FURTHER = ["MobileNetV1", "MobileNetV3", "MobileNetV4_conv_small", "MobileNetV4_
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(monkeypatch, tmp_path):
+def isolated_dirs(model_dirs):
     """No test looks at the real /opt/hobot or ~/.cache, or sees a real BPU runtime."""
-    system = tmp_path / "hobot"
-    cache = tmp_path / "cache"
-    system.mkdir()
-    cache.mkdir()
-    monkeypatch.setenv(zoo.SYSTEM_MODEL_DIR_ENV, str(system))
-    monkeypatch.setenv(zoo.CACHE_DIR_ENV, str(cache))
-    monkeypatch.delenv(zoo.BASE_URL_ENV, raising=False)
-    doubles.block_all_runtimes(monkeypatch)
-    return system, cache
+    return model_dirs
 
 
 @pytest.fixture
