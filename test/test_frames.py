@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import cv2
 import numpy as np
 import pytest
@@ -83,6 +85,17 @@ def test_nv12_round_trip_back_to_bgr_is_close(photo224):
 
 
 # --- encodings ------------------------------------------------------------------------------------
+def assert_same_nv12_across_channel_counts(got, expected, encoding):
+    """Identical where the resize kernel is the same for 3 and 4 channels (x86 OpenCV); the
+    aarch64 OpenCV wheel resizes 4-channel images through other ARM kernels (KleidiCV, carotene)
+    that round differently: there at most 1 grey level apart, and only on some bytes."""
+    if encoding in ("bgra8", "rgba8") and platform.machine() not in ("x86_64", "AMD64"):
+        diff = np.abs(got.astype(np.int16) - expected)
+        assert diff.max() <= 1 and np.count_nonzero(diff) <= got.size // 2
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("encoding,make", [
     ("bgr8", lambda im: im),
     ("rgb8", lambda im: im[..., ::-1]),
@@ -95,7 +108,7 @@ def test_packed_colour_encodings_give_identical_nv12(chelsea, encoding, make):
     frame = np.ascontiguousarray(make(chelsea))
     h, w = chelsea.shape[:2]
     got = prep.from_raw(frame.tobytes(), w, h, encoding)
-    np.testing.assert_array_equal(got, expected)
+    assert_same_nv12_across_channel_counts(got, expected, encoding)
 
 
 def test_mono8_gives_gray_nv12(chelsea):
@@ -184,8 +197,8 @@ def test_gray_and_bgra_images_accepted_by_from_bgr(chelsea):
     prep = Preprocessor(H, W, "direct")
     gray = cv2.cvtColor(chelsea, cv2.COLOR_BGR2GRAY)
     np.testing.assert_array_equal(prep.from_bgr(gray), prep.from_bgr(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)))
-    np.testing.assert_array_equal(prep.from_bgr(cv2.cvtColor(chelsea, cv2.COLOR_BGR2BGRA)),
-                                  prep.from_bgr(chelsea))
+    assert_same_nv12_across_channel_counts(prep.from_bgr(cv2.cvtColor(chelsea, cv2.COLOR_BGR2BGRA)),
+                                           prep.from_bgr(chelsea), "bgra8")
 
 
 # --- resize modes --------------------------------------------------------------------------------
