@@ -29,6 +29,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import safe_io
 from .errors import FrameError, ModelError, RdkClassifierError
 from .frames import IMAGE_SUFFIXES, load_image, resize_bgr
 from .toolchain import OnnxInput, import_onnx, inspect_onnx, parse_triple
@@ -136,7 +137,7 @@ def _unique_name(stem: str, used: set[str]) -> str:
 def _prepare_out_dir(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise CalibrationError(f"output {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    safe_io.ensure_directory(out, "calibration folder")
     ours = [p for p in out.iterdir() if p.suffix == CALIB_EXT or p.name == MANIFEST_NAME]
     if ours and not overwrite:
         raise CalibrationError(
@@ -176,10 +177,11 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
                 result.skipped.append((source, str(exc)))
                 continue
             name = _unique_name(path.stem, used)
-            tensor.tofile(out / name)
+            safe_io.write_bytes(out / name, tensor.tobytes(), what="calibration file")
             result.entries.append(CalibrationEntry(name, source))
             bar.update(1)
-    (out / MANIFEST_NAME).write_text(json.dumps(result.manifest(), indent=1) + "\n")
+    safe_io.write_text(out / MANIFEST_NAME, json.dumps(result.manifest(), indent=1) + "\n",
+                       what="calibration manifest")
     if not result.entries:
         raise CalibrationError(
             f"none of the {len(candidates)} images in {root} could be read; first error: "
@@ -359,8 +361,9 @@ class QuantizeResult:
 def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str | Path,
                    settings: QuantizeSettings = QuantizeSettings(),
                    mean: Sequence[float] | None = None, scale: Sequence[float] | None = None,
-                   progress: bool = False) -> QuantizeResult:
-    """Write the QDQ int8 model of ``model_path`` calibrated on ``calib_dir`` to ``out_path``."""
+                   progress: bool = False, force: bool = False) -> QuantizeResult:
+    """Write the QDQ int8 model of ``model_path`` calibrated on ``calib_dir`` to ``out_path``
+    (never onto the float model itself; an existing ``out_path`` only with ``force``)."""
     onnx = import_onnx()
     import onnxruntime
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
@@ -373,6 +376,8 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
         raise ValueError(f"unknown activation type {settings.activation_type!r}; "
                          f"choose one of {', '.join(ACTIVATION_TYPES)}")
     model_path, out_path = Path(model_path), Path(out_path)
+    safe_io.ensure_directory(out_path.parent)
+    safe_io.check_output(out_path, force=force, inputs=[model_path], what="quantized model")
     info = inspect_onnx(model_path)
     mean, scale = model_normalization(info, mean, scale)
     calib = load_calibration_set(calib_dir)
@@ -386,7 +391,6 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
               "percentile": CalibrationMethod.Percentile}[settings.method]
     act = QuantType.QUInt8 if settings.activation_type == "uint8" else QuantType.QInt8
     start = time.perf_counter()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rdk_quant_") as tmp:
         source = model_path
         if settings.preprocess:
@@ -419,7 +423,8 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
     })
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
-    onnx.save_model(proto, str(out_path), save_as_external_data=False)
+    safe_io.write_bytes(out_path, proto.SerializeToString(), force=force, inputs=[model_path],
+                        what="quantized model")
     return QuantizeResult(model_path, out_path, settings, mean, scale, len(calib.entries),
                           time.perf_counter() - start)
 
