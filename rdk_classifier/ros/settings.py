@@ -192,7 +192,7 @@ def validate(settings: NodeSettings) -> list[str]:
                                                         else ()):
         if any(c.isspace() for c in name.strip()):
             errors.append(f"topic {name!r} contains white space")
-        else:
+        elif name.strip():  # empty entries are ignored (launch files pass "")
             reason = topic_name_error(name.strip())
             if reason:
                 errors.append(f"topic {name!r} is not a valid ROS 2 topic name: {reason}")
