@@ -332,3 +332,20 @@ def test_cli(classified, tmp_path, capsys):
     args = parser.parse_args(["bag", str(base / "in"), "--out", str(tmp_path / "cli")])
     with pytest.raises(BagError):
         args.func(args)
+
+
+def test_a_hostile_image_in_the_bag_is_one_bad_frame(tmp_path):
+    from hostile_images import forged_jpeg, png_header_only
+
+    ts = humble_typestore()
+    good = load_bgr(IMAGENET / JPEG_NAMES[0])
+    with Writer(tmp_path / "in", version=8, storage_plugin=StoragePlugin.MCAP) as w:
+        conn = w.add_connection(JPEG, "sensor_msgs/msg/CompressedImage", typestore=ts)
+        for i, payload in enumerate([png_header_only(), forged_jpeg(), good]):
+            msg = compressed_msg(ts, payload, T0 + i, "usb", "png" if i == 0 else "jpeg")
+            w.write(conn, T0 + i, ts.serialize_cdr(msg, "sensor_msgs/msg/CompressedImage"))
+    skipped = []
+    report = classify_bag(tmp_path / "in", tmp_path / "out", on_skip=skipped.append)
+    assert report.total_classified == 1
+    assert report.skipped_by_kind == {"bad frame": 2}
+    assert all("pixel budget" in s.reason for s in skipped)

@@ -111,3 +111,34 @@ def test_classify_file_survives_a_hostile_image_between_good_ones(tmp_path, clas
         classifier.classify_file(bad)
     good = classifier.classify_file(IMAGENET_DIR / "imagenet_00_243.jpg")
     assert good.top[0].class_id >= 0
+
+
+def test_classify_cli_reports_hostile_images_and_classifies_the_rest(tmp_path, capsys):
+    from conftest import IMAGENET_DIR
+    from rdk_classifier.cli import main
+
+    (tmp_path / "a_header.png").write_bytes(png_header_only())
+    (tmp_path / "b_forged.jpg").write_bytes(forged_jpeg())
+    good = IMAGENET_DIR / "imagenet_00_243.jpg"
+    code = main(["classify", str(tmp_path / "a_header.png"), str(tmp_path / "b_forged.jpg"),
+                 str(good), "--json"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert captured.err.count("pixel budget") == 2
+    assert captured.out.count("\n") == 1 and str(good) in captured.out  # the good one is done
+
+
+def test_calib_skips_hostile_images_and_keeps_going(tmp_path):
+    import shutil
+
+    from conftest import PHOTOS_DIR
+    from rdk_classifier.quantization import build_calibration_set
+
+    images = tmp_path / "images"
+    shutil.copytree(PHOTOS_DIR, images)
+    (images / "0_bomb.png").write_bytes(png_header_only())
+    calib = build_calibration_set(images, tmp_path / "cal", count=None, size=(32, 32))
+    assert [s for s, _ in calib.skipped] == ["0_bomb.png"]
+    assert "pixel budget" in calib.skipped[0][1]
+    assert len(calib.entries) == len(list(PHOTOS_DIR.glob("*.png"))) + \
+        len(list(PHOTOS_DIR.glob("*.jpg")))

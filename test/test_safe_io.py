@@ -187,6 +187,10 @@ def test_quantize_never_writes_onto_its_own_model(tmp_path):
     existing.write_bytes(b"keep")
     with pytest.raises(OutputExistsError):
         quantize_model(model, tmp_path / "calib", existing)
+    link = tmp_path / "link.onnx"
+    link.symlink_to(existing)
+    with pytest.raises(OutputError, match="symbolic link"):
+        quantize_model(model, tmp_path / "calib", link, force=True)
     assert model.read_bytes() == before and existing.read_bytes() == b"keep"
 
 
