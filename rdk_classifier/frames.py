@@ -37,6 +37,8 @@ BufferLike = Union[bytes, bytearray, memoryview, np.ndarray]
 #: with the BPU) survives. It is checked from the header, before OpenCV allocates anything; a
 #: 30000x30000 PNG would otherwise cost 5 GB. 0 disables the check.
 DEFAULT_MAX_PIXELS = 50_000_000
+#: Most start-of-scan markers accepted in a JPEG (libjpeg decodes the image once per scan).
+MAX_JPEG_SCANS = 100
 #: Largest image file read from disk: an uncompressed 16-bit RGBA image of the pixel budget.
 DEFAULT_MAX_FILE_BYTES = 8 * DEFAULT_MAX_PIXELS + (1 << 20)
 
@@ -554,6 +556,14 @@ def decode_image(data: BufferLike, reduction: int = 1,
                            f"{name} image")
     except FrameSizeError as exc:
         raise DecodeError(str(exc)) from None
+    if name == "JPEG":
+        # a progressive JPEG re-walks the whole image per scan: thousands of tiny scans make a
+        # small file cost seconds of CPU. Entropy-coded data stuffs every 0xFF as FF 00, so this
+        # counts start-of-scan markers (or more), never fewer.
+        scans = buf.tobytes().count(b"\xff\xda")
+        if scans > MAX_JPEG_SCANS:
+            raise DecodeError(f"JPEG has {scans} scans, over the limit of {MAX_JPEG_SCANS} "
+                              f"(a normal progressive JPEG has about 10)")
     try:
         image = cv2.imdecode(buf, _IMREAD_REDUCED[reduction])
     except cv2.error as exc:  # e.g. a header OpenCV refuses (its own size limits)

@@ -15,9 +15,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer  # noqa: E402
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
 
 from rdk_classifier.bag import BagError, classify_bag  # noqa: E402
-from rdk_classifier.classifier import ClassifierConfig  # noqa: E402
 from rdk_classifier.cli import bag as bag_cli  # noqa: E402
-from rdk_classifier.frames import Preprocessor  # noqa: E402
 from rdk_classifier.labels import load_labels  # noqa: E402
 from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, LABEL_INFO, VISION_INFO,  # noqa: E402
                                               VISION_MSGS, humble_typestore)

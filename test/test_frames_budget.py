@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import struct
 
 import cv2
-import numpy as np
 import pytest
 
 from hostile_images import forged_jpeg, png, png_bomb, png_header_only
@@ -142,3 +140,16 @@ def test_calib_skips_hostile_images_and_keeps_going(tmp_path):
     assert "pixel budget" in calib.skipped[0][1]
     assert len(calib.entries) == len(list(PHOTOS_DIR.glob("*.png"))) + \
         len(list(PHOTOS_DIR.glob("*.jpg")))
+
+
+def test_a_jpeg_with_thousands_of_scans_is_refused(chelsea):
+    ok, enc = cv2.imencode(".jpg", chelsea, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    data = enc.tobytes()
+    assert decode_image(data).shape == chelsea.shape  # a normal progressive JPEG decodes
+    sos = data.find(b"\xff\xda")
+    eoi = data.rfind(b"\xff\xd9")
+    # the same (valid) first scan header repeated: a small file that libjpeg would walk 5000x
+    scan = data[sos:data.find(b"\xff", sos + 2 + ((data[sos + 2] << 8) | data[sos + 3]))]
+    bomb = data[:eoi] + scan * 5000 + data[eoi:]
+    with pytest.raises(DecodeError, match="scans"):
+        decode_image(bomb)
