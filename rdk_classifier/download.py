@@ -92,7 +92,7 @@ def fetch_model(name_or_info: str | zoo.ModelInfo, dest: Path | None = None,
     dest = Path(dest).expanduser() if dest is not None else zoo.default_cache_dir()
     final = dest / info.bin_file
     if final.is_file():
-        _check_installed(final, sha256)
+        check_model_file(final, sha256)
         return final
     url_base = base_url or zoo.base_url()
     try:
@@ -166,9 +166,11 @@ def _check_whole(path: Path, sha256: str | None, what: str) -> None:
             raise DownloadError(f"{what} has sha256 {got}, the registry expects {digest}")
 
 
-def _check_installed(final: Path, sha256: str | None) -> None:
+def check_model_file(path: Path, sha256: str | None = None) -> None:
+    """DownloadError unless a local model file is plausible: not empty, not an HTML page, and
+    of the expected sha256 when one is given."""
     try:
-        _check_whole(final, sha256, str(final))
+        _check_whole(path, sha256, str(path))
     except DownloadError as exc:
         raise DownloadError(f"{exc}; delete it and fetch again") from None
 
@@ -231,8 +233,16 @@ def _meta_path(part: Path) -> Path:
 
 
 def _read_meta(part: Path) -> dict:
+    """The resume record, or {} (a missing, foreign or unreadable record means: start over)."""
     try:
-        with open(_meta_path(part), "rb") as f:
+        fd = os.open(_meta_path(part), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW
+                     | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return {}
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return {}
             data = json.loads(f.read(4096))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
@@ -446,3 +456,6 @@ def _check_and_rename(part: Path, final: Path, total: int | None, url: str,
     with contextlib.suppress(FileNotFoundError):
         os.unlink(_meta_path(part))
     log.info("saved %s (%d bytes)", final, size)
+
+
+__all__ = ["DownloadError", "check_model_file", "copy_from_mirror", "download", "fetch_model"]

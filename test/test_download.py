@@ -497,3 +497,24 @@ def test_cli_fetch_passes_the_registry_sha256(server, tmp_path, capsys, monkeypa
                  "--no-progress"])
     assert code == 2 and "sha256" in capsys.readouterr().err
     assert files_in(tmp_path) == []
+
+
+def test_a_fifo_as_resume_record_never_hangs(server, tmp_path):
+    os.mkfifo(tmp_path / f".{FILE}.part.meta")
+    (tmp_path / (FILE + ".part")).write_bytes(CONTENT[:1000])
+    t = threading.Thread(target=fetch_model, args=(MODEL,),
+                         kwargs={"dest": tmp_path, "base_url": server.url, "progress": False},
+                         daemon=True)
+    t.start()
+    t.join(20)
+    assert not t.is_alive(), "fetch blocked on a FIFO"
+    assert (tmp_path / FILE).read_bytes() == CONTENT
+
+
+def test_zoo_show_does_not_call_an_html_page_present(tmp_path, capsys):
+    from rdk_classifier.cli import main
+
+    (tmp_path / FILE).write_bytes(b"<!DOCTYPE html><html>Sign in</html>")
+    assert main(["zoo", "show", MODEL, "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "not usable" in out and "HTML" in out and "\npresent locally:" not in out

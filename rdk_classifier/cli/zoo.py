@@ -127,7 +127,13 @@ def _show(args: argparse.Namespace) -> int:
             continue
         print(f"{key.ljust(width)}  {_fmt(value)}")
     if local:
-        print(f"\npresent locally: {local}")
+        from ..download import DownloadError, check_model_file
+
+        try:
+            check_model_file(local, getattr(info, "sha256", None))
+            print(f"\npresent locally: {local}")
+        except DownloadError as exc:
+            print(f"\npresent locally but not usable: {exc}")
     else:
         print(f"\nnot present locally (looked in {', '.join(d['searched'])}); download with: "
               f"{zoo.fetch_command(info.name)}")
