@@ -90,6 +90,21 @@ def check_output(path: PathLike, *, force: bool = False, inputs: Iterable[PathLi
     return p
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask(0) would briefly give every other
+    thread's new files mode 0666)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # no /proc (not Linux): the brief change is at least restrictive
+    os.umask(mask)
+    return mask
+
+
 def _install(tmp: Path, final: Path, force: bool, what: str) -> None:
     if force:
         os.replace(tmp, final)
@@ -126,9 +141,7 @@ def atomic_open(path: PathLike, mode: str = "wb", *, force: bool = False,
     tmp = Path(name)
     try:
         # mkstemp makes 0600; give the file the mode a plain open() would have (umask applied)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, (0o777 if executable else 0o666) & ~umask)
+        os.fchmod(fd, (0o777 if executable else 0o666) & ~_umask())
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
             yield f
             f.flush()
