@@ -7,20 +7,26 @@ on ``T + "/classification"``, with the input's header and the input's record tim
 ``LabelInfo`` and one ``VisionInfo`` (latched QoS) at the start. Every frame goes through the
 node's path (``ros.messages.classify_message``), so the bag says what the node would have said.
 
-A message that cannot be deserialized or classified is reported and skipped; the output is never
-an existing path, and a run that fails or is interrupted leaves no output behind.
+A message that cannot be deserialized or classified is reported, counted by kind and skipped,
+and the run goes on (one bad frame never costs the other results); so is every message of a
+selected topic that is not an image type, and the rest of an input that turns out truncated. The
+output is never an existing path; it is written under a hidden name beside it, with an exclusive
+claim (a second run with the same ``--out`` fails at once), and renamed into place when complete;
+a run that is interrupted (Ctrl-C, SIGTERM) or fails leaves nothing behind.
 rosbags is imported when a bag is processed (install the ``bag`` extra).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
+import os
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
+from . import safe_io
 from .classifier import Classifier, ClassifierConfig
 from .errors import FrameError, RdkClassifierError
 from .ros import messages as msgs
@@ -48,6 +54,12 @@ class Skipped:
     topic: str
     timestamp: int
     reason: str
+    kind: str = "unclassified"  # one of SKIP_KINDS
+
+
+#: why messages are skipped, as counted in ``BagReport.skipped_by_kind``
+SKIP_KINDS = ("corrupt message", "bad frame", "inference error", "not an image type",
+              "unreadable input")
 
 
 @dataclass
@@ -57,10 +69,17 @@ class BagReport:
     model: str
     classified: dict[str, int] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    #: every message that produced no Classification, by kind (also those not listed one by one:
+    #: a connection of the wrong type, the unread rest of a truncated input)
+    skipped_by_kind: Counter = field(default_factory=Counter)
 
     @property
     def total_classified(self) -> int:
         return sum(self.classified.values())
+
+    @property
+    def total_skipped(self) -> int:
+        return sum(self.skipped_by_kind.values())
 
 
 def _rosbags():
@@ -79,7 +98,9 @@ def output_topic(topic: str) -> str:
     return topic.rstrip("/") + OUTPUT_SUFFIX
 
 
-def _select(connections: Sequence, topics: Optional[Iterable[str]]) -> list:
+def _select(connections: Sequence, topics: Optional[Iterable[str]]) -> tuple[list, list]:
+    """The image connections to classify, and the connections of the same topics whose type is
+    not an image type (their messages are counted as skipped, never silently dropped)."""
     images = [c for c in connections if c.msgtype in IMAGE_TYPES]
     available = sorted({c.topic for c in images})
     if not topics:
@@ -87,19 +108,22 @@ def _select(connections: Sequence, topics: Optional[Iterable[str]]) -> list:
             names = ", ".join(sorted({c.topic for c in connections})) or "none"
             raise BagError(f"the bag has no sensor_msgs/Image or CompressedImage topic "
                            f"(topics: {names})")
-        return images
-    chosen = []
-    for topic in topics:
-        found = [c for c in connections if c.topic == topic]
-        if not found:
-            raise BagError(f"topic {topic!r} is not in the bag; image topics: "
-                           f"{', '.join(available) or 'none'}")
-        bad = [c.msgtype for c in found if c.msgtype not in IMAGE_TYPES]
-        if bad:
-            raise BagError(f"topic {topic!r} is {bad[0]}, not sensor_msgs/msg/Image or "
-                           f"CompressedImage")
-        chosen += found
-    return chosen
+        chosen = images
+    else:
+        chosen = []
+        for topic in topics:
+            found = [c for c in connections if c.topic == topic]
+            if not found:
+                raise BagError(f"topic {topic!r} is not in the bag; image topics: "
+                               f"{', '.join(available) or 'none'}")
+            good = [c for c in found if c.msgtype in IMAGE_TYPES]
+            if not good:
+                raise BagError(f"topic {topic!r} is {found[0].msgtype}, not sensor_msgs/msg/Image "
+                               f"or CompressedImage")
+            chosen += good
+    names = {c.topic for c in chosen}
+    mismatched = [c for c in connections if c.topic in names and c.msgtype not in IMAGE_TYPES]
+    return chosen, mismatched
 
 
 def classify_bag(input_path: str | Path, output_path: str | Path,
@@ -121,11 +145,16 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
         raise BagError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}")
     if class_id_format not in msgs.CLASS_ID_FORMATS:
         raise BagError(f"class_id_format must be one of {', '.join(msgs.CLASS_ID_FORMATS)}")
-    if dst.exists():
+    if os.path.lexists(dst) and not dst.is_symlink():
         raise BagError(f"output {dst} exists already; choose another path (nothing is "
                        f"overwritten)")
     if not src.exists():
         raise BagError(f"input bag {src} does not exist")
+    try:
+        safe_io.ensure_directory(dst.parent, "output folder")
+        safe_io.check_output(dst, inputs=[src], what="output bag", directory=True)
+    except safe_io.OutputError as exc:
+        raise BagError(str(exc)) from None
 
     typestore = rt.humble_typestore()
     types = rt.message_types(typestore)
@@ -135,21 +164,25 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
     except (ReaderError, OSError) as exc:
         raise BagError(f"cannot read bag {src}: {exc}") from None
     try:
-        selected = _select(reader.connections, topics)
+        selected, mismatched = _select(reader.connections, topics)
         mapping = {c.topic: output_topic(c.topic) for c in selected}
         clf = classifier or Classifier.from_config(config)
         report = BagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping})
+        for c in mismatched:
+            if c.msgcount:
+                report.skipped_by_kind["not an image type"] += c.msgcount
+                log.warning("%s: %d message(s) of type %s skipped (not an image type)",
+                            c.topic, c.msgcount, c.msgtype)
         try:
-            _write(reader, selected, dst, storage, clf, typestore, types, report,
-                   class_id_format, score_threshold, top_k, progress, on_skip,
-                   Writer, StoragePlugin,
-                   Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE,
-                       QosDurability.TRANSIENT_LOCAL, QosTime(0, 0), QosTime(0, 0),
-                       QosLiveliness.AUTOMATIC, QosTime(0, 0), False))
-        except BaseException:
-            if dst.exists():  # created by this run: leave nothing half-written
-                shutil.rmtree(dst, ignore_errors=True)
-            raise
+            with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
+                _write(reader, selected, stage, storage, clf, typestore, types, report,
+                       class_id_format, score_threshold, top_k, progress, on_skip,
+                       Writer, StoragePlugin,
+                       Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE,
+                           QosDurability.TRANSIENT_LOCAL, QosTime(0, 0), QosTime(0, 0),
+                           QosLiveliness.AUTOMATIC, QosTime(0, 0), False))
+        except safe_io.OutputError as exc:
+            raise BagError(str(exc)) from None
         finally:
             if classifier is None:
                 clf.close()
@@ -184,36 +217,65 @@ def _write(reader, selected, dst, storage, clf, typestore, types, report, class_
 
         bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr,
                    desc=f"classifying {len(selected)} topic(s)")
+        seen = 0
+        damaged = False
+        messages = reader.messages(connections=selected)
         try:
-            for conn, timestamp, raw in reader.messages(connections=selected):
+            while True:
+                try:
+                    conn, timestamp, raw = next(messages)
+                except StopIteration:
+                    break
+                except Exception as exc:  # a truncated or corrupt input file: keep what we have
+                    rest = max(1, total - seen)
+                    report.skipped_by_kind["unreadable input"] += rest - 1
+                    _skip(report, on_skip, Skipped("*", -1, f"input unreadable after {seen} "
+                                                   f"messages ({type(exc).__name__}: {exc}); "
+                                                   f"{rest} message(s) not read",
+                                                   "unreadable input"))
+                    damaged = True
+                    break
+                seen += 1
                 bar.update(1)
                 try:
                     frame = typestore.deserialize_cdr(raw, conn.msgtype)
                 except Exception as exc:  # undecodable CDR: a corrupt record
                     _skip(report, on_skip, Skipped(conn.topic, timestamp,
-                                                   f"corrupt message: {exc}"))
+                                                   f"corrupt message: {exc}", "corrupt message"))
                     continue
                 try:
                     result = msgs.classify_message(clf, frame, top=top_k)
+                    out = msgs.classification_message(types, frame.header, result.top,
+                                                      class_id_format, score_threshold)
+                    data = typestore.serialize_cdr(out, rt.CLASSIFICATION)
                 except FrameError as exc:
-                    _skip(report, on_skip, Skipped(conn.topic, timestamp, str(exc)))
+                    _skip(report, on_skip, Skipped(conn.topic, timestamp, str(exc), "bad frame"))
                     continue
-                out = msgs.classification_message(types, frame.header, result.top,
-                                                  class_id_format, score_threshold)
-                writer.write(out_conns[conn.topic], timestamp,
-                             typestore.serialize_cdr(out, rt.CLASSIFICATION))
+                except Exception as exc:  # the model failed on this frame (NaN output, ...)
+                    _skip(report, on_skip, Skipped(conn.topic, timestamp,
+                                                   f"{type(exc).__name__}: {exc}",
+                                                   "inference error"))
+                    continue
+                writer.write(out_conns[conn.topic], timestamp, data)
                 report.classified[conn.topic] += 1
+            if not damaged and seen < total:  # the index promised more than the file held
+                missing = total - seen
+                report.skipped_by_kind["unreadable input"] += missing - 1
+                _skip(report, on_skip, Skipped("*", -1, f"the input's index lists {total} "
+                                               f"messages but only {seen} could be read; "
+                                               f"{missing} missing", "unreadable input"))
         finally:
             bar.close()
 
 
 def _skip(report: BagReport, on_skip, skipped: Skipped) -> None:
     report.skipped.append(skipped)
+    report.skipped_by_kind[skipped.kind] += 1
     if on_skip is not None:
         on_skip(skipped)
     else:
         log.warning("%s @ %d: skipped: %s", skipped.topic, skipped.timestamp, skipped.reason)
 
 
-__all__ = ["BagError", "BagReport", "Skipped", "classify_bag", "output_topic", "STORAGES",
+__all__ = ["BagError", "BagReport", "SKIP_KINDS", "Skipped", "classify_bag", "output_topic", "STORAGES",
            "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]

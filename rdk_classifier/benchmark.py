@@ -217,20 +217,39 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
     # the clock starts when the last party arrives, before any thread is released
     start_line = threading.Barrier(threads + 1,
                                    action=lambda: t_start.__setitem__(0, time.perf_counter()))
+    # set on Ctrl-C: workers stop after their current frame, so none is still inside
+    # onnxruntime when the interpreter exits (that aborts with "terminate called ...")
+    stop = threading.Event()
+    # waited on instead of Thread.join: a join interrupted by Ctrl-C marks a still running thread
+    # as stopped (CPython bpo-45274), so a second join would not wait for it
+    finished = [threading.Event() for _ in range(threads)]
 
     def work(k: int) -> None:
         try:
+            _work(k)
+        finally:
+            finished[k].set()
+
+    def _work(k: int) -> None:
+        try:
             call = _classify_call(clfs[k], encoding, width, height)
             for i in range(warmup):
+                if stop.is_set():
+                    break
                 call(data[i % len(data)])
         except BaseException as exc:  # reported after the barrier
             errors.append(exc)
-        start_line.wait()
-        if errors:
+        try:
+            start_line.wait()
+        except threading.BrokenBarrierError:
+            return
+        if errors or stop.is_set():
             return
         lat, st = latencies[k], stages[k]
         try:
             for i in range(share[k]):
+                if stop.is_set():
+                    break
                 frame = data[(i + k) % len(data)]
                 t0 = time.perf_counter()
                 result = call(frame)
@@ -246,8 +265,15 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
         for t in workers:
             t.start()
         start_line.wait()
-        for t in workers:
-            t.join()
+        for done in finished:
+            done.wait()
+    except BaseException:
+        stop.set()
+        start_line.abort()
+        for t, done in zip(workers, finished):
+            if t.ident is not None:  # started: it ends after its current frame
+                done.wait()
+        raise
     finally:
         for c in clfs[1:]:
             c.close()

@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from . import safe_io
 from .errors import CalibrationError, FrameError
 from .frames import IMAGE_SUFFIXES, load_image, resize_bgr
 from .progress import progress_bar
@@ -139,7 +140,7 @@ def _unique_name(stem: str, used: set[str]) -> str:
 def _prepare_out_dir(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise CalibrationError(f"output {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    safe_io.ensure_directory(out, "calibration folder")
     ours = [p for p in out.iterdir() if p.suffix == CALIB_EXT or p.name == MANIFEST_NAME]
     if ours and not overwrite:
         raise CalibrationError(
@@ -188,11 +189,12 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
                 continue
             for k, tensor in enumerate(tensors):
                 name = _unique_name(f"{path.stem}_{k}" if variants else path.stem, used)
-                tensor.tofile(out / name)
+                safe_io.write_bytes(out / name, tensor.tobytes(), what="calibration file")
                 result.entries.append(CalibrationEntry(name, source))
             result.sources += 1
             bar.update(1)
-    (out / MANIFEST_NAME).write_text(json.dumps(result.manifest(), indent=1) + "\n")
+    safe_io.write_text(out / MANIFEST_NAME, json.dumps(result.manifest(), indent=1) + "\n",
+                       what="calibration manifest")
     if not result.entries:
         raise CalibrationError(
             f"none of the {len(candidates)} images in {root} could be read; first error: "

@@ -15,8 +15,8 @@ import numpy as np
 
 from . import zoo
 from .backends import Backend, create_backend
-from .frames import BufferLike, Preprocessor
 from .class_names import check_class_count, class_name, load_class_names
+from .frames import BufferLike, Preprocessor, read_image_file
 from .postprocess import to_probabilities, top_k
 
 
@@ -175,7 +175,7 @@ class Classifier:
                          source, top)
 
     def classify_file(self, path: str | Path, top: int | None = None) -> Result:
-        data = Path(path).read_bytes()
+        data = read_image_file(path)  # regular files only, bounded
         return self.classify_encoded(data, source=str(path), top=top)
 
     def close(self) -> None:

@@ -9,9 +9,13 @@ backend instance must not be called from two threads at once.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import queue
+import stat
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,6 +31,20 @@ class LabelFileError(RdkClassifierError, ValueError):
     """A label file line is not ``<file name> <class index>``, or the file cannot be read."""
 
 
+class EvaluationError(RdkClassifierError):
+    """The evaluation cannot run as asked (no image folder, none of the listed images in it)."""
+
+
+#: largest label file read (ImageNet's 50,000-line val.txt is ~1.4 MB)
+MAX_LABEL_FILE_BYTES = 64 << 20
+
+
+def image_key(name: str) -> str:
+    """One spelling per file name: ``./a.jpg``, ``a.jpg``, ``x/../a.jpg`` and the NFD form of
+    an accented name are the same image."""
+    return unicodedata.normalize("NFC", posixpath.normpath(name))
+
+
 @dataclass(frozen=True)
 class LabelledImage:
     """One line of the label file."""
@@ -38,9 +56,14 @@ class LabelledImage:
 
 def parse_labels(text: str, source: str = "<labels>") -> list[LabelledImage]:
     """Parse val.txt text. Blank lines and lines starting with ``#`` are skipped; a file name may
-    contain spaces (the class index is the last field). Raises LabelFileError naming the line."""
+    contain spaces (the class index is the last field). A UTF-8 BOM and CRLF line ends are
+    accepted; the class index must be plain ASCII digits (``int()`` would also take ``2_4_3``
+    and Arabic-Indic digits); a name that is absolute or leaves the image folder is refused, and
+    so is one image listed twice in any spelling. Raises LabelFileError naming the line."""
     samples: list[LabelledImage] = []
     seen: dict[str, int] = {}
+    if text.startswith("\ufeff"):
+        text = text[1:]
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -50,28 +73,40 @@ def parse_labels(text: str, source: str = "<labels>") -> list[LabelledImage]:
             raise LabelFileError(f"{source}:{number}: expected '<file name> <class index>', "
                                  f"got {line!r}")
         name, index = parts
-        try:
-            label = int(index)
-        except ValueError:
+        if index.startswith("-") and index[1:].isascii() and index[1:].isdigit():
+            raise LabelFileError(f"{source}:{number}: class index {index} is negative")
+        if not (index.isascii() and index.isdigit()) or len(index) > 9:
             raise LabelFileError(f"{source}:{number}: class index {index!r} is not an integer "
-                                 f"(expected '<file name> <class index>')") from None
-        if label < 0:
-            raise LabelFileError(f"{source}:{number}: class index {label} is negative")
-        if name in seen:
+                                 f"of ASCII digits (expected '<file name> <class index>')")
+        label = int(index)
+        key = image_key(name)
+        if posixpath.isabs(key) or key == ".." or key.startswith("../"):
+            raise LabelFileError(f"{source}:{number}: {name!r} is not inside the image folder "
+                                 f"(give names relative to it)")
+        if key in seen:
             raise LabelFileError(f"{source}:{number}: {name!r} is listed twice "
-                                 f"(first on line {seen[name]})")
-        seen[name] = number
+                                 f"(first on line {seen[key]})")
+        seen[key] = number
         samples.append(LabelledImage(name, label, number))
     return samples
 
 
 def read_labels(path: str | Path) -> list[LabelledImage]:
-    """Read a val.txt-style label file (see ``parse_labels``)."""
+    """Read a val.txt-style label file (see ``parse_labels``): a regular file (a FIFO or device
+    would block or never end) of at most ``MAX_LABEL_FILE_BYTES``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise LabelFileError(f"label file {p} is not a regular file")
+            data = f.read(MAX_LABEL_FILE_BYTES + 1)
     except OSError as exc:
         raise LabelFileError(f"cannot read label file {p}: {exc.strerror or exc}") from None
+    if len(data) > MAX_LABEL_FILE_BYTES:
+        raise LabelFileError(f"label file {p} is over {MAX_LABEL_FILE_BYTES >> 20} MB")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise LabelFileError(f"label file {p} is not UTF-8 text") from None
     samples = parse_labels(text, str(p))
@@ -215,6 +250,7 @@ def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[La
         if s.label >= num_classes:
             raise LabelFileError(f"line {s.line}: class index {s.label} is out of range for "
                                  f"{classifier.model_name} ({num_classes} classes)")
+    check_images(image_dir, samples)
     workers = max(1, min(workers, len(samples)))
     results: list[ImageResult | None] = [None] * len(samples)
     start = time.perf_counter()
@@ -228,6 +264,28 @@ def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[La
     elapsed = time.perf_counter() - start
     return EvaluationReport(classifier.model_name, len(samples),
                             [r for r in results if r is not None], workers, elapsed)
+
+
+def check_images(image_dir: Path, samples: Sequence[LabelledImage]) -> None:
+    """One EvaluationError instead of one "missing" line per image when the folder is wrong:
+    it does not exist, or holds none of the listed images. Also refuses two lines that name
+    the same file (a symlink or hard link to it)."""
+    if not image_dir.is_dir():
+        raise EvaluationError(f"image folder {image_dir} does not exist or is not a folder")
+    seen: dict[tuple[int, int], LabelledImage] = {}
+    for s in samples:
+        try:
+            st = os.stat(image_dir / s.name)
+        except OSError:
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            raise LabelFileError(f"line {s.line}: {s.name!r} is the same file as "
+                                 f"{seen[key].name!r} (line {seen[key].line}); list it once")
+        seen[key] = s
+    if samples and not seen:
+        raise EvaluationError(f"none of the {len(samples)} images listed is in {image_dir} "
+                              f"(first: {samples[0].name!r}); is --images the right folder?")
 
 
 def _evaluate_threads(classifier: Classifier, image_dir: Path, samples: Sequence[LabelledImage],
@@ -275,5 +333,5 @@ def _evaluate_threads(classifier: Classifier, image_dir: Path, samples: Sequence
             c.close()
 
 
-__all__ = ["EvaluationReport", "ImageResult", "LabelFileError", "LabelledImage", "TOP_K",
+__all__ = ["EvaluationError", "EvaluationReport", "ImageResult", "LabelFileError", "LabelledImage", "TOP_K",
            "classify_one", "evaluate", "parse_labels", "read_labels"]

@@ -13,6 +13,8 @@ resized plane by plane and never goes through BGR.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -28,6 +30,17 @@ LETTERBOX_GRAY = 127
 CENTER_CROP_RATIO = 224 / 256
 
 BufferLike = Union[bytes, bytearray, memoryview, np.ndarray]
+
+#: Pixel budget of one image or frame (width x height). 50 MP lets every camera and phone photo
+#: through (48-50 MP sensors, 8K video is 33 MP) while one decode stays ~150 MB of BGR plus the
+#: decoder's buffers (~0.5 GB at worst for a progressive JPEG), which an RDK X5 (4-8 GB, shared
+#: with the BPU) survives. It is checked from the header, before OpenCV allocates anything; a
+#: 30000x30000 PNG would otherwise cost 5 GB. 0 disables the check.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: Most start-of-scan markers accepted in a JPEG (libjpeg decodes the image once per scan).
+MAX_JPEG_SCANS = 100
+#: Largest image file read from disk: an uncompressed 16-bit RGBA image of the pixel budget.
+DEFAULT_MAX_FILE_BYTES = 8 * DEFAULT_MAX_PIXELS + (1 << 20)
 
 # encoding -> (channels of the packed array, OpenCV conversion of the resized image to I420)
 _PACKED = {
@@ -51,7 +64,7 @@ _ALIASES = {"8uc3": "bgr8", "8uc1": "mono8", "8uc4": "bgra8"}
 SUPPORTED_ENCODINGS = tuple(sorted(set(_PACKED) | set(_YUV422) | set(_SEMIPLANAR)))
 #: image file suffixes the tools pick up from folders (files OpenCV's imdecode reads)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff",
-                            ".ppm", ".pgm", ".pnm", ".jp2"})
+                            ".ppm", ".pgm", ".pnm"})
 
 
 def _gray_yuv() -> tuple[int, int, int]:
@@ -150,7 +163,8 @@ class Preprocessor:
     """
 
     def __init__(self, height: int, width: int, mode: str = "letterbox",
-                 interpolation: int = cv2.INTER_LINEAR, reduced_decode: bool = True) -> None:
+                 interpolation: int = cv2.INTER_LINEAR, reduced_decode: bool = True,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         if height <= 0 or width <= 0 or height % 2 or width % 2:
             raise FrameSizeError(f"model input {width}x{height} must be positive and even for NV12")
         if mode not in RESIZE_MODES:
@@ -161,6 +175,8 @@ class Preprocessor:
         self.interpolation = interpolation
         #: decode large JPEGs at 1/2, 1/4 or 1/8 size when that still leaves enough pixels
         self.reduced_decode = reduced_decode
+        #: pixel budget of an input image or frame (see DEFAULT_MAX_PIXELS); 0 = none
+        self.max_pixels = max_pixels
 
     @property
     def nv12_size(self) -> int:
@@ -212,7 +228,7 @@ class Preprocessor:
         within about one grey level (mean absolute difference) of full decode + resize.
         """
         return self.from_bgr(decode_image(data, self.jpeg_reduction(data) if self.reduced_decode
-                                          else 1))
+                                          else 1, max_pixels=self.max_pixels))
 
     def jpeg_reduction(self, data: BufferLike) -> int:
         """The decode reduction (1, 2, 4 or 8) for this JPEG and this model input: the largest
@@ -244,6 +260,7 @@ class Preprocessor:
         """
         enc = normalize_encoding(encoding)
         _check_size(width, height)
+        check_pixel_budget(width, height, self.max_pixels, f"{enc} frame")
         buf = _as_bytes_array(data)
         if enc in _SEMIPLANAR:
             return self._semiplanar_to_nv12(buf, width, height, step or width, swap_uv=enc == "nv21")
@@ -364,8 +381,166 @@ def jpeg_size(data: BufferLike) -> tuple[int, int] | None:
     return None
 
 
-def decode_image(data: BufferLike, reduction: int = 1) -> np.ndarray:
+def _u16be(b, i: int) -> int:
+    return (b[i] << 8) | b[i + 1]
+
+
+def _u32(b, i: int, little: bool) -> int:
+    v = bytes(b[i:i + 4])
+    return int.from_bytes(v, "little" if little else "big")
+
+
+def _png_size(buf) -> tuple[int, int] | None:
+    # 8-byte signature, then the IHDR chunk: length (13), b"IHDR", width, height (big endian)
+    if len(buf) < 24 or bytes(buf[12:16]) != b"IHDR":
+        return None
+    return _u32(buf, 16, False), _u32(buf, 20, False)
+
+
+def _bmp_size(buf) -> tuple[int, int] | None:
+    if len(buf) < 26:
+        return None
+    dib = _u32(buf, 14, True)
+    if dib == 12:  # OS/2 BITMAPCOREHEADER: 16-bit width, height
+        return buf[18] | (buf[19] << 8), buf[20] | (buf[21] << 8)
+    w = int.from_bytes(bytes(buf[18:22]), "little", signed=True)
+    h = int.from_bytes(bytes(buf[22:26]), "little", signed=True)
+    return abs(w), abs(h)  # a negative height means top-down rows
+
+
+def _pnm_size(buf) -> tuple[int, int] | None:
+    # "P1".."P6", then width and height as ASCII decimals between white space and # comments
+    head = bytes(buf[2:4096])
+    fields: list[int] = []
+    i = 0
+    while len(fields) < 2 and i < len(head):
+        c = head[i:i + 1]
+        if c == b"#":
+            nl = head.find(b"\n", i)
+            if nl < 0:
+                return None
+            i = nl + 1
+        elif c in b" \t\r\n\v\f":
+            i += 1
+        elif c.isdigit():
+            j = i
+            while j < len(head) and head[j:j + 1].isdigit():
+                j += 1
+            if j - i > 9:
+                return (1 << 31), (1 << 31)  # absurd: over any budget
+            fields.append(int(head[i:j]))
+            i = j
+        else:
+            return None
+    return (fields[0], fields[1]) if len(fields) == 2 else None
+
+
+def _webp_size(buf) -> tuple[int, int] | None:
+    if len(buf) < 30:
+        return None
+    chunk = bytes(buf[12:16])
+    if chunk == b"VP8 ":  # lossy: 3-byte frame tag, start code 9d 01 2a, 14-bit sizes
+        if bytes(buf[23:26]) != b"\x9d\x01\x2a":
+            return None
+        return (buf[26] | (buf[27] << 8)) & 0x3FFF, (buf[28] | (buf[29] << 8)) & 0x3FFF
+    if chunk == b"VP8L":  # lossless: signature 0x2f, then 14 bits width-1, 14 bits height-1
+        if buf[20] != 0x2F:
+            return None
+        bits = int.from_bytes(bytes(buf[21:25]), "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":  # extended: 24-bit canvas width-1 and height-1
+        return (int.from_bytes(bytes(buf[24:27]), "little") + 1,
+                int.from_bytes(bytes(buf[27:30]), "little") + 1)
+    return None
+
+
+def _tiff_size(buf) -> tuple[int, int] | None:
+    """ImageWidth (256) and ImageLength (257) of the first IFD (the page imdecode reads)."""
+    little = bytes(buf[:2]) == b"II"
+    n = len(buf)
+    if n < 8:
+        return None
+    ifd = _u32(buf, 4, little)
+    if ifd + 2 > n:
+        return None
+    count = buf[ifd] | (buf[ifd + 1] << 8) if little else _u16be(buf, ifd)
+    found: dict[int, int] = {}
+    for k in range(min(count, 4096)):
+        e = ifd + 2 + 12 * k
+        if e + 12 > n:
+            break
+        tag = buf[e] | (buf[e + 1] << 8) if little else _u16be(buf, e)
+        kind = buf[e + 2] | (buf[e + 3] << 8) if little else _u16be(buf, e + 2)
+        if tag in (256, 257):
+            if kind == 3:  # SHORT, left-justified in the 4-byte value field
+                found[tag] = buf[e + 8] | (buf[e + 9] << 8) if little else _u16be(buf, e + 8)
+            elif kind == 4:  # LONG
+                found[tag] = _u32(buf, e + 8, little)
+            else:
+                return None
+    if 256 in found and 257 in found:
+        return found[256], found[257]
+    return None
+
+
+def _jpeg_header_size(buf) -> tuple[int, int] | None:
+    return jpeg_size(buf)
+
+
+# magic bytes -> (format name, header parser); anything else is refused before OpenCV sees it
+_FORMATS = (
+    (b"\xff\xd8", "JPEG", _jpeg_header_size),
+    (b"\x89PNG\r\n\x1a\n", "PNG", _png_size),
+    (b"BM", "BMP", _bmp_size),
+    (b"II*\x00", "TIFF", _tiff_size),
+    (b"MM\x00*", "TIFF", _tiff_size),
+    (b"P1", "PBM", _pnm_size), (b"P2", "PGM", _pnm_size), (b"P3", "PPM", _pnm_size),
+    (b"P4", "PBM", _pnm_size), (b"P5", "PGM", _pnm_size), (b"P6", "PPM", _pnm_size),
+)
+ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "WebP", "TIFF", "PBM/PGM/PPM")
+
+
+def image_header(data: BufferLike) -> tuple[str, int, int]:
+    """(format, width, height) read from an encoded image's header, without decoding.
+
+    Only formats whose header this module can read are accepted (``ACCEPTED_FORMATS``), so the
+    pixel budget is known before OpenCV allocates anything. DecodeError otherwise.
+    """
+    buf = memoryview(_as_bytes_array(data))
+    head = bytes(buf[:16])
+    for magic, name, parse in _FORMATS:
+        if head.startswith(magic):
+            break
+    else:
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            name, parse = "WebP", _webp_size
+        else:
+            raise DecodeError(f"not an accepted image format (first bytes {head[:8].hex()}); "
+                              f"accepted: {', '.join(ACCEPTED_FORMATS)}")
+    size = parse(buf)
+    if size is None:
+        raise DecodeError(f"{name} header is truncated or malformed ({len(buf)} bytes)")
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise DecodeError(f"{name} header says {w}x{h} pixels; width and height must be > 0")
+    return name, w, h
+
+
+def check_pixel_budget(width: int, height: int, max_pixels: int, what: str = "image") -> None:
+    """FrameSizeError when ``width * height`` exceeds the budget (checked before allocating)."""
+    if max_pixels and width * height > max_pixels:
+        raise FrameSizeError(
+            f"{what} of {width}x{height} = {width * height / 1e6:.1f} MP is over the pixel budget "
+            f"of {max_pixels / 1e6:.1f} MP (max_pixels); downscale it, or raise the budget")
+
+
+def decode_image(data: BufferLike, reduction: int = 1,
+                 max_pixels: int | None = None) -> np.ndarray:
     """Decode JPEG/PNG/... bytes to a BGR uint8 image; typed error on empty or corrupt data.
+
+    The header is read first (``image_header``): an unknown format is refused, and an image over
+    ``max_pixels`` (default ``DEFAULT_MAX_PIXELS``; 0 = no budget) raises DecodeError before
+    OpenCV allocates its buffer. Any OpenCV exception becomes DecodeError.
 
     ``reduction`` 2, 4 or 8 decodes a JPEG at that fraction of its size (libjpeg DCT scaling,
     much faster than a full decode; other formats are decoded fully and then shrunk by OpenCV).
@@ -375,19 +550,61 @@ def decode_image(data: BufferLike, reduction: int = 1) -> np.ndarray:
         raise DecodeError("compressed image is empty (0 bytes)")
     if reduction not in _IMREAD_REDUCED:
         raise ValueError(f"reduction must be one of {sorted(_IMREAD_REDUCED)}, got {reduction!r}")
-    image = cv2.imdecode(buf, _IMREAD_REDUCED[reduction])
+    name, w, h = image_header(buf)
+    try:
+        check_pixel_budget(w, h, DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels,
+                           f"{name} image")
+    except FrameSizeError as exc:
+        raise DecodeError(str(exc)) from None
+    if name == "JPEG":
+        # a progressive JPEG re-walks the whole image per scan: thousands of tiny scans make a
+        # small file cost seconds of CPU. Entropy-coded data stuffs every 0xFF as FF 00, so this
+        # counts start-of-scan markers (or more), never fewer.
+        scans = buf.tobytes().count(b"\xff\xda")
+        if scans > MAX_JPEG_SCANS:
+            raise DecodeError(f"JPEG has {scans} scans, over the limit of {MAX_JPEG_SCANS} "
+                              f"(a normal progressive JPEG has about 10)")
+    try:
+        image = cv2.imdecode(buf, _IMREAD_REDUCED[reduction])
+    except cv2.error as exc:  # e.g. a header OpenCV refuses (its own size limits)
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "OpenCV error"
+        raise DecodeError(f"could not decode a {buf.size}-byte {name} image: {first}") from None
     if image is None:
-        raise DecodeError(f"could not decode a {buf.size}-byte compressed image (corrupt or not JPEG/PNG)")
+        raise DecodeError(f"could not decode a {buf.size}-byte {name} image (corrupt or truncated)")
     return image
 
 
-def load_image(path: Union[str, Path]) -> np.ndarray:
+def read_image_file(path: Union[str, Path], max_bytes: int | None = None) -> bytes:
+    """The bytes of an image file: only a regular file (a FIFO or device would block or never
+    end), at most ``max_bytes`` (default ``DEFAULT_MAX_FILE_BYTES``). FileNotFoundError if missing,
+    DecodeError if not a regular file or too large."""
+    p = Path(path)
+    limit = DEFAULT_MAX_FILE_BYTES if max_bytes is None else max_bytes
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such image file: {p}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise DecodeError(f"{p} is not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        if st.st_size > limit:
+            raise DecodeError(f"{p} is {st.st_size} bytes, over the image file limit of "
+                              f"{limit} bytes")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise DecodeError(f"{p} grew over the image file limit of {limit} bytes while read")
+    return data
+
+
+def load_image(path: Union[str, Path], max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as BGR uint8. FileNotFoundError if missing, DecodeError if unreadable."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(f"no such image file: {p}")
     try:
-        return decode_image(p.read_bytes())
+        return decode_image(read_image_file(p), max_pixels=max_pixels)
     except DecodeError as exc:
         raise DecodeError(f"{p}: {exc}") from None
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from . import safe_io
 from .calibration import CalibrationReader, load_calibration_set
 from .errors import CalibrationError, ModelError
 from .toolchain import OnnxInput, import_onnx, inspect_onnx, parse_triple
@@ -97,8 +98,9 @@ class QuantizeResult:
 def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str | Path,
                    settings: QuantizeSettings = QuantizeSettings(),
                    mean: Sequence[float] | None = None, scale: Sequence[float] | None = None,
-                   progress: bool = False) -> QuantizeResult:
-    """Write the QDQ int8 model of ``model_path`` calibrated on ``calib_dir`` to ``out_path``."""
+                   progress: bool = False, force: bool = False) -> QuantizeResult:
+    """Write the QDQ int8 model of ``model_path`` calibrated on ``calib_dir`` to ``out_path``
+    (never onto the float model itself; an existing ``out_path`` only with ``force``)."""
     onnx = import_onnx()
     import onnxruntime
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
@@ -111,6 +113,8 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
         raise ValueError(f"unknown activation type {settings.activation_type!r}; "
                          f"choose one of {', '.join(ACTIVATION_TYPES)}")
     model_path, out_path = Path(model_path), Path(out_path)
+    safe_io.ensure_directory(out_path.parent)
+    safe_io.check_output(out_path, force=force, inputs=[model_path], what="quantized model")
     info = inspect_onnx(model_path)
     mean, scale = model_normalization(info, mean, scale)
     calib = load_calibration_set(calib_dir)
@@ -124,7 +128,6 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
               "percentile": CalibrationMethod.Percentile}[settings.method]
     act = QuantType.QUInt8 if settings.activation_type == "uint8" else QuantType.QInt8
     start = time.perf_counter()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rdk_quant_") as tmp:
         source = model_path
         if settings.preprocess:
@@ -157,7 +160,8 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
     })
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
-    onnx.save_model(proto, str(out_path), save_as_external_data=False)
+    safe_io.write_bytes(out_path, proto.SerializeToString(), force=force, inputs=[model_path],
+                        what="quantized model")
     return QuantizeResult(model_path, out_path, settings, mean, scale, len(calib.entries),
                           time.perf_counter() - start)
 

@@ -10,14 +10,16 @@ layout, and the normalization recorded in its metadata (``mean_value`` / ``scale
 from __future__ import annotations
 
 import os
-import shutil
-import stat
+import re
+import shlex
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import yaml
 
+from . import safe_io
 from .errors import ModelError
 
 MARCH = "bayes-e"  # RDK X5; X3 models ("bernoulli2") do not run on X5
@@ -191,66 +193,97 @@ _CHECK = """\
 set -ex
 cd "$(dirname "$0")" || exit
 
-model_type="onnx"
-onnx_model="{onnx_model}"
-march="{march}"
+model_type=onnx
+onnx_model={onnx_model}
+march={march}
 
-hb_mapper checker --model-type ${{model_type}} \\
-                  --model ${{onnx_model}} \\
-                  --march ${{march}}
+hb_mapper checker --model-type "${{model_type}}" \\
+                  --model "${{onnx_model}}" \\
+                  --march "${{march}}"
 """
 
 _BUILD = """\
 #!/usr/bin/env bash
-# Quantizes and compiles the model to {name}/{name}.bin (written by rdk_classifier).
+# Quantizes and compiles the model to <working_dir>/<prefix>.bin as config.yaml says
+# (written by rdk_classifier).
 set -e -v
 cd "$(dirname "$0")" || exit
 
-config_file="./{config}"
-model_type="onnx"
+config_file=./{config}
+model_type=onnx
 # build model
-hb_mapper makertbin --config ${{config_file}} \\
-                    --model-type ${{model_type}}
+hb_mapper makertbin --config "${{config_file}}" \\
+                    --model-type "${{model_type}}"
 """
+
+
+#: working_dir / output_model_file_prefix: a plain file name (it becomes a folder and a .bin)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+_SAFE_MARCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def _check_text(value: str, what: str) -> str:
+    """Refuse text that would break a YAML line or a shell line: control characters and line or
+    paragraph separators (newline, NUL, U+2028, NEL...)."""
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        raise ValueError(f"{what} {value!r} contains a control or line-break character; "
+                         f"rename it")
+    return value
 
 
 def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
                           cal_data_dir: str | Path | None = None, name: str | None = None,
                           mean: Sequence[float] | None = None, scale: Sequence[float] | None = None,
                           march: str = MARCH, calibration_type: str = "default",
-                          copy_model: bool = False) -> dict[str, Path]:
+                          copy_model: bool = False, force: bool = False) -> dict[str, Path]:
     """Write the YAML and the two scripts into ``out_dir``; returns their paths by role.
 
     Mean and scale come from the arguments, else from the model's metadata, else the seed's
     ImageNet values. Paths inside the files are relative to ``out_dir`` where possible, so the
     folder can be mounted into the docker as it is (``copy_model`` puts the ONNX beside them).
+    Existing files are kept unless ``force`` (then replaced atomically, never through a symlink);
+    every value in the scripts is shell-quoted, and names with control characters are refused.
     """
     model_path = Path(model_path)
     info = inspect_onnx(model_path)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if copy_model:
-        target = out / model_path.name
-        if target.resolve() != model_path.resolve():
-            shutil.copyfile(model_path, target)
-        onnx_ref = f"./{model_path.name}"
-    else:
-        onnx_ref = _relative(model_path.resolve(), out)
-    cal_ref = SEED_CAL_DATA_DIR if cal_data_dir is None else _relative(Path(cal_data_dir).absolute(), out)
     mean = parse_triple(mean, "mean") if mean is not None else (info.mean or SEED_MEAN)
     scale = parse_triple(scale, "scale") if scale is not None else (info.scale or SEED_SCALE)
-    name = name or f"{model_path.stem}_{info.height}x{info.width}_nv12"
+    if name is None:  # the model's stem, made a plain name
+        stem = re.sub(r"[^A-Za-z0-9._+-]", "_", model_path.stem).lstrip(".-_") or "model"
+        name = f"{stem[:150]}_{info.height}x{info.width}_nv12"
+    if not _SAFE_NAME.fullmatch(name):
+        raise ValueError(f"name {name!r} is not a plain file name (letters, digits, '._+-', "
+                         f"at most 200, not starting with a dot or dash); give --name")
+    if not _SAFE_MARCH.fullmatch(march):
+        raise ValueError(f"march {march!r} is not a BPU architecture name (e.g. {MARCH})")
+    _check_text(str(model_path), "model path")
+    if cal_data_dir is not None:
+        _check_text(str(cal_data_dir), "calibration folder")
+    out = safe_io.ensure_directory(out_dir)
+    copy_target = out / model_path.name if copy_model else None
+    if copy_target is not None and copy_target.resolve() == model_path.resolve():
+        copy_target = None  # the model is already in --out
+    onnx_ref = f"./{model_path.name}" if copy_model else _relative(model_path.resolve(), out)
+    cal_ref = SEED_CAL_DATA_DIR if cal_data_dir is None else _relative(Path(cal_data_dir).absolute(), out)
+    _check_text(onnx_ref, "model path")
+    _check_text(cal_ref, "calibration folder")
     config = mapper_config(info, onnx_ref, name, cal_data_dir=cal_ref, mean=mean, scale=scale,
                            march=march, calibration_type=calibration_type)
 
     paths = {"config": out / CONFIG_NAME, "check": out / CHECK_SCRIPT, "build": out / BUILD_SCRIPT}
+    targets = list(paths.values()) + ([copy_target] if copy_target is not None else [])
+    for target in targets:  # all checked before anything is written
+        safe_io.check_output(target, force=force, inputs=[model_path], what="output")
     header = _HEADER.format(model=model_path.name, cal=cal_ref, h=info.height, w=info.width)
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
-    paths["config"].write_text(header + "\n" + body)
-    paths["check"].write_text(_CHECK.format(onnx_model=onnx_ref, march=march))
-    paths["build"].write_text(_BUILD.format(name=name, config=CONFIG_NAME))
-    for script in (paths["check"], paths["build"]):
-        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    if copy_target is not None:
+        safe_io.write_bytes(copy_target, model_path.read_bytes(), force=force, inputs=[model_path])
+    safe_io.write_text(paths["config"], header + "\n" + body, force=force, inputs=[model_path])
+    safe_io.write_text(paths["check"], _CHECK.format(onnx_model=shlex.quote(onnx_ref),
+                                                     march=shlex.quote(march)),
+                       force=force, inputs=[model_path], executable=True)
+    safe_io.write_text(paths["build"], _BUILD.format(config=CONFIG_NAME), force=force,
+                       inputs=[model_path], executable=True)
     return paths
 
 

@@ -46,7 +46,7 @@ import threading
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from rdk_classifier.ros import rosbags_types
 

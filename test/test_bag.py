@@ -5,6 +5,7 @@ vision_msgs definitions."""
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 import pytest
@@ -14,12 +15,9 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer  # noqa: E402
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
 
 from rdk_classifier.bag import BagError, classify_bag  # noqa: E402
-from rdk_classifier.classifier import ClassifierConfig  # noqa: E402
 from rdk_classifier.cli import bag as bag_cli  # noqa: E402
-from rdk_classifier.frames import Preprocessor  # noqa: E402
 from rdk_classifier.class_names import load_class_names  # noqa: E402
-from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, LABEL_INFO, VISION_INFO,  # noqa: E402
-                                              VISION_MSGS, humble_typestore)
+from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, VISION_MSGS, humble_typestore)
 
 from ros_frames import (CAT_CLASSES, ESPRESSO, IMAGENET, PHOTOS, compressed_msg,  # noqa: E402
                         corrupt_jpeg, image_msg, imagenet_labels, load_bgr)
@@ -196,20 +194,122 @@ def test_topic_selection_and_errors(classified, tmp_path):
     assert not any((tmp_path / n).exists() for n in ("x", "y", "z"))
 
 
-def test_a_failure_midway_leaves_no_output(classified, tmp_path):
-    class Broken:
-        labels = load_class_names()
-        model_name = "broken"
-        config = ClassifierConfig()
+class FailingOn:
+    """The real classifier, except that call number ``when`` raises ``exc`` (or returns a NaN
+    output when ``exc`` is "nan")."""
 
-        preprocessor = Preprocessor(224, 224, "letterbox")
+    def __init__(self, when: int, exc) -> None:
+        from rdk_classifier.classifier import Classifier
 
-        def classify_nv12(self, *a, **k):  # frames convert; inference fails
-            raise RuntimeError("backend died")
+        self.real = Classifier.from_model(backend="cpu")
+        self.calls = 0
+        self.when, self.exc = when, exc
 
-    with pytest.raises(RuntimeError, match="backend died"):
-        classify_bag(classified[0] / "in", tmp_path / "out", classifier=Broken())
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def classify_nv12(self, *a, **k):
+        self.calls += 1
+        if self.calls in self.when:
+            if self.exc == "nan":
+                return self.real.postprocess(np.full((1, 1000), np.nan, np.float32))
+            raise self.exc
+        return self.real.classify_nv12(*a, **k)
+
+
+def test_one_failing_frame_costs_only_itself(classified, tmp_path):
+    for k, exc in enumerate(("nan", RuntimeError("backend hiccup"))):
+        out = tmp_path / f"run{k}" / "out"
+        clf = FailingOn({3}, exc)
+        report = classify_bag(classified[0] / "in", out, classifier=clf, on_skip=lambda s: None)
+        assert report.total_classified == 11 and report.total_skipped == 3
+        assert report.skipped_by_kind == {"inference error": 1, "corrupt message": 1,
+                                          "bad frame": 1}
+        _, msgs_out = read_output(out)
+        assert sum(len(v) for k, v in msgs_out.items() if k.endswith("/classification")) == 11
+
+
+def test_an_interrupt_midway_leaves_nothing_and_a_rerun_works(classified, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        classify_bag(classified[0] / "in", tmp_path / "out",
+                     classifier=FailingOn({4}, KeyboardInterrupt()))
+    assert [p.name for p in tmp_path.iterdir()] == [".out.lock"]  # no partial bag, no stage
+    report = classify_bag(classified[0] / "in", tmp_path / "out", on_skip=lambda s: None)
+    assert report.total_classified == 12
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(classified, tmp_path):
+    from rdk_classifier import safe_io
+
+    with safe_io.exclusive_claim(tmp_path / "out"):
+        with pytest.raises(BagError, match="another process"):
+            classify_bag(classified[0] / "in", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_messages_of_a_selected_topic_with_another_type_are_counted(tmp_path):
+    ts = humble_typestore()
+    bgr = load_bgr(PHOTOS / "coffee.png")
+    with Writer(tmp_path / "in", version=8, storage_plugin=StoragePlugin.MCAP) as w:
+        img = w.add_connection(RAW, "sensor_msgs/msg/Image", typestore=ts)
+        txt = w.add_connection(RAW, "std_msgs/msg/String", typestore=ts)
+        for i in range(4):
+            w.write(img, T0 + 2 * i, ts.serialize_cdr(image_msg(ts, bgr, "bgr8", T0, "c"),
+                                                      "sensor_msgs/msg/Image"))
+            w.write(txt, T0 + 2 * i + 1, ts.serialize_cdr(
+                ts.types["std_msgs/msg/String"](data="x"), "std_msgs/msg/String"))
+    for topics in (None, [RAW]):
+        out = tmp_path / f"out{len(topics or [])}"
+        report = classify_bag(tmp_path / "in", out, topics)
+        assert report.total_classified == 4
+        assert report.skipped_by_kind == {"not an image type": 4}
+
+
+def test_a_damaged_input_keeps_what_was_read(classified, tmp_path):
+    """Zeroed bytes in the middle of the storage file (a bad sector, a cut copy that kept the
+    footer): the messages before the damage are classified and kept, the rest is counted."""
+    import shutil
+
+    src = tmp_path / "in"
+    shutil.copytree(classified[0] / "in", src)
+    store = next(p for p in src.iterdir() if p.suffix in (".mcap", ".db3"))
+    data = bytearray(store.read_bytes())
+    if store.suffix == ".db3":
+        pytest.skip("sqlite3 damage is refused at open")
+    at = len(data) * 97 // 100  # among the last records: some of them can no longer be read
+    data[at:at + 20000] = bytes(20000)
+    store.write_bytes(bytes(data))
+    try:
+        report = classify_bag(src, tmp_path / "out", on_skip=lambda s: None)
+    except BagError as exc:  # the reader refuses the file as a whole: one clear error
+        assert "cannot read bag" in str(exc) and "\n" not in str(exc)
+        return
+    assert report.total_classified + report.total_skipped == 14
+    assert report.skipped_by_kind["unreadable input"] >= 1  # counted, not silently dropped
+    assert (tmp_path / "out").is_dir()
+
+
+@pytest.mark.parametrize("case", ["readonly", "dangling", "invalid", "parent_is_file"])
+def test_outputs_that_cannot_be_created_are_one_line_errors(classified, tmp_path, case):
+    if case == "readonly":
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        out = ro / "out"
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: a read-only folder is still writable")
+    elif case == "dangling":
+        out = tmp_path / "out"
+        out.symlink_to(tmp_path / "nowhere")
+    elif case == "invalid":
+        out = tmp_path / ("x" * 300)
+    else:
+        (tmp_path / "f").write_text("")
+        out = tmp_path / "f" / "out"
+    with pytest.raises(BagError) as err:
+        classify_bag(classified[0] / "in", out)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_cli(classified, tmp_path, capsys):
@@ -229,3 +329,20 @@ def test_cli(classified, tmp_path, capsys):
     args = parser.parse_args(["bag", str(base / "in"), "--out", str(tmp_path / "cli")])
     with pytest.raises(BagError):
         args.func(args)
+
+
+def test_a_hostile_image_in_the_bag_is_one_bad_frame(tmp_path):
+    from hostile_images import forged_jpeg, png_header_only
+
+    ts = humble_typestore()
+    good = load_bgr(IMAGENET / JPEG_NAMES[0])
+    with Writer(tmp_path / "in", version=8, storage_plugin=StoragePlugin.MCAP) as w:
+        conn = w.add_connection(JPEG, "sensor_msgs/msg/CompressedImage", typestore=ts)
+        for i, payload in enumerate([png_header_only(), forged_jpeg(), good]):
+            msg = compressed_msg(ts, payload, T0 + i, "usb", "png" if i == 0 else "jpeg")
+            w.write(conn, T0 + i, ts.serialize_cdr(msg, "sensor_msgs/msg/CompressedImage"))
+    skipped = []
+    report = classify_bag(tmp_path / "in", tmp_path / "out", on_skip=skipped.append)
+    assert report.total_classified == 1
+    assert report.skipped_by_kind == {"bad frame": 2}
+    assert all("pixel budget" in s.reason for s in skipped)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import os
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -20,20 +22,27 @@ CONTENT = np.random.default_rng(7).integers(0, 256, 300_000, dtype=np.uint8).tob
 
 
 class MirrorServer(http.server.ThreadingHTTPServer):
-    """Serves ``files`` with Range support; ``mode`` makes it misbehave on purpose."""
+    """Serves ``files`` with Range / If-Range support and an ETag; ``mode`` makes it misbehave."""
 
     daemon_threads = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), MirrorHandler)
         self.files = {f"/{FILE}": CONTENT}
-        self.mode = "ok"  # ok | ignore_range | cut | short_total
+        # ok | ignore_range | cut | short_total | html | empty | no_length | drip | redirect_ftp
+        # | huge
+        self.mode = "ok"
+        self.validator = True  # send an ETag
         self.cut_at = len(CONTENT) // 2
         self.requests: list[dict] = []
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
 
 
 class MirrorHandler(http.server.BaseHTTPRequestHandler):
@@ -44,27 +53,53 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         server: MirrorServer = self.server  # type: ignore[assignment]
-        server.requests.append({"path": self.path, "range": self.headers.get("Range")})
+        server.requests.append({"path": self.path, "range": self.headers.get("Range"),
+                                "if_range": self.headers.get("If-Range")})
+        if server.mode == "redirect_ftp":
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1/evil.bin")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if server.mode in ("html", "empty"):
+            body = b"<!DOCTYPE html><html><body>Sign in to the hotel Wi-Fi</body></html>" \
+                if server.mode == "html" else b""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html" if server.mode == "html" else
+                             "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         body = server.files.get(self.path)
         if body is None:
             self.send_error(404)
             return
         total = len(body)
+        etag = etag_of(body)
         start = 0
         status = 200
         rng = self.headers.get("Range")
-        if rng and server.mode != "ignore_range":
+        if_range = self.headers.get("If-Range")
+        if rng and server.mode != "ignore_range" and (if_range is None or if_range == etag):
             start = int(rng.split("=")[1].split("-")[0])
             if start >= total:
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{total}")
+                self.send_header("ETag", etag)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             status = 206
         payload = body[start:]
         self.send_response(status)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Type", "application/octet-stream")
+        if server.validator:
+            self.send_header("ETag", etag)
+        if server.mode == "huge":
+            self.send_header("Content-Length", str(1 << 40))
+        elif server.mode != "no_length":
+            self.send_header("Content-Length", str(len(payload)))
         if status == 206:
             announced = total + 1000 if server.mode == "short_total" else total
             self.send_header("Content-Range", f"bytes {start}-{total - 1}/{announced}")
@@ -74,6 +109,12 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(payload[: max(0, server.cut_at - start)])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if server.mode == "drip":  # a byte every 50 ms: never silent long enough to time out
+            for b in payload[:200]:
+                self.wfile.write(bytes([b]))
+                self.wfile.flush()
+                time.sleep(0.05)
             return
         self.wfile.write(payload)
 
@@ -111,7 +152,8 @@ def closed_port_url() -> str:
 
 
 def files_in(d):
-    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+    """The visible files of a folder (the lock and resume records are hidden dot files)."""
+    return sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.exists() else []
 
 
 # ----------------------------------------------------------------------------- downloads
@@ -121,7 +163,7 @@ def test_full_download(server, tmp_path):
     path = fetch_model(MODEL, dest=dest, base_url=server.url, progress=False)
     assert path == dest / FILE and path.read_bytes() == CONTENT
     assert files_in(dest) == [FILE]
-    assert server.requests == [{"path": f"/{FILE}", "range": None}]
+    assert server.requests == [{"path": f"/{FILE}", "range": None, "if_range": None}]
 
 
 def test_default_destination_is_the_cache(server, isolated_dirs):
@@ -136,11 +178,11 @@ def test_existing_file_is_not_downloaded_again(server, tmp_path):
     assert len(server.requests) == 1
 
 
-def test_resume_from_a_part_file(server, tmp_path):
-    (tmp_path / (FILE + ".part")).write_bytes(CONTENT[:100_000])
+def test_a_part_file_of_unknown_origin_is_not_resumed(server, tmp_path):
+    (tmp_path / (FILE + ".part")).write_bytes(b"\0" * 100_000)  # no record of its server file
     path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
     assert path.read_bytes() == CONTENT
-    assert server.requests[-1]["range"] == "bytes=100000-"
+    assert server.requests[-1]["range"] is None
     assert files_in(tmp_path) == [FILE]
 
 
@@ -151,13 +193,25 @@ def test_resume_when_the_server_ignores_ranges(server, tmp_path):
     assert path.read_bytes() == CONTENT
 
 
+def interrupted(server, tmp_path) -> bytes:
+    """Leave a real .part (with the server's validator recorded) by a cut transfer."""
+    mode, server.mode = server.mode, "cut"
+    with pytest.raises(DownloadError):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    server.mode = mode
+    return (tmp_path / (FILE + ".part")).read_bytes()
+
+
 def test_complete_part_file_is_finished_on_416(server, tmp_path):
-    (tmp_path / (FILE + ".part")).write_bytes(CONTENT)
+    interrupted(server, tmp_path)
+    (tmp_path / (FILE + ".part")).write_bytes(CONTENT)  # as if the rest had arrived
     path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
     assert path.read_bytes() == CONTENT and files_in(tmp_path) == [FILE]
+    assert server.requests[-1]["if_range"] == etag_of(CONTENT)
 
 
 def test_oversized_part_file_is_dropped(server, tmp_path):
+    interrupted(server, tmp_path)
     (tmp_path / (FILE + ".part")).write_bytes(CONTENT + b"junk")
     with pytest.raises(DownloadError, match="deleted"):
         fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
@@ -179,13 +233,14 @@ def test_interrupted_transfer_leaves_only_the_part_then_resumes(server, tmp_path
     path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
     assert path.read_bytes() == CONTENT
     assert server.requests[-1]["range"] == f"bytes={len(part)}-"
+    assert server.requests[-1]["if_range"] == etag_of(CONTENT)
     assert files_in(tmp_path) == [FILE]
 
 
 def test_size_mismatch_is_an_error(server, tmp_path):
+    interrupted(server, tmp_path)
     server.mode = "short_total"  # Content-Range announces more than the file has
-    (tmp_path / (FILE + ".part")).write_bytes(CONTENT[:1000])
-    with pytest.raises(DownloadError, match=f"of {len(CONTENT) + 1000} bytes"):
+    with pytest.raises(DownloadError, match="does not continue"):
         fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
     assert not (tmp_path / FILE).exists()
 
@@ -279,7 +334,7 @@ def test_cli_fetch_offline(tmp_path, capsys):
                  closed_port_url(), "--no-progress"])
     _, err = capsys.readouterr()
     assert code != 0 and "--base-url" in err
-    assert os.listdir(tmp_path) == []
+    assert files_in(tmp_path) == []
 
 
 def test_cli_fetch_unknown_model(capsys):
@@ -301,3 +356,177 @@ def test_a_model_the_zoo_does_not_publish_is_not_downloaded(server, tmp_path):
     with pytest.raises(DownloadError, match="publishes no download"):
         fetch_model("EfficientNet_Lite0", dest=tmp_path, base_url=server.url, progress=False)
     assert server.requests == []
+# ----------------------------------------------------------------------------- hostile servers
+
+def test_html_sign_in_page_is_never_installed(server, tmp_path):
+    server.mode = "html"
+    with pytest.raises(DownloadError, match="HTML"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert files_in(tmp_path) == []
+
+
+def test_html_without_content_type_is_still_refused(server, tmp_path):
+    server.files[f"/{FILE}"] = b"<!DOCTYPE html>\n<html>captive</html>"
+    with pytest.raises(DownloadError, match="HTML"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert files_in(tmp_path) == []
+
+
+def test_empty_200_is_never_installed(server, tmp_path):
+    server.mode = "empty"
+    with pytest.raises(DownloadError, match="empty"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert files_in(tmp_path) == []
+
+
+def test_resume_against_a_changed_file_never_splices(server, tmp_path):
+    interrupted(server, tmp_path)
+    changed = bytes(reversed(CONTENT))
+    server.files[f"/{FILE}"] = changed  # new ETag: If-Range makes the server send all of it
+    path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert path.read_bytes() == changed
+    assert server.requests[-1]["if_range"] == etag_of(CONTENT)
+
+
+def test_no_resume_without_a_validator(server, tmp_path):
+    server.validator = False
+    interrupted(server, tmp_path)
+    fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert server.requests[-1]["range"] is None
+
+
+def test_sha256_is_checked(server, tmp_path):
+    good = hashlib.sha256(CONTENT).hexdigest()
+    with pytest.raises(DownloadError, match="sha256"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False, sha256="0" * 64)
+    assert files_in(tmp_path) == []
+    path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False, sha256=good)
+    assert path.read_bytes() == CONTENT
+    path.write_bytes(b"tampered")  # a cached file that no longer matches is refused too
+    with pytest.raises(DownloadError, match="delete it"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False, sha256=good)
+
+
+def test_no_size_and_no_sha256_is_refused_with_sha256_accepted(server, tmp_path):
+    server.mode = "no_length"
+    with pytest.raises(DownloadError, match="no size"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False,
+                       sha256=hashlib.sha256(CONTENT).hexdigest())
+    assert path.read_bytes() == CONTENT
+
+
+def test_size_cap(server, tmp_path):
+    server.mode = "huge"
+    with pytest.raises(DownloadError, match="limit"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    server.mode = "ok"
+    with pytest.raises(DownloadError, match="limit"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False, max_bytes=1000)
+    assert files_in(tmp_path) == []
+
+
+def test_a_drip_feed_hits_the_overall_deadline(server, tmp_path):
+    server.mode = "drip"
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match="deadline"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False, timeout=5,
+                    deadline=0.5)
+    assert time.monotonic() - t0 < 5  # the stall timeout alone would never fire
+    assert not (tmp_path / FILE).exists()
+
+
+def test_a_symlinked_part_is_never_written_through(server, tmp_path):
+    dest = tmp_path / "dl"
+    dest.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"outside --dest")
+    (dest / (FILE + ".part")).symlink_to(victim)
+    with pytest.raises(DownloadError, match="symbolic link"):
+        fetch_model(MODEL, dest=dest, base_url=server.url, progress=False)
+    assert victim.read_bytes() == b"outside --dest"
+
+
+@pytest.mark.parametrize("base", ["ftp://127.0.0.1/models", "gopher://x/", "data:,abc"])
+def test_other_schemes_are_refused(tmp_path, base):
+    with pytest.raises(DownloadError, match="only http"):
+        fetch_model(MODEL, dest=tmp_path, base_url=base, progress=False)
+
+
+def test_a_redirect_to_ftp_is_refused(server, tmp_path):
+    server.mode = "redirect_ftp"
+    with pytest.raises(DownloadError, match="refused"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("as_url", [False, True])
+def test_local_mirror_directory_or_file_url(tmp_path, as_url):
+    mirror = tmp_path / "srv models"
+    mirror.mkdir()
+    (mirror / FILE).write_bytes(CONTENT)
+    base = mirror.as_uri() if as_url else str(mirror)
+    dest = tmp_path / "dl"
+    path = fetch_model(MODEL, dest=dest, base_url=base, progress=False,
+                       sha256=hashlib.sha256(CONTENT).hexdigest())
+    assert path.read_bytes() == CONTENT and files_in(dest) == [FILE]
+    with pytest.raises(DownloadError, match="in this mirror"):
+        fetch_model("Mobilenetv2", dest=dest, base_url=base, progress=False)
+
+
+def test_local_mirror_fifo_and_html_are_refused(tmp_path):
+    mirror = tmp_path / "m"
+    mirror.mkdir()
+    os.mkfifo(mirror / FILE)
+    with pytest.raises(DownloadError, match="not a regular file"):
+        fetch_model(MODEL, dest=tmp_path / "dl", base_url=str(mirror), progress=False)
+    (mirror / FILE).unlink()
+    (mirror / FILE).write_bytes(b"<html>portal</html>")
+    with pytest.raises(DownloadError, match="HTML"):
+        fetch_model(MODEL, dest=tmp_path / "dl", base_url=str(mirror), progress=False)
+    assert files_in(tmp_path / "dl") == []
+
+
+def test_one_fetch_at_a_time_per_destination(server, tmp_path):
+    from rdk_classifier import safe_io
+
+    with safe_io.exclusive_claim(tmp_path / FILE):  # another process is fetching it
+        with pytest.raises(DownloadError, match="another process"):
+            fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert fetch_model(MODEL, dest=tmp_path, base_url=server.url,
+                       progress=False).read_bytes() == CONTENT
+
+
+def test_cli_fetch_passes_the_registry_sha256(server, tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    from rdk_classifier.cli import main
+
+    info = dataclasses.replace(zoo.get_model("resnet18"))
+    object.__setattr__(info, "sha256", "1" * 64)  # the registry entry with a (wrong) digest
+    monkeypatch.setattr(zoo, "get_model", lambda name: info)
+    code = main(["zoo", "fetch", "resnet18", "--dest", str(tmp_path), "--base-url", server.url,
+                 "--no-progress"])
+    assert code == 2 and "sha256" in capsys.readouterr().err
+    assert files_in(tmp_path) == []
+
+
+def test_a_fifo_as_resume_record_never_hangs(server, tmp_path):
+    os.mkfifo(tmp_path / f".{FILE}.part.meta")
+    (tmp_path / (FILE + ".part")).write_bytes(CONTENT[:1000])
+    t = threading.Thread(target=fetch_model, args=(MODEL,),
+                         kwargs={"dest": tmp_path, "base_url": server.url, "progress": False},
+                         daemon=True)
+    t.start()
+    t.join(20)
+    assert not t.is_alive(), "fetch blocked on a FIFO"
+    assert (tmp_path / FILE).read_bytes() == CONTENT
+
+
+def test_zoo_show_does_not_call_an_html_page_present(tmp_path, capsys):
+    from rdk_classifier.cli import main
+
+    (tmp_path / FILE).write_bytes(b"<!DOCTYPE html><html>Sign in</html>")
+    assert main(["zoo", "show", MODEL, "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "not usable" in out and "HTML" in out and "\npresent locally:" not in out

@@ -364,5 +364,7 @@ def test_evaluation_skips_unreadable_labeled_images(tmp_path):
     assert sorted(s["source"] for s in ev["skipped"]) == ["broken.jpg", "missing.jpg"]
     assert ev["models"]["float"] == {"top1": 1.0, "top5": 1.0, "top1_agreement": 1.0}
     labels.write_text("missing.jpg 1\n")
-    with pytest.raises(errors.CalibrationError, match="none of the 1 labeled images"):
+    from rdk_classifier.evaluation import EvaluationError
+
+    with pytest.raises(EvaluationError, match="none of the 1 images listed"):
         sim.evaluate_models({"float": FP32}, images, labels)

@@ -16,9 +16,10 @@ def add_parser(subparsers) -> None:
         description="Read a rosbag2 (directory, .mcap or .db3) and write a new bag with one "
                     "vision_msgs/msg/Classification per input message on TOPIC/classification "
                     "(header and record timestamp of the input kept) plus /label_info and "
-                    "/vision_info. A message that cannot be read or classified is reported and "
-                    "skipped (exit status 1 at the end). An existing output is never "
-                    "overwritten. Needs rosbags (pip install 'rdk_classifier[bag]').")
+                    "/vision_info. A message that cannot be read or classified is reported, "
+                    "counted by kind and skipped while the run goes on (exit status 1 at the "
+                    "end). An existing output is never overwritten; an interrupted run (Ctrl-C, "
+                    "SIGTERM) leaves none. Needs rosbags (pip install 'rdk_classifier[bag]').")
     p.add_argument("input", metavar="INPUT", help="rosbag2 directory or .mcap/.db3 file")
     p.add_argument("--topic", action="append", dest="topics", metavar="TOPIC",
                    help="image topic to classify (repeatable; default: every Image and "
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                           progress=False if args.no_progress else None, on_skip=report_skip)
     for topic, out in report.topics.items():
         print(f"{topic} -> {out}: {report.classified[topic]} Classification messages")
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.skipped_by_kind.items()) if n)
     print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
-          f"{len(report.skipped)} skipped)")
-    return 1 if report.skipped else 0
+          f"{report.total_skipped} skipped{': ' + kinds if kinds else ''})")
+    return 1 if report.total_skipped else 0

@@ -21,6 +21,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", required=True, metavar="FILE.onnx", help="float model")
     p.add_argument("--calib", required=True, metavar="DIR", help="calibration set (from `calib`)")
     p.add_argument("--out", required=True, metavar="FILE.onnx", help="int8 model to write")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--method", choices=METHODS, default="minmax",
                    help="activation range calibration (default minmax)")
     p.add_argument("--per-channel", action="store_true",
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty()
     try:
         result = quantize_model(args.model, args.calib, args.out, settings, mean=args.mean,
-                                scale=args.scale, progress=progress)
+                                scale=args.scale, progress=progress, force=args.force)
         report = similarity_report(args.model, args.out, args.calib, mean=result.mean,
                                    scale=result.scale, per_node=args.per_node,
                                    eval_images=args.eval_images, eval_labels=args.eval_labels,

@@ -32,6 +32,8 @@ def add_parser(subparsers) -> None:
                    help="hb_mapper calibration_type (default: default)")
     p.add_argument("--copy-model", action="store_true",
                    help="copy the ONNX into --out so the folder is self-contained")
+    p.add_argument("--force", action="store_true",
+                   help="replace config.yaml and the scripts if --out already has them")
     p.set_defaults(func=run)
 
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         paths = write_toolchain_files(args.model, args.out, cal_data_dir=args.calib_dir,
                                       name=args.name, mean=args.mean, scale=args.scale,
                                       march=args.march, calibration_type=args.calibration_type,
-                                      copy_model=args.copy_model)
+                                      copy_model=args.copy_model, force=args.force)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

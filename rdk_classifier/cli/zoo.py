@@ -49,6 +49,9 @@ def add_parser(subparsers) -> None:
     p_fetch.add_argument("--base-url", metavar="URL",
                          help=f"download from this mirror (also ${zoo.BASE_URL_ENV})")
     p_fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_fetch.add_argument("--deadline", type=float, default=None, metavar="S",
+                         help="give up when the download takes longer than this (seconds, "
+                              "default 3600)")
     p_fetch.set_defaults(func=run)
     p.set_defaults(func=run)
 
@@ -131,7 +134,13 @@ def _show(args: argparse.Namespace) -> int:
             continue
         print(f"{key.ljust(width)}  {_fmt(value)}")
     if local:
-        print(f"\npresent locally: {local}")
+        from ..download import DownloadError, check_model_file
+
+        try:
+            check_model_file(local, getattr(info, "sha256", None))
+            print(f"\npresent locally: {local}")
+        except DownloadError as exc:
+            print(f"\npresent locally but not usable: {exc}")
     else:
         print(f"\nnot present locally (looked in {', '.join(d['searched'])}); download with: "
               f"{zoo.fetch_command(info.name)}")
@@ -139,9 +148,11 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from ..download import fetch_model  # urllib/tqdm only when downloading
+    from ..download import DEADLINE_S, fetch_model  # urllib/tqdm only when downloading
 
-    path = fetch_model(args.name, dest=args.dest, base_url=args.base_url,
-                       progress=not args.no_progress)
+    info = zoo.get_model(args.name)
+    path = fetch_model(info, dest=args.dest, base_url=args.base_url,
+                       progress=not args.no_progress, sha256=getattr(info, "sha256", None),
+                       deadline=args.deadline if args.deadline is not None else DEADLINE_S)
     print(path)
     return 0

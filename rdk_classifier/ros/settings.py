@@ -198,7 +198,42 @@ def validate(settings: NodeSettings) -> list[str]:
                                                         else ()):
         if any(c.isspace() for c in name.strip()):
             errors.append(f"topic {name!r} contains white space")
+        elif name.strip():  # empty entries are ignored (launch files pass "")
+            reason = topic_name_error(name.strip())
+            if reason:
+                errors.append(f"topic {name!r} is not a valid ROS 2 topic name: {reason}")
     return errors
+
+
+#: rmw's limit on a fully qualified topic name (RMW_TOPIC_MAX_NAME_LENGTH, 255 - 8)
+_TOPIC_MAX_LENGTH = 247
+_TOPIC_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/~")
+
+
+def topic_name_error(name: str) -> str | None:
+    """Why ``name`` breaks the ROS 2 topic name rules (rcl_validate_topic_name), or None.
+    Checked here so a bad parameter is a one-line start-up error, not an rclpy traceback.
+    Substitutions (``{node}``) are not accepted."""
+    if not name:
+        return "it is empty"
+    bad = sorted({c for c in name if c not in _TOPIC_CHARS})
+    if bad:
+        return (f"{''.join(bad)!r} not allowed (only letters, digits, '_', '/' and a leading "
+                f"'~')")
+    if name.endswith("/"):
+        return "it ends with '/'"
+    if "//" in name:
+        return "it contains '//'"
+    if "~" in name[1:]:
+        return "'~' is only allowed as the first character"
+    if name.startswith("~") and len(name) > 1 and name[1] != "/":
+        return "'~' must be followed by '/'"
+    for token in name.lstrip("~").split("/"):
+        if token[:1].isdigit():
+            return f"the part {token!r} starts with a digit"
+    if len(name) > _TOPIC_MAX_LENGTH:
+        return f"it is {len(name)} characters long, over {_TOPIC_MAX_LENGTH}"
+    return None
 
 
 def output_topic_for(settings: NodeSettings, resolved_input: str) -> str:
@@ -210,6 +245,6 @@ def debug_topic_for(resolved_input: str) -> str:
 
 
 __all__ = ["ParamSpec", "PARAMETERS", "SPECS", "RELOAD_PARAMETERS", "LIVE_PARAMETERS",
-           "RESTART_PARAMETERS", "NodeSettings", "validate", "output_topic_for",
+           "RESTART_PARAMETERS", "NodeSettings", "validate", "topic_name_error", "output_topic_for",
            "debug_topic_for", "DEFAULT_IMAGE_TOPIC", "OUTPUT_SUFFIX", "DEBUG_IMAGE_SUFFIX",
            "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]

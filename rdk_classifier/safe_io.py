@@ -1,0 +1,235 @@
+"""Every file the package writes goes through here: nothing half-written, nothing replaced by
+surprise, nothing written through a symlink, nothing written onto the command's own input.
+
+A file is written to a temporary name in its target directory (same file system), flushed, and
+then put in place: without ``force`` by ``link()`` (atomic and fails if the name exists, so two
+writers cannot both win), with ``force`` by ``rename()`` (atomic replace). Either way a reader sees
+the old file or the whole new one. The target name is checked with ``lstat``: a symlink there is
+refused (``rename`` would replace the link, writing through it would hit a file elsewhere), and so
+is any path that is the same file (device and inode) or the same resolved path as an input.
+Directories (a calibration set, a bag) are built under a hidden temporary name beside the target
+and renamed into place when complete (``staged_directory``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator, Union
+
+from .errors import RdkClassifierError
+
+PathLike = Union[str, os.PathLike]
+
+
+class OutputError(RdkClassifierError, OSError):
+    """An output cannot be written safely (exists, is a symlink, is an input, cannot be created)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output exists and ``--force`` was not given."""
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.resolve() == b.resolve():
+            return True
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: PathLike, *, force: bool = False, inputs: Iterable[PathLike] = (),
+                 what: str = "output", directory: bool = False) -> Path:
+    """Raise OutputError unless ``path`` may be written; returns it as a Path.
+
+    Refused: a name with a control character (newline, NUL...), a symlink (even with ``force``),
+    a path that is one of ``inputs`` (compared after resolving and by device/inode), an existing
+    entry without ``force`` (and with ``force``, one of the wrong kind), a missing parent folder.
+    """
+    p = Path(path)
+    text = os.fspath(p)
+    if not text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise OutputError(f"{what} path {text!r} is empty or has a control character; "
+                          f"choose a plain name")
+    for source in inputs:
+        if source is not None and _same_file(p, Path(source)):
+            raise OutputError(f"{what} {p} is also an input of this command ({source}); "
+                              f"write to another path")
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:  # ENOTDIR, ENAMETOOLONG, EACCES on a parent...
+        raise OutputError(f"cannot write {what} {p}: {exc.strerror or exc}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise OutputError(f"{what} {p} is a symbolic link; refusing to write through or "
+                              f"replace it (remove it or choose another path)")
+        if not force:
+            raise OutputExistsError(f"{what} {p} exists already; choose another path or "
+                                    f"replace it with --force")
+        kind_ok = stat.S_ISDIR(st.st_mode) if directory else stat.S_ISREG(st.st_mode)
+        if not kind_ok:
+            raise OutputError(f"{what} {p} exists and is not a "
+                              f"{'directory' if directory else 'regular file'}; not replacing it")
+    parent = p.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {what} {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {what} {p}: folder {parent} is not writable")
+    return p
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask(0) would briefly give every other
+    thread's new files mode 0666)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # no /proc (not Linux): the brief change is at least restrictive
+    os.umask(mask)
+    return mask
+
+
+def _install(tmp: Path, final: Path, force: bool, what: str) -> None:
+    if force:
+        os.replace(tmp, final)
+        return
+    try:
+        os.link(tmp, final)  # atomic, and EEXIST if someone else got there first
+    except FileExistsError:
+        raise OutputExistsError(f"{what} {final} appeared while it was written; not replacing "
+                                f"it (use --force)") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        # no hard links here (FAT, some FUSE): check again and rename (a small race remains)
+        if os.path.lexists(final):
+            raise OutputExistsError(f"{what} {final} appeared while it was written; not "
+                                    f"replacing it (use --force)") from None
+        os.rename(tmp, final)
+        return
+    os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "wb", *, force: bool = False,
+                inputs: Iterable[PathLike] = (), executable: bool = False,
+                what: str = "output") -> Iterator[IO]:
+    """A file object for a new version of ``path``; put in place only if the block succeeds."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    final = check_output(path, force=force, inputs=inputs, what=what)
+    try:
+        fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} {final}: {exc.strerror or exc}") from None
+    tmp = Path(name)
+    try:
+        # mkstemp makes 0600; give the file the mode a plain open() would have (umask applied)
+        os.fchmod(fd, (0o777 if executable else 0o666) & ~_umask())
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        _install(tmp, final, force, what)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path: PathLike, data: bytes, **kwargs) -> Path:
+    """Write ``data`` to ``path`` atomically (see ``atomic_open`` for the keyword arguments)."""
+    with atomic_open(path, "wb", **kwargs) as f:
+        f.write(data)
+    return Path(path)
+
+
+def write_text(path: PathLike, text: str, **kwargs) -> Path:
+    with atomic_open(path, "w", **kwargs) as f:
+        f.write(text)
+    return Path(path)
+
+
+def ensure_directory(path: PathLike, what: str = "output folder") -> Path:
+    """Create a folder (and its parents); OutputError with one line when that is impossible."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot create {what} {p}: a file of that name exists") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create {what} {p}: {exc.strerror or exc}") from None
+    if not p.is_dir():
+        raise OutputError(f"cannot create {what} {p}: not a directory (dangling link?)")
+    return p
+
+
+@contextlib.contextmanager
+def exclusive_claim(path: PathLike, what: str = "output") -> Iterator[Path]:
+    """Hold an exclusive lock on ``path`` (via ``<dir>/.<name>.lock``) while the block runs, so a
+    second run with the same output fails at once instead of racing the first. The lock file is
+    left in place (removing it would let a third run lock a different inode)."""
+    p = Path(path)
+    lock = p.with_name(f".{p.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot claim {what} {p}: {lock}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"{what} {p} is being written by another process (lock {lock}); "
+                              f"wait for it or choose another path") from None
+        yield p
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[PathLike] = (),
+                     what: str = "output") -> Iterator[Path]:
+    """A hidden empty folder beside ``path``; the block fills ``<yielded>/<name>`` (which does
+    not exist yet, for writers that insist on creating it), and on success it is renamed to
+    ``path``. On failure or interruption everything staged is removed. Holds ``exclusive_claim``.
+    """
+    final = check_output(path, force=force, inputs=inputs, what=what, directory=True)
+    with exclusive_claim(final, what):
+        try:
+            stage = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.",
+                                          suffix=".partial"))
+        except OSError as exc:
+            raise OutputError(f"cannot write {what} {final}: {exc.strerror or exc}") from None
+        inner = stage / final.name
+        try:
+            yield inner
+            if not inner.exists():
+                raise OutputError(f"{what} {final} was not written")
+            check_output(final, force=force, what=what, directory=True)  # again: late arrivals
+            if force and os.path.lexists(final):
+                old = stage / ".replaced"
+                os.rename(final, old)
+            os.rename(inner, final)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+__all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "ensure_directory",
+           "exclusive_claim", "staged_directory", "write_bytes", "write_text"]
