@@ -48,7 +48,7 @@ class ClassNamesError(RdkClassifierError):
     """A class-names file cannot be read, is malformed, or does not fit the model's outputs."""
 
 
-class OutputError(RdkClassifierError):
+class ModelOutputError(RdkClassifierError):
     """The model's output for one frame is unusable (NaN or infinity); the frame is skipped."""
 
 
@@ -61,5 +61,25 @@ class CalibrationError(RdkClassifierError):
     """A calibration set cannot be built or read (missing, empty, wrong size)."""
 
 
-class OutputExistsError(RdkClassifierError, FileExistsError):
-    """An output file exists already (it is replaced only with --force) or cannot be written."""
+class NormalizationError(ModelError, ValueError):
+    """A mean/scale value is not one or three numbers."""
+
+
+class OutputError(RdkClassifierError, OSError):
+    """An output cannot be written safely (exists, is a symlink, is an input, cannot be created)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output exists and ``--force`` was not given."""
+
+
+class LabelFileError(RdkClassifierError):
+    """A ground-truth file (val.txt) line is not ``<file name> <class index>``, or the file cannot be read."""
+
+
+class EvaluationError(RdkClassifierError):
+    """The evaluation cannot run as asked (no image folder, none of the listed images in it)."""
+
+
+class BagError(RdkClassifierError):
+    """The bag cannot be processed as asked (missing input, existing output, unknown topic)."""

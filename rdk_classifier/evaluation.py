@@ -21,18 +21,14 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .classifier import Classifier, Prediction, Timing
-from .errors import FrameError, RdkClassifierError
+from .errors import EvaluationError, FrameError, LabelFileError
 
 #: top-5 accuracy needs at least the five best classes of every image
 TOP_K = 5
 
 
-class LabelFileError(RdkClassifierError, ValueError):
-    """A label file line is not ``<file name> <class index>``, or the file cannot be read."""
 
 
-class EvaluationError(RdkClassifierError):
-    """The evaluation cannot run as asked (no image folder, none of the listed images in it)."""
 
 
 #: largest label file read (ImageNet's 50,000-line val.txt is ~1.4 MB)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from .errors import ModelError
+from .errors import NormalizationError
 
 #: ImageNet mean and scale (1/std) on 0..255 RGB, as the zoo's models were trained
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -17,8 +17,6 @@ IMAGENET_SCALE = (0.01712475, 0.017507, 0.01742919)
 MEAN_KEY, SCALE_KEY = "mean_value", "scale_value"
 
 
-class NormalizationError(ModelError, ValueError):
-    """A mean/scale value is not one or three numbers."""
 
 
 Triple = tuple[float, float, float]

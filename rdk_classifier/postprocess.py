@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import OutputError
+from .errors import ModelOutputError
 
 #: An output whose values are all >= -NEGATIVE_TOLERANCE and sum to 1 within SUM_TOLERANCE is
 #: taken as probabilities (loose enough for dequantized softmax outputs of the BPU).
@@ -30,7 +30,7 @@ def to_probabilities(raw: np.ndarray) -> np.ndarray:
     values = np.asarray(raw, dtype=np.float32).reshape(-1).copy()
     if not np.all(np.isfinite(values)):
         bad = int(values.size - np.count_nonzero(np.isfinite(values)))
-        raise OutputError(f"model output has {bad} NaN or infinite values of {values.size}; "
+        raise ModelOutputError(f"model output has {bad} NaN or infinite values of {values.size}; "
                           f"frame skipped")
     return values if is_probability_vector(values) else softmax(values)
 

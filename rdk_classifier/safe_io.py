@@ -23,17 +23,13 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Union
 
-from .errors import RdkClassifierError
+from .errors import OutputError, OutputExistsError
 
 PathLike = Union[str, os.PathLike]
 
 
-class OutputError(RdkClassifierError, OSError):
-    """An output cannot be written safely (exists, is a symlink, is an input, cannot be created)."""
 
 
-class OutputExistsError(OutputError, FileExistsError):
-    """The output exists and ``--force`` was not given."""
 
 
 def _same_file(a: Path, b: Path) -> bool:

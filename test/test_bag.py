@@ -14,7 +14,7 @@ rosbags = pytest.importorskip("rosbags")
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer  # noqa: E402
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
 
-from rdk_classifier.bag import BagError, classify_bag  # noqa: E402
+from rdk_classifier.ros.bag import BagError, classify_bag  # noqa: E402
 from rdk_classifier.cli import bag as bag_cli  # noqa: E402
 from rdk_classifier.class_names import load_class_names  # noqa: E402
 from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, VISION_MSGS, humble_typestore)

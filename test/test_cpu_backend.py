@@ -7,7 +7,7 @@ import pytest
 from rdk_classifier.backends.cpu import CpuBackend
 from rdk_classifier.backends.onnx_session import X64_QUANT_PRECISION, cpu_int8_info
 from rdk_classifier.classifier import Classifier, ClassifierConfig
-from rdk_classifier.errors import ModelError, OutputError
+from rdk_classifier.errors import ModelError, ModelOutputError
 from rdk_classifier.normalization import IMAGENET_MEAN, IMAGENET_SCALE
 from rdk_classifier.zoo import PACKAGED_MODEL_DIR
 
@@ -63,7 +63,7 @@ def test_nan_scores_are_a_per_frame_error(tmp_path):
     names.write_text("".join(f"c{i}\n" for i in range(10)))
     clf = Classifier.from_config(ClassifierConfig(model=str(path), backend="cpu",
                                                   labels=str(names)))
-    with pytest.raises(OutputError, match="10 NaN or infinite values of 10"):
+    with pytest.raises(ModelOutputError, match="10 NaN or infinite values of 10"):
         clf.classify_nv12(np.zeros(clf.backend.input_spec.nv12_size, np.uint8))
 
 

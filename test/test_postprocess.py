@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rdk_classifier.errors import OutputError
+from rdk_classifier.errors import ModelOutputError
 from rdk_classifier.postprocess import is_probability_vector, softmax, to_probabilities, top_k
 
 
@@ -27,7 +27,7 @@ def test_logits_that_happen_to_be_positive_are_softmaxed():
 
 
 def test_non_finite_output_is_an_error():
-    with pytest.raises(OutputError, match="1 NaN or infinite values of 2"):
+    with pytest.raises(ModelOutputError, match="1 NaN or infinite values of 2"):
         to_probabilities(np.array([0.1, np.nan], np.float32))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..bag import STORAGES, Skipped, classify_bag
+from ..ros.bag import STORAGES, Skipped, classify_bag
 from ..ros.messages import CLASS_ID_FORMATS
 from .common import add_model_options, config_from_args
 

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
-from . import safe_io
-from .classifier import Classifier, ClassifierConfig
-from .errors import FrameError, RdkClassifierError
-from .ros import messages as msgs
-from .ros import rosbags_types as rt
+from .. import safe_io
+from ..classifier import Classifier, ClassifierConfig
+from ..errors import BagError, FrameError
+from . import messages as msgs
+from . import rosbags_types as rt
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,6 @@ IMAGE_TYPES = (rt.IMAGE, rt.COMPRESSED_IMAGE)
 BAG_VERSION = 8
 
 
-class BagError(RdkClassifierError):
-    """The bag cannot be processed as asked (missing input, existing output, unknown topic)."""
 
 
 @dataclass(frozen=True)
