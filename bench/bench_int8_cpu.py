@@ -4,14 +4,17 @@ fp32 answer here, and what does the session setting that keeps x86 int8 kernels 
 cost or change?
 
     python bench/bench_int8_cpu.py [--json out.json] [--int8 MODEL.onnx ...] [--no-timing]
-    qemu-x86_64 -cpu max .venv/bin/python bench/bench_int8_cpu.py --no-timing   # AVX2, no VNNI
+    python bench/bench_int8_cpu.py --save-reference /tmp/fp32.npz --no-timing
+    qemu-x86_64 -cpu max .venv/bin/python bench/bench_int8_cpu.py --no-timing \
+        --reference /tmp/fp32.npz                                        # AVX2, no VNNI
 
 For every committed photo (test/data/photos/*.png, test/data/imagenet/*.jpg) the NV12 of the
 package's Preprocessor goes to the fp32 model and to each int8 model, once with the package's
 sessions (``session.x64quantprecision=1``) and once with a plain ONNX Runtime session (no
 setting): mean/min output cosine to fp32 and top-1 agreement. With timing, the int8 latency of
 both sessions, interleaved, median of rounds. ``qemu-x86_64 -cpu max`` (Debian's qemu-user)
-runs the AVX2-without-VNNI kernels on any x86 machine (timing is meaningless there).
+runs the AVX2-without-VNNI kernels on any x86 machine (timing is meaningless there, and its fp32
+convolutions take minutes per image: give it the fp32 outputs computed natively, --reference).
 """
 
 from __future__ import annotations
@@ -82,13 +85,21 @@ def main() -> int:
     ap.add_argument("--fp32", type=Path, default=PACKAGED_MODEL_DIR / "efficientnet_lite0_fp32.onnx")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-timing", action="store_true")
+    ap.add_argument("--save-reference", type=Path, help="write the NV12 and fp32 outputs here")
+    ap.add_argument("--reference", type=Path, help="NV12 and fp32 outputs of --save-reference")
     args = ap.parse_args()
 
     cpu = cpu_int8_info()
     print(f"cpu: {cpu.line()}", flush=True)
-    clf = Classifier.from_model(str(args.fp32), backend="cpu")
-    nv12s = [clf.preprocessor.from_encoded(p.read_bytes()) for p in PHOTOS]
-    ref = [clf.backend.infer(x) for x in nv12s]
+    if args.reference:
+        data = np.load(args.reference)
+        nv12s, ref = list(data["nv12"]), list(data["fp32"])
+    else:
+        clf = Classifier.from_model(str(args.fp32), backend="cpu")
+        nv12s = [clf.preprocessor.from_encoded(p.read_bytes()) for p in PHOTOS]
+        ref = [clf.backend.infer(x) for x in nv12s]
+    if args.save_reference:
+        np.savez(args.save_reference, nv12=np.stack(nv12s), fp32=np.stack(ref))
     results: dict = {"cpu": cpu.to_dict(), "models": {}}
     for path in args.int8:
         ours = CpuBackend(path, IMAGENET_MEAN, IMAGENET_SCALE)
