@@ -371,7 +371,9 @@ def parse_boxes_json(text: str, what: str = "boxes") -> list[Box]:
         if missing or unknown:
             raise BoxesFileError(f"{what}: box {n}: " + "; ".join(
                 ([f"missing {', '.join(missing)}"] if missing else [])
-                + ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])))
+                + ([f"unknown key(s) {', '.join(unknown[:3])}"
+                    + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")]
+                   if unknown else [])))
         values = []
         for k in _BOX_KEYS:
             v = item[k]
