@@ -212,3 +212,34 @@ def test_model_switch_reaches_box_mode(ros, the_scene):
     (m,) = ros.published("/dets/classification")
     assert m.detections[0].results[0].hypothesis.class_id == "967"
     assert node._cameras[0].classifier.model_name == "EfficientNet_Lite0_fp32"
+
+
+def test_config_file_documents_the_box_parameters():
+    from pathlib import Path
+
+    from rdk_classifier.ros.box_mode import BOX_PARAMETERS
+
+    text = (Path(__file__).parent.parent / "config" / "classifier.yaml").read_text()
+    for spec in BOX_PARAMETERS:
+        assert f"# {spec.name}:" in text, spec.name
+        if spec.default not in (None, False, 0, 0.0, ""):
+            assert f"# {spec.name}: {spec.default}" in text, spec.name
+
+
+def test_a_huge_detection_set_is_refused_as_a_whole(ros, the_scene, monkeypatch):
+    from rdk_classifier.ros import box_mode
+
+    monkeypatch.setattr(box_mode, "MAX_DETECTIONS_PER_MESSAGE", 50)
+    canvas, places = the_scene
+    node = ros.make(image_topics=["cam"], detection_topics=["dets"])
+    ts = ros.typestore
+    rows = [(*places[1][1], "x", 0.5, str(i)) for i in range(51)]
+    ros.publish("/cam", image_msg(ts, canvas, "bgr8", T0, "c"))
+    ros.publish("/dets", detection_array(ts, T0, rows))
+    ros.publish("/cam", image_msg(ts, canvas, "bgr8", T0 + 1, "c"))
+    ros.publish("/dets", detection_array(ts, T0 + 1, rows[:2]))
+    assert node.wait_idle(TIMEOUT)
+    (m,) = ros.published("/dets/classification")
+    assert m.header.stamp.nanosec == (T0 + 1) % 10**9 and len(m.detections) == 2
+    assert node.counters()["/cam"]["boxes"]["bad_detection_sets"] == 1
+    assert any("51 detections" in w for w in node.get_logger().messages("WARN"))

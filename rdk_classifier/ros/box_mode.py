@@ -322,8 +322,8 @@ class BoxMode:
     def _submit(self, stream: _Stream, frame_msg: Any, detections: Any) -> None:
         cam, log = stream.cam, self._node.get_logger()
         try:
-            entries = (len(detections.targets) if hasattr(detections, "targets")
-                       else len(detections.detections))
+            entries = (sum(len(t.rois) for t in detections.targets)
+                       if hasattr(detections, "targets") else len(detections.detections))
             if entries > MAX_DETECTIONS_PER_MESSAGE:
                 raise BoxError(f"{entries} detections in one message (at most "
                                f"{MAX_DETECTIONS_PER_MESSAGE})")
