@@ -84,10 +84,16 @@ def crop_rect(box: Box, frame_width: int, frame_height: int, padding: float = 0.
     if box.width <= 0 or box.height <= 0:
         raise BoxError(f"box {values} is empty (width and height must be > 0)")
     pad_x, pad_y = box.width * padding, box.height * padding
-    x0 = max(0, math.floor(box.x_offset - pad_x + _EPS))
-    y0 = max(0, math.floor(box.y_offset - pad_y + _EPS))
-    x1 = min(frame_width, math.ceil(box.x_offset + box.width + pad_x - _EPS))
-    y1 = min(frame_height, math.ceil(box.y_offset + box.height + pad_y - _EPS))
+    edges = (box.x_offset - pad_x, box.y_offset - pad_y, box.x_offset + box.width + pad_x,
+             box.y_offset + box.height + pad_y)
+    # clamped while still floats: a huge box (1e308 wide) must not overflow the conversion
+    left, top, right, bottom = (min(max(v, -1.0), limit + 1.0) if math.isfinite(v) else
+                                (-1.0 if v < 0 else limit + 1.0)
+                                for v, limit in zip(edges, (frame_width, frame_height) * 2))
+    x0 = max(0, math.floor(left + _EPS))
+    y0 = max(0, math.floor(top + _EPS))
+    x1 = min(frame_width, math.ceil(right - _EPS))
+    y1 = min(frame_height, math.ceil(bottom - _EPS))
     if align > 1:
         x0, y0 = x0 // align * align, y0 // align * align
         x1 = min(frame_width // align * align, -(-x1 // align) * align)

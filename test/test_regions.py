@@ -7,6 +7,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from box_scenes import jpeg, photo, scene
 from ros_frames import nv12_bytes
@@ -151,6 +153,8 @@ def test_padding_and_clamping(the_scene, classifier):
     assert crop_rect(Box(3, 5, 4, 4), w, h, align=2) == (2, 4, 6, 6)
     assert crop_rect(Box(1917, 1077, 9, 9), w, h, align=2) == (1916, 1076, 4, 4)
     assert crop_rect(Box(10, 10, 1, 1), w, h, align=2) == (10, 10, 2, 2)
+    # a huge box is the whole frame (no overflow on the way)
+    assert crop_rect(Box(0, 0, 1e308, 1e308), w, h, padding=2.0) == (0, 0, w, h)
     # a Detection2D-style float box: whole pixels that cover it
     assert crop_rect(Box.from_center(100.5, 50.5, 11, 7), w, h) == (95, 47, 11, 7)
     assert crop_rect(Box.from_center(100.25, 50.25, 11, 7), w, h) == (94, 46, 12, 8)
@@ -160,7 +164,7 @@ def test_padding_and_clamping(the_scene, classifier):
     (Box(10, 10, 0, 5), "empty"), (Box(10, 10, 5, -1), "empty"),
     (Box(float("nan"), 0, 5, 5), "finite"), (Box(0, 0, float("inf"), 5), "finite"),
     (Box(2000, 10, 50, 50), "outside"), (Box(-100, -100, 50, 50), "outside"),
-    (Box(1920, 0, 10, 10), "outside"),
+    (Box(1920, 0, 10, 10), "outside"), (Box(-1e308, 0, 1e308, 5), "outside"),
 ])
 def test_a_bad_box_is_refused_alone(the_scene, classifier, box, why):
     canvas, places = the_scene
@@ -267,3 +271,24 @@ def test_result_dicts(the_scene, classifier):
     assert bad.to_dict()["error"].startswith("box ")
     pre, inf, post = got.stage_ms()
     assert inf == ok.result.timing_ms.inference and pre >= ok.result.timing_ms.preprocess
+
+
+_coord = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                   st.integers(-10**12, 10**12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_coord, _coord, _coord, _coord, st.floats(0, 2), st.sampled_from([1, 2]),
+       st.integers(2, 4000).map(lambda v: v // 2 * 2), st.integers(2, 4000).map(lambda v: v // 2 * 2))
+def test_fuzz_box_geometry(x, y, w, h, padding, align, fw, fh):
+    """Any box a detector message can carry (NaN, inf, huge, negative): a crop inside the frame
+    (even on NV12) or BoxError, nothing else."""
+    try:
+        cx, cy, cw, ch = crop_rect(Box(x, y, w, h), fw, fh, padding, align)
+    except BoxError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert 0 <= cx and 0 <= cy and cw >= align and ch >= align
+    assert cx + cw <= fw and cy + ch <= fh
+    if align == 2:
+        assert cx % 2 == cy % 2 == cw % 2 == ch % 2 == 0
