@@ -4,7 +4,7 @@ For each input (nv12, bgr8, jpeg q90) and box count, one frame's boxes through
 ``regions.classify_boxes`` (``RegionFrame`` once per frame, then per box: crop view -> resize ->
 NV12 -> backend -> top-k) with a **null backend** (returns a fixed 1000-vector at once), so the
 time is everything but inference: the frame's decode (jpeg) and per box the crop, resize, colour
-conversion, postprocess and bookkeeping. Side by side in the same run, the **naive path**:
+conversion, postprocess and bookkeeping. Side by side, in turn within every round, the **naive path**:
 the whole frame to BGR first (nv12: cv2.cvtColor at full size; jpeg: full decode, as ours), then
 per box a BGR crop through ``Preprocessor.from_bgr``. And the real model's inference per box, to
 put the overhead in proportion. Boxes: seeded, 64-480 px wide, inside the frame.
@@ -84,13 +84,21 @@ def naive(clf: Classifier, frame, encoding: str, boxes) -> None:
 
 
 def median_ms(fn, runs: int) -> float:
-    fn()  # warm up
-    times = []
+    return paired_median_ms([fn], runs)[0]
+
+
+def paired_median_ms(fns, runs: int) -> list[float]:
+    """Median time of each function, the functions run in turn within every round, so that a
+    busy machine slows them alike and their ratios stay comparable."""
+    for fn in fns:
+        fn()  # warm up
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        for fn, out in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1e3)
+    return [statistics.median(t) for t in times]
 
 
 def run(runs: int = 40) -> dict:
@@ -109,10 +117,9 @@ def run(runs: int = 40) -> dict:
         for n in COUNTS:
             boxes = make_boxes(n, seed=n)
             r = runs if enc != "jpeg" else max(10, runs // 2)
-            ours = median_ms(lambda: classify_boxes(null, region(frame, enc), boxes,
-                                                    top=5), r)
-            base = median_ms(lambda: naive(null, frame, enc, boxes), r)
-            frame_ms = median_ms(lambda: region(frame, enc), r)
+            ours, base, frame_ms = paired_median_ms(
+                [lambda: classify_boxes(null, region(frame, enc), boxes, top=5),
+                 lambda: naive(null, frame, enc, boxes), lambda: region(frame, enc)], r)
             rows.append({"input": enc, "boxes": n, "ours_frame_ms": round(ours, 3),
                          "ours_per_box_ms": round((ours - frame_ms) / n, 3),
                          "frame_setup_ms": round(frame_ms, 3),
