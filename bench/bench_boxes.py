@@ -101,7 +101,7 @@ def paired_median_ms(fns, runs: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
-def run(runs: int = 40) -> dict:
+def run(runs: int = 40, encodings=ENCODINGS, counts=COUNTS) -> dict:
     cv2.setNumThreads(1)
     real = Classifier.from_model(backend="cpu")
     null = Classifier(NullBackend(real.preprocessor.height, real.preprocessor.width),
@@ -109,12 +109,12 @@ def run(runs: int = 40) -> dict:
     infer_ms = median_ms(lambda: real.backend.infer(np.zeros(224 * 224 * 3 // 2, np.uint8)),
                          runs)
     rows = []
-    for enc in ENCODINGS:
+    for enc in encodings:
         frames = make_frames(W, H, "jpeg" if enc == "jpeg" else enc)
         frame = frames[0]
         if enc == "jpeg":
             frame = bytes(frame)
-        for n in COUNTS:
+        for n in counts:
             boxes = make_boxes(n, seed=n)
             r = runs if enc != "jpeg" else max(10, runs // 2)
             ours, base, frame_ms = paired_median_ms(
