@@ -4,7 +4,7 @@ For each input (nv12, bgr8, jpeg q90) and box count, one frame's boxes through
 ``regions.classify_boxes`` (``RegionFrame`` once per frame, then per box: crop view -> resize ->
 NV12 -> backend -> top-k) with a **null backend** (returns a fixed 1000-vector at once), so the
 time is everything but inference: the frame's decode (jpeg) and per box the crop, resize, colour
-conversion, postprocess and bookkeeping. Side by side, in turn within every round, the **naive path**:
+conversion, postprocess and bookkeeping. Side by side, in turn within every round, the naive path:
 the whole frame to BGR first (nv12: cv2.cvtColor at full size; jpeg: full decode, as ours), then
 per box a BGR crop through ``Preprocessor.from_bgr``. And the real model's inference per box, to
 put the overhead in proportion. Boxes: seeded, 64-480 px wide, inside the frame.

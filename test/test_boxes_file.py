@@ -1,4 +1,4 @@
-"""``classify --boxes FILE.json``: the file is bounded and validated; hostile JSON gives one line."""
+"""``classify --boxes FILE.json``: the file is bounded and validated; hostile JSON: one line."""
 
 from __future__ import annotations
 
