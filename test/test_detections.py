@@ -117,6 +117,9 @@ def test_perception_targets_out_for_the_web_view(ts, types, the_scene, classifie
                      ("preprocess", "predict_infer", "postprocess", "pipeline")]
     assert out.perfs[3].time_ms_duration == pytest.approx(50.0)
     assert out.perfs[1].time_ms_duration == pytest.approx(fb.stage_ms()[1])
+    # a frame stamp after the publish time (sim time, a replayed bag): no negative pipeline
+    late = det.stage_perfs("m", STAMP + 10**9, STAMP, (1.0, 2.0, 3.0), STAMP + 10**6)
+    assert late[3].ms == 0.0 and [p.ms for p in late[:3]] == [1.0, 2.0, 3.0]
 
 
 def test_detection2d_from_perception_targets(ts, types, the_scene, classifier):

@@ -319,8 +319,9 @@ def stage_perfs(model_name: str, header_stamp_ns: int, start_ns: int, stages_ms:
     for suffix, ms in zip(("_preprocess", "_predict_infer", "_postprocess"), stages_ms):
         out.append(StagePerf(model_name + suffix, t, t + int(ms * 1e6), float(ms)))
         t += int(ms * 1e6)
+    # a stamp that is not wall-clock time (simulation, a replayed bag) would give nonsense: 0
     out.append(StagePerf(model_name + "_pipeline", int(header_stamp_ns), int(end_ns),
-                         (int(end_ns) - int(header_stamp_ns)) / 1e6))
+                         max(0.0, (int(end_ns) - int(header_stamp_ns)) / 1e6)))
     return out
 
 
