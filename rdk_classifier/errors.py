@@ -21,6 +21,15 @@ class DecodeError(FrameError):
     """A compressed image (JPEG, PNG) could not be decoded."""
 
 
+class BoxError(FrameError):
+    """A detector box cannot be classified (empty, not finite, outside the frame); the frame's
+    other boxes still are."""
+
+
+class BoxesFileError(RdkClassifierError, ValueError):
+    """A boxes file (``classify --boxes``) is not a bounded list of valid boxes."""
+
+
 class ModelError(RdkClassifierError):
     """A model cannot be found, loaded or run."""
 

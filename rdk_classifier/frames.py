@@ -274,6 +274,14 @@ class Preprocessor:
         packed = _packed_view(buf, width, height, step or width * channels, channels)
         return self._packed_to_nv12(packed, enc)
 
+    def from_packed(self, image: np.ndarray, encoding: str) -> np.ndarray:
+        """A ``(h, w, channels)`` uint8 view in a packed encoding (bgr8, rgb8, bgra8, rgba8,
+        mono8), any strides (e.g. a detector box cut out of a frame) -> NV12."""
+        enc = normalize_encoding(encoding)
+        if enc not in _PACKED or image.ndim != 3 or image.shape[2] != _PACKED[enc][0]:
+            raise FrameSizeError(f"a {image.shape} array is not packed {encoding}")
+        return self._packed_to_nv12(image, enc)
+
     # --- conversions ---------------------------------------------------------------------------
     def _packed_to_nv12(self, image: np.ndarray, enc: str) -> np.ndarray:
         h, w = image.shape[:2]
@@ -301,6 +309,15 @@ class Preprocessor:
             )
         y = np.ndarray((height, width), np.uint8, buf, 0, (step, 1))
         uv = np.ndarray((height // 2, width // 2, 2), np.uint8, buf, step * height, (step, 2, 1))
+        return self.from_planes(y, uv, swap_uv)
+
+    def from_planes(self, y: np.ndarray, uv: np.ndarray, swap_uv: bool = False) -> np.ndarray:
+        """NV12 (or NV21 with ``swap_uv``) given as plane views -> NV12: a ``(h, w)`` Y view and
+        an ``(h/2, w/2, 2)`` UV view, any strides (e.g. a detector box cut out of a frame)."""
+        height, width = y.shape
+        if width % 2 or height % 2 or uv.shape != (height // 2, width // 2, 2):
+            raise FrameSizeError(f"NV12 planes {y.shape} / {uv.shape} do not fit together "
+                                 f"(even width and height needed)")
         plan = plan_resize(height, width, self.height, self.width, self.mode, src_align=2)
         half = ResizePlan(tuple(v // 2 for v in plan.src), tuple(v // 2 for v in plan.dst))
         area = self.height * self.width

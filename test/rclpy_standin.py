@@ -683,7 +683,7 @@ def _message_package(typestore, package: str) -> types.ModuleType:
 
 
 MESSAGE_PACKAGES = ("builtin_interfaces", "std_msgs", "sensor_msgs", "vision_msgs",
-                    "diagnostic_msgs")
+                    "diagnostic_msgs", "geometry_msgs", "ai_msgs")
 
 
 def _parameters_from_args(args: list[str]) -> dict[str, Parameter]:

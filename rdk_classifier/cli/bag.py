@@ -7,6 +7,7 @@ import sys
 
 from ..ros.bag import STORAGES, Skipped, classify_bag
 from ..ros.messages import CLASS_ID_FORMATS
+from .boxes import add_box_options, run_boxes
 from .common import add_model_options, config_from_args
 
 
@@ -32,6 +33,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--score-threshold", type=float, default=0.0,
                    help="leave out hypotheses below this probability (default: 0.0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_box_options(p)
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     def report_skip(s: Skipped) -> None:
         print(f"error: {s.topic} @ {s.timestamp}: skipped: {s.reason}", file=sys.stderr)
 
+    if args.detections:  # box mode: classified Detection2DArray on DETECTIONS/classification
+        return run_boxes(args, report_skip)
     report = classify_bag(args.input, args.out, args.topics, config_from_args(args),
                           storage=args.storage, class_id_format=args.class_id_format,
                           score_threshold=args.score_threshold, top_k=args.top_k,

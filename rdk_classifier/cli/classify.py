@@ -7,7 +7,9 @@ import json
 import sys
 
 from ..classifier import Result
-from ..errors import FrameError
+from ..errors import BoxesFileError, FrameError
+from ..regions import load_boxes_file
+from .boxes import classify_file_boxes, print_boxes_result
 from .common import add_model_options, expand_images, load_classifier, model_line
 
 
@@ -19,6 +21,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--json", action="store_true", help="one JSON object per line per image")
+    p.add_argument("--boxes", metavar="FILE.json",
+                   help='also classify these boxes of every image: a JSON list of {"x_offset", '
+                        '"y_offset", "width", "height"} in pixels (sensor_msgs/RegionOfInterest); '
+                        'with --json each image gets a "boxes" list')
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -39,19 +45,34 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("error: no image files found in " + " ".join(args.paths), file=sys.stderr)
         return 1
+    boxes = None
+    if args.boxes:
+        try:
+            boxes = load_boxes_file(args.boxes)
+        except BoxesFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     clf = load_classifier(args)
     if not args.json:
         print(model_line(clf), flush=True)
-    failed = 0
+    failed = with_bad_boxes = 0
     for path in files:
         try:
             result = clf.classify_file(path)
+            if boxes is not None:  # the same crop path as the node's box mode
+                frame_boxes = classify_file_boxes(clf, path, boxes)
         except (OSError, FrameError) as exc:
             failed += 1
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             print(f"error: {path}: {reason}", file=sys.stderr)
             continue
+        if boxes is not None:
+            with_bad_boxes += print_boxes_result(result, frame_boxes, args.json)
+            continue
         print(json.dumps(result.to_dict()) if args.json else format_text(result), flush=True)
     if failed:
         print(f"{failed} of {len(files)} images could not be classified", file=sys.stderr)
-    return 1 if failed else 0
+    if with_bad_boxes:
+        print(f"{with_bad_boxes} of {len(files)} images had boxes that could not be classified",
+              file=sys.stderr)
+    return 1 if failed or with_bad_boxes else 0

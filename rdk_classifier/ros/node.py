@@ -61,6 +61,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from ..classifier import Classifier
 from ..errors import FrameError, RdkClassifierError
+from .box_mode import BOX_PARAMETERS, BoxMode
 from .messages import (PreparedFrame, classification_message, classify_prepared,
                        database_location, label_info_message, make_header, overlay_message,
                        prepare_message, types_from_ros_packages, vision_info_message)
@@ -153,6 +154,11 @@ class ClassifierNode(Node):
         if problems:
             self._fail("invalid parameters: " + "; ".join(problems))
         topics = self._settings.topics()
+        # box mode (detection_topics): cameras paired with a detector are served by BoxMode
+        self._boxes = BoxMode(self, self._declared_values, [t for t, _ in topics], IMAGE_QOS,
+                              RESULT_QOS, lambda: self._settings)
+        if self._boxes.problems():
+            self._fail("invalid parameters: " + "; ".join(self._boxes.problems()))
         try:
             classifiers = self._load_classifiers(self._settings, len(topics))
         except RdkClassifierError as exc:
@@ -169,6 +175,9 @@ class ClassifierNode(Node):
 
         for (topic, compressed), clf in zip(topics, classifiers):
             cam = _Camera(topic, compressed, clf)
+            if self._boxes.attach(cam):
+                self._cameras.append(cam)
+                continue
             cam.worker = LatestFrameWorker(partial(self._classify, cam),
                                            name=f"classify {topic}",
                                            on_error=partial(self._on_worker_error, cam))
@@ -181,6 +190,7 @@ class ClassifierNode(Node):
             cam.publisher = self._result_publisher(cam.output_name)
             if self._settings.publish_debug_image:
                 self._ensure_debug_publisher(cam)
+            self._boxes.attach_whole_frame(cam)
             self._cameras.append(cam)
 
         self._setup_diagnostics(self._settings.diagnostics_period)
@@ -201,13 +211,14 @@ class ClassifierNode(Node):
 
     def _declare_parameters(self) -> NodeSettings:
         values: dict[str, Any] = {}
-        for spec in PARAMETERS:
+        for spec in PARAMETERS + BOX_PARAMETERS:
             if spec.default is None:  # an array that is empty unless given: declared by type
                 param = self.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY,
                                                _descriptor(spec))
             else:
                 param = self.declare_parameter(spec.name, spec.default, _descriptor(spec))
             values[spec.name] = param.value
+        self._declared_values = values
         return NodeSettings.from_values(values)
 
     def _load_classifiers(self, settings: NodeSettings, count: int) -> list[Classifier]:
@@ -288,6 +299,7 @@ class ClassifierNode(Node):
         cam.publisher.publish(classification_message(self._types, frame.header, result.top,
                                                      settings.class_id_format,
                                                      settings.score_threshold))
+        self._boxes.publish_whole_frame(cam, frame.header, result, settings)
         t1 = time.perf_counter()
         # the worker's time outside the classifier (preprocessing ran in the callback)
         node_ms = max(0.0, (t1 - t0) * 1e3 - result.timing_ms.inference
@@ -417,7 +429,7 @@ class ClassifierNode(Node):
             kv.append(("top-1", f"{r.top1[0]} {r.top1[1]} {r.top1[2]:.3f}"))
         if clf.fallback_reason:
             kv.append(("fallback", clf.fallback_reason))
-        return kv
+        return kv + self._boxes.key_values(cam)
 
     def _fill_status(self, cam: _Camera, stat: Any) -> Any:
         from diagnostic_msgs.msg import DiagnosticStatus
@@ -464,6 +476,8 @@ class ClassifierNode(Node):
                                    "dropped": w.dropped, "errors": w.errors,
                                    "published": cam.stats.published,
                                    "bad_frames": cam.stats.bad_frames}
+            if self._boxes.counts(cam) is not None:
+                out[cam.input_name]["boxes"] = self._boxes.counts(cam)
         return out
 
     # --- shutdown ---------------------------------------------------------------------------------

@@ -45,10 +45,12 @@ def register_vision_msgs(typestore: Any) -> Any:
 
 
 def humble_typestore() -> Any:
-    """A fresh ROS 2 Humble typestore with vision_msgs registered."""
+    """A fresh ROS 2 Humble typestore with vision_msgs (and ai_msgs) registered."""
     from rosbags.typesys import Stores, get_typestore
 
-    return register_vision_msgs(get_typestore(Stores.ROS2_HUMBLE))
+    from .detections import register_detection_msgs  # Detection2DArray, ai_msgs
+
+    return register_detection_msgs(register_vision_msgs(get_typestore(Stores.ROS2_HUMBLE)))
 
 
 def message_types(typestore: Any) -> MessageTypes:

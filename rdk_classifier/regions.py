@@ -1,0 +1,423 @@
+"""Second-stage classification: the boxes of a detector, each cut out of its frame and classified.
+
+A frame is brought once into a form that boxes can be cut from without converting it
+(``RegionFrame``): NV12/NV21 stay two plane views, packed formats (bgr8, rgb8, mono8, ...) stay a
+view of the message buffer, a JPEG/PNG is decoded once (full size), packed 4:2:2 is converted to
+BGR once (its chroma is shared by pixel pairs). Every box of that frame is then a view into it:
+padded, clamped to the frame, rounded outwards to even coordinates on NV12 (chroma blocks), and
+given to the same ``Preprocessor`` (resize mode, interpolation, colour conversion) and the same
+backend as whole frames. So a box gives the answer its crop, cut out by hand, would give.
+
+Which boxes: ``BoxFilter`` (detector classes, minimum size and score, at most ``max_boxes`` per
+frame, largest or most confident first). A bad box (empty, not finite, outside the frame) raises
+``BoxError`` for that box only. No ROS import: messages are turned into ``Box`` lists in
+``rdk_classifier.ros.detections``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from .classifier import Classifier, Result
+from .errors import BoxError, BoxesFileError, FrameSizeError
+from .frames import (_PACKED, _SEMIPLANAR, _YUV422, BufferLike, Preprocessor, _as_bytes_array,
+                     _packed_view, decode_image, normalize_encoding)
+
+#: how boxes are ranked when a frame has more than ``max_boxes``
+BOX_ORDERS = ("score", "area")
+DEFAULT_MAX_BOXES = 32
+#: the most boxes of one frame ever classified (each costs one inference)
+MAX_BOXES_LIMIT = 1000
+MAX_PADDING = 2.0
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Box:
+    """A detector box in source pixels, as ``sensor_msgs/RegionOfInterest`` has it (top-left
+    corner, width, height; floats because ``vision_msgs`` boxes are), plus what the detector said
+    about it: its class, its score (None: none given) and its id."""
+
+    x_offset: float
+    y_offset: float
+    width: float
+    height: float
+    class_id: str = ""
+    score: Optional[float] = None
+    id: str = ""
+
+    @classmethod
+    def from_center(cls, cx: float, cy: float, width: float, height: float,
+                    **detector: object) -> "Box":
+        return cls(cx - width / 2, cy - height / 2, width, height, **detector)
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    def to_dict(self) -> dict:
+        out = {"x_offset": self.x_offset, "y_offset": self.y_offset, "width": self.width,
+               "height": self.height}
+        if self.class_id:
+            out["class_id"] = self.class_id
+        if self.score is not None:
+            out["score"] = self.score
+        if self.id:
+            out["id"] = self.id
+        return out
+
+
+def crop_rect(box: Box, frame_width: int, frame_height: int, padding: float = 0.0,
+              align: int = 1) -> tuple[int, int, int, int]:
+    """The pixels (x, y, width, height) a box is classified from: grown by ``padding`` times its
+    size on each side, rounded outwards to whole pixels (to multiples of ``align``: 2 on NV12),
+    clamped to the frame. ``BoxError`` when nothing of it is left."""
+    values = (box.x_offset, box.y_offset, box.width, box.height)
+    if not all(math.isfinite(v) for v in values):
+        raise BoxError(f"box {values} has a coordinate that is not a finite number")
+    if box.width <= 0 or box.height <= 0:
+        raise BoxError(f"box {values} is empty (width and height must be > 0)")
+    pad_x, pad_y = box.width * padding, box.height * padding
+    edges = (box.x_offset - pad_x, box.y_offset - pad_y, box.x_offset + box.width + pad_x,
+             box.y_offset + box.height + pad_y)
+    # clamped while still floats: a huge box (1e308 wide) must not overflow the conversion
+    left, top, right, bottom = (min(max(v, -1.0), limit + 1.0) if math.isfinite(v) else
+                                (-1.0 if v < 0 else limit + 1.0)
+                                for v, limit in zip(edges, (frame_width, frame_height) * 2))
+    x0 = max(0, math.floor(left + _EPS))
+    y0 = max(0, math.floor(top + _EPS))
+    x1 = min(frame_width, math.ceil(right - _EPS))
+    y1 = min(frame_height, math.ceil(bottom - _EPS))
+    if align > 1:
+        x0, y0 = x0 // align * align, y0 // align * align
+        x1 = min(frame_width // align * align, -(-x1 // align) * align)
+        y1 = min(frame_height // align * align, -(-y1 // align) * align)
+    if x1 - x0 < align or y1 - y0 < align:
+        raise BoxError(f"box {values} lies outside the {frame_width}x{frame_height} frame")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+class RegionFrame:
+    """One frame in its own pixel domain, decoded at most once, that boxes are cut from as views.
+
+    Build with ``from_raw`` (a camera buffer with a ROS encoding), ``from_encoded`` (JPEG/PNG
+    bytes, decoded once at full size) or ``from_image`` (a decoded BGR/gray array).
+    """
+
+    def __init__(self, width: int, height: int, encoding: str, planes: tuple[np.ndarray, ...],
+                 decode_ms: float = 0.0) -> None:
+        self.width = width
+        self.height = height
+        self.encoding = encoding   # nv12, nv21 (planes y, uv) or a packed encoding (one image)
+        self.planes = planes
+        self.decode_ms = decode_ms
+
+    @property
+    def align(self) -> int:
+        return 2 if self.encoding in _SEMIPLANAR else 1
+
+    @classmethod
+    def from_raw(cls, data: BufferLike, width: int, height: int, encoding: str,
+                 step: Optional[int] = None) -> "RegionFrame":
+        """The same checks as ``Preprocessor.from_raw``; no copy except for 4:2:2 (to BGR)."""
+        t0 = time.perf_counter()
+        enc = normalize_encoding(encoding)
+        if width <= 0 or height <= 0:
+            raise FrameSizeError(f"frame size {width}x{height} is empty; width and height "
+                                 f"must be > 0")
+        buf = _as_bytes_array(data)
+        if enc in _SEMIPLANAR:
+            step = step or width
+            if width % 2 or height % 2:
+                raise FrameSizeError(f"NV12/NV21 frames need even width and height, got "
+                                     f"{width}x{height}")
+            if step < width:
+                raise FrameSizeError(f"step {step} is smaller than width {width}")
+            if buf.size < step * height * 3 // 2:
+                raise FrameSizeError(f"NV12 buffer has {buf.size} bytes, expected "
+                                     f"step*height*3/2 = {step * height * 3 // 2}")
+            y = np.ndarray((height, width), np.uint8, buf, 0, (step, 1))
+            uv = np.ndarray((height // 2, width // 2, 2), np.uint8, buf, step * height,
+                            (step, 2, 1))
+            return cls(width, height, enc, (y, uv), (time.perf_counter() - t0) * 1e3)
+        if enc in _YUV422:
+            if width % 2:
+                raise FrameSizeError(f"{enc} needs an even width, got {width}")
+            packed = _packed_view(buf, width, height, step or width * 2, 2)
+            bgr = cv2.cvtColor(np.ascontiguousarray(packed), _YUV422[enc])
+            return cls(width, height, "bgr8", (bgr,), (time.perf_counter() - t0) * 1e3)
+        channels = _PACKED[enc][0]
+        image = _packed_view(buf, width, height, step or width * channels, channels)
+        return cls(width, height, enc, (image,), (time.perf_counter() - t0) * 1e3)
+
+    @classmethod
+    def from_encoded(cls, data: BufferLike) -> "RegionFrame":
+        """JPEG/PNG bytes, decoded once at full size for all the frame's boxes."""
+        t0 = time.perf_counter()
+        image = decode_image(data)
+        frame = cls.from_image(image)
+        frame.decode_ms = (time.perf_counter() - t0) * 1e3
+        return frame
+
+    @classmethod
+    def from_image(cls, image: np.ndarray) -> "RegionFrame":
+        """A decoded uint8 image: BGR (h, w, 3), BGRA (h, w, 4) or gray (h, w)."""
+        if image.dtype != np.uint8:
+            raise FrameSizeError(f"image dtype {image.dtype} is not uint8")
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+            raise FrameSizeError(f"image shape {image.shape} is not HxW, HxWx3 or HxWx4")
+        enc = {1: "mono8", 3: "bgr8", 4: "bgra8"}[image.shape[2]]
+        h, w = image.shape[:2]
+        if w <= 0 or h <= 0:
+            raise FrameSizeError(f"frame size {w}x{h} is empty; width and height must be > 0")
+        return cls(w, h, enc, (image,))
+
+    def crop_rect(self, box: Box, padding: float = 0.0) -> tuple[int, int, int, int]:
+        return crop_rect(box, self.width, self.height, padding, self.align)
+
+    def crop(self, rect: tuple[int, int, int, int]) -> tuple[np.ndarray, ...]:
+        """Views of the planes inside ``rect`` (from ``crop_rect``); no pixel is copied."""
+        x, y, w, h = rect
+        if self.encoding in _SEMIPLANAR:
+            y_plane, uv = self.planes
+            return (y_plane[y:y + h, x:x + w], uv[y // 2:(y + h) // 2, x // 2:(x + w) // 2])
+        return (self.planes[0][y:y + h, x:x + w],)
+
+    def to_nv12(self, preprocessor: Preprocessor, rect: tuple[int, int, int, int]) -> np.ndarray:
+        """The crop ``rect`` at the model's size, through the frames' own resize and colour path."""
+        views = self.crop(rect)
+        if self.encoding in _SEMIPLANAR:
+            return preprocessor.from_planes(*views, swap_uv=self.encoding == "nv21")
+        return preprocessor.from_packed(views[0], self.encoding)
+
+
+@dataclass(frozen=True)
+class BoxFilter:
+    """Which boxes of a frame are classified, and how much context around each."""
+
+    classes: tuple[str, ...] = ()   # detector classes to classify; empty: all
+    min_size: float = 0.0           # boxes narrower or lower than this (pixels) are left out
+    min_score: float = 0.0          # boxes the detector scored lower are left out
+    max_boxes: int = DEFAULT_MAX_BOXES
+    order: str = "score"            # which boxes win when there are more than max_boxes
+    padding: float = 0.0            # grow each side by this fraction of the box's size
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.order not in BOX_ORDERS:
+            out.append(f"box order {self.order!r} is not one of {', '.join(BOX_ORDERS)}")
+        if not 1 <= self.max_boxes <= MAX_BOXES_LIMIT:
+            out.append(f"max boxes {self.max_boxes} is outside 1..{MAX_BOXES_LIMIT}")
+        if not (math.isfinite(self.padding) and 0.0 <= self.padding <= MAX_PADDING):
+            out.append(f"box padding {self.padding} is outside 0.0..{MAX_PADDING}")
+        if not (math.isfinite(self.min_size) and self.min_size >= 0):
+            out.append(f"minimum box size {self.min_size} is not >= 0")
+        if not (math.isfinite(self.min_score) and 0.0 <= self.min_score <= 1.0):
+            out.append(f"minimum box score {self.min_score} is outside 0.0..1.0")
+        return out
+
+    def check(self) -> "BoxFilter":
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def select(self, boxes: Sequence[Box]) -> tuple[list[int], "FilterCounts"]:
+        """Indices of the boxes to classify (input order) and how many each rule left out."""
+        wanted = set(self.classes)
+        counts = FilterCounts()
+        keep = []
+        for i, b in enumerate(boxes):
+            if wanted and b.class_id not in wanted:
+                counts.by_class += 1
+            elif self.min_score > 0 and (b.score is None or not b.score >= self.min_score):
+                counts.by_score += 1
+            elif self.min_size > 0 and not (b.width >= self.min_size
+                                            and b.height >= self.min_size):
+                counts.by_size += 1
+            else:
+                keep.append(i)
+        if len(keep) > self.max_boxes:
+            if self.order == "area":
+                def rank(i: int) -> float:
+                    return boxes[i].area if math.isfinite(boxes[i].area) else -1.0
+            else:
+                def rank(i: int) -> float:
+                    s = boxes[i].score
+                    return s if s is not None and math.isfinite(s) else -math.inf
+            # stable: among equals the earlier box wins
+            best = sorted(keep, key=lambda i: -rank(i))[:self.max_boxes]
+            counts.by_limit += len(keep) - len(best)
+            keep = sorted(best)
+        return keep, counts
+
+
+@dataclass
+class FilterCounts:
+    by_class: int = 0
+    by_score: int = 0
+    by_size: int = 0
+    by_limit: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.by_class + self.by_score + self.by_size + self.by_limit
+
+
+@dataclass
+class BoxResult:
+    """One selected box: the pixels it was classified from and its top-k, or why it was not."""
+
+    index: int                                   # position in the detector's list
+    box: Box
+    rect: Optional[tuple[int, int, int, int]]    # x, y, width, height actually used
+    result: Optional[Result] = None
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+    def to_dict(self) -> dict:
+        out: dict = {"box": self.box.to_dict()}
+        if self.rect is not None:
+            out["crop"] = dict(zip(("x_offset", "y_offset", "width", "height"), self.rect))
+        if self.result is not None:
+            out.update({k: v for k, v in self.result.to_dict().items() if k != "source"})
+        else:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class FrameBoxes:
+    """What one frame's boxes gave: the selected boxes in input order, filter counts, times."""
+
+    boxes: list[BoxResult] = field(default_factory=list)
+    filtered: FilterCounts = field(default_factory=FilterCounts)
+    decode_ms: float = 0.0
+
+    @property
+    def classified(self) -> list[BoxResult]:
+        return [b for b in self.boxes if b.ok]
+
+    @property
+    def failed(self) -> list[BoxResult]:
+        return [b for b in self.boxes if not b.ok]
+
+    def stage_ms(self) -> tuple[float, float, float]:
+        """Preprocess (the frame's decode + every crop), inference, postprocess: summed."""
+        pre, inf, post = self.decode_ms, 0.0, 0.0
+        for b in self.classified:
+            pre += b.result.timing_ms.preprocess
+            inf += b.result.timing_ms.inference
+            post += b.result.timing_ms.postprocess
+        return pre, inf, post
+
+
+def classify_boxes(clf: Classifier, frame: RegionFrame, boxes: Sequence[Box],
+                   box_filter: BoxFilter = BoxFilter(), top: Optional[int] = None,
+                   source: Optional[str] = None) -> FrameBoxes:
+    """Classify the boxes of one frame that ``box_filter`` selects, each through the one path
+    (crop -> ``clf.preprocessor`` -> backend -> top-k). A bad box gets an ``error`` and the
+    others carry on."""
+    keep, counts = box_filter.select(boxes)
+    out = FrameBoxes(filtered=counts, decode_ms=frame.decode_ms)
+    for i in keep:
+        box = boxes[i]
+        t0 = time.perf_counter()
+        try:
+            rect = frame.crop_rect(box, box_filter.padding)
+        except BoxError as exc:
+            out.boxes.append(BoxResult(i, box, None, error=str(exc)))
+            continue
+        nv12 = frame.to_nv12(clf.preprocessor, rect)
+        crop_ms = (time.perf_counter() - t0) * 1e3
+        result = clf.classify_nv12(nv12, source=source, top=top, preprocess_ms=crop_ms)
+        out.boxes.append(BoxResult(i, box, rect, result))
+    return out
+
+
+#: a boxes file is read only up to this size
+MAX_BOXES_FILE_BYTES = 1 << 20
+_BOX_KEYS = ("x_offset", "y_offset", "width", "height")
+#: the largest coordinate a boxes file may give (RegionOfInterest fields are uint32)
+MAX_COORDINATE = 1 << 20
+
+
+def parse_boxes_json(text: str, what: str = "boxes") -> list[Box]:
+    """``[{"x_offset": .., "y_offset": .., "width": .., "height": ..}, ...]`` (integer pixels, as
+    in ``sensor_msgs/RegionOfInterest``; optional ``"id"`` string) -> boxes. Anything else, more
+    than ``MAX_BOXES_LIMIT`` boxes or numbers out of range: ``BoxesFileError``, one line."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise BoxesFileError(f"{what}: not JSON: {str(exc).splitlines()[0][:200]}") from None
+    if not isinstance(data, list):
+        raise BoxesFileError(f"{what}: expected a JSON list of boxes, got {type(data).__name__}")
+    if len(data) > MAX_BOXES_LIMIT:
+        raise BoxesFileError(f"{what}: {len(data)} boxes, at most {MAX_BOXES_LIMIT} allowed")
+    out = []
+    for n, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise BoxesFileError(f"{what}: box {n} is {type(item).__name__}, not an object with "
+                                 f"{', '.join(_BOX_KEYS)}")
+        unknown = sorted(str(k)[:40] for k in item if k not in _BOX_KEYS + ("id",))
+        missing = [k for k in _BOX_KEYS if k not in item]
+        if missing or unknown:
+            raise BoxesFileError(f"{what}: box {n}: " + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else [])
+                + ([f"unknown key(s) {', '.join(unknown[:3])}"
+                    + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")]
+                   if unknown else [])))
+        values = []
+        for k in _BOX_KEYS:
+            v = item[k]
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise BoxesFileError(f"{what}: box {n}: {k} must be an integer number of pixels, "
+                                     f"got {str(v)[:40]!r}")
+            if not 0 <= v <= MAX_COORDINATE:
+                raise BoxesFileError(f"{what}: box {n}: {k} = {v} is outside 0..{MAX_COORDINATE}")
+            values.append(v)
+        if values[2] == 0 or values[3] == 0:
+            raise BoxesFileError(f"{what}: box {n} is empty (width and height must be > 0)")
+        box_id = item.get("id", "")
+        if not isinstance(box_id, str) or len(box_id) > 256:
+            raise BoxesFileError(f"{what}: box {n}: id must be a string of at most 256 characters")
+        out.append(Box(*values, id=box_id))
+    return out
+
+
+def load_boxes_file(path) -> list[Box]:
+    """Read a boxes file (``parse_boxes_json``), refusing files above ``MAX_BOXES_FILE_BYTES``."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_BOXES_FILE_BYTES + 1)
+    except OSError as exc:
+        raise BoxesFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BOXES_FILE_BYTES:
+        raise BoxesFileError(f"{p}: larger than {MAX_BOXES_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BoxesFileError(f"{p}: not UTF-8 text") from None
+    return parse_boxes_json(text, str(p))
+
+
+__all__ = ["Box", "BoxFilter", "BoxResult", "FilterCounts", "FrameBoxes", "RegionFrame",
+           "BOX_ORDERS", "DEFAULT_MAX_BOXES", "MAX_BOXES_LIMIT", "MAX_PADDING", "classify_boxes",
+           "crop_rect", "parse_boxes_json", "load_boxes_file",
+           "MAX_BOXES_FILE_BYTES"]

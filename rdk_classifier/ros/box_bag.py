@@ -1,0 +1,206 @@
+"""``bag IN --topic IMAGES --detections DETECTIONS --out OUT``: the node's box mode, offline.
+
+Reads a rosbag2 with camera frames and a detector's messages (``vision_msgs/msg/Detection2DArray``
+or ``ai_msgs/msg/PerceptionTargets``), matches each detection set to its frame by header stamp
+(``StampMatcher``, caches of ``BAG_CACHE`` messages each way: a bag is read in record order, so a
+detector's latency of up to that many frames is covered) and writes one classified
+``vision_msgs/msg/Detection2DArray`` per matched pair on ``DETECTIONS + "/classification"`` (the
+node's output name), with the record timestamp of the later message of the pair, plus
+``/label_info`` and ``/vision_info``. Every box goes through ``regions.classify_boxes``, the
+node's path. Same rules as the whole-frame bag tool: the output never replaces anything, a
+corrupt message is reported and skipped, a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from .bag import (BAG_VERSION, LABEL_INFO_TOPIC, STORAGES, VISION_INFO_TOPIC, BagError,
+                  BagReport, Skipped, _rosbags, _select, _skip)
+from .. import safe_io
+from ..classifier import Classifier, ClassifierConfig
+from ..errors import FrameError
+from ..regions import BoxFilter, classify_boxes
+from . import detections as det
+from . import messages as msgs
+from . import rosbags_types as rt
+from ..stamp_matching import StampMatcher
+
+#: frames / detection sets kept waiting for their partner while reading a bag
+BAG_CACHE = 64
+DETECTION_TYPES = (det.DETECTION_2D_ARRAY, det.PERCEPTION_TARGETS)
+
+
+@dataclass
+class BoxBagReport(BagReport):
+    """A ``BagReport`` (``topics``: detection topic -> output topic) with the matching counts."""
+
+    pairs: dict[str, str] = field(default_factory=dict)   # detection topic -> image topic
+    boxes: dict[str, int] = field(default_factory=dict)   # classified boxes per detection topic
+    unmatched_frames: int = 0
+    unmatched_detections: int = 0
+
+
+def _detection_connections(connections: Sequence, topics: Sequence[str]) -> list:
+    out = []
+    for topic in topics:
+        found = [c for c in connections if c.topic == topic]
+        if not found:
+            names = sorted({c.topic for c in connections if c.msgtype in DETECTION_TYPES})
+            raise BagError(f"detection topic {topic!r} is not in the bag; detection topics: "
+                           f"{', '.join(names) or 'none'}")
+        bad = [c.msgtype for c in found if c.msgtype not in DETECTION_TYPES]
+        if bad:
+            raise BagError(f"topic {topic!r} is {bad[0]}, not {' or '.join(DETECTION_TYPES)}")
+        out += found
+    return out
+
+
+def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
+                       topics: Sequence[str], detections: Sequence[str],
+                       config: ClassifierConfig = ClassifierConfig(), *, storage: str = "mcap",
+                       class_id_format: str = "index", score_threshold: float = 0.0,
+                       top_k: Optional[int] = None, box_filter: BoxFilter = BoxFilter(),
+                       progress: Optional[bool] = None,
+                       on_skip: Optional[Callable[[Skipped], None]] = None,
+                       classifier: Optional[Classifier] = None) -> BoxBagReport:
+    """``detections[i]`` holds the boxes of the frames on ``topics[i]``."""
+    (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
+     QosReliability, QosTime) = _rosbags()
+    from rosbags.rosbag2 import ReaderError
+
+    src, dst = Path(input_path), Path(output_path)
+    if not topics or len(topics) != len(detections):
+        raise BagError(f"give one --topic per --detections (got {len(topics or ())} image "
+                       f"topic(s) for {len(detections)} detection topic(s))")
+    if storage not in STORAGES:
+        raise BagError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+    if class_id_format not in msgs.CLASS_ID_FORMATS:
+        raise BagError(f"class_id_format must be one of {', '.join(msgs.CLASS_ID_FORMATS)}")
+    problems = box_filter.problems()
+    if problems:
+        raise BagError("; ".join(problems))
+    if os.path.lexists(dst) and not dst.is_symlink():
+        raise BagError(f"output {dst} exists already; choose another path (nothing is "
+                       f"overwritten)")
+    if not src.exists():
+        raise BagError(f"input bag {src} does not exist")
+    try:
+        safe_io.ensure_directory(dst.parent, "output folder")
+        safe_io.check_output(dst, inputs=[src], what="output bag", directory=True)
+    except safe_io.OutputError as exc:
+        raise BagError(str(exc)) from None
+
+    typestore = rt.humble_typestore()
+    types = rt.message_types(typestore)
+    dtypes = det.detection_types_from_typestore(typestore)
+    try:
+        reader = Reader(src)
+        reader.open()
+    except (ReaderError, OSError) as exc:
+        raise BagError(f"cannot read bag {src}: {exc}") from None
+    try:
+        images, _ = _select(reader.connections, topics)
+        dets = _detection_connections(reader.connections, detections)
+        pairs = dict(zip(detections, topics))
+        mapping = {d: d.rstrip("/") + "/classification" for d in detections}
+        clf = classifier or Classifier.from_config(config)
+        report = BoxBagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
+                              pairs=pairs, boxes={t: 0 for t in mapping})
+        latched = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE,
+                      QosDurability.TRANSIENT_LOCAL, QosTime(0, 0), QosTime(0, 0),
+                      QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
+        try:  # staged under a hidden name, claimed, renamed into place when whole
+            with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
+                _write(reader, images, dets, stage, storage, clf, typestore, types, dtypes,
+                       report, class_id_format, score_threshold, top_k, box_filter, progress,
+                       on_skip, Writer, StoragePlugin, latched)
+        except safe_io.OutputError as exc:
+            raise BagError(str(exc)) from None
+        finally:
+            if classifier is None:
+                clf.close()
+    finally:
+        reader.close()
+    return report
+
+
+def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, report,
+           class_id_format, score_threshold, top_k, box_filter, progress, on_skip, Writer,
+           StoragePlugin, latched) -> None:
+    from tqdm import tqdm
+
+    from .box_mode import region_frame_from_message
+
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    by_image = {img: d for d, img in report.pairs.items()}
+    matchers = {d: StampMatcher(BAG_CACHE, BAG_CACHE) for d in report.pairs}
+    selected = list(images) + list(dets)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
+        out_conns = {d: writer.add_connection(out, det.DETECTION_2D_ARRAY, typestore=typestore)
+                     for d, out in report.topics.items()}
+        start = reader.start_time if reader.message_count else 0
+        header = msgs.make_header(types, start)
+        label_conn = writer.add_connection(LABEL_INFO_TOPIC, rt.LABEL_INFO, typestore=typestore,
+                                           offered_qos_profiles=[latched])
+        info_conn = writer.add_connection(VISION_INFO_TOPIC, rt.VISION_INFO, typestore=typestore,
+                                          offered_qos_profiles=[latched])
+        writer.write(label_conn, start, typestore.serialize_cdr(
+            msgs.label_info_message(types, clf.labels, score_threshold, header), rt.LABEL_INFO))
+        db = clf.config.labels if clf.config is not None else None
+        writer.write(info_conn, start, typestore.serialize_cdr(
+            msgs.vision_info_message(types, clf.model_name, msgs.database_location(db), 1,
+                                     header), rt.VISION_INFO))
+        bar = tqdm(total=sum(c.msgcount for c in selected), unit="msg", disable=not progress,
+                   file=sys.stderr, desc="classifying boxes")
+        try:
+            for conn, timestamp, raw in reader.messages(connections=selected):
+                bar.update(1)
+                try:
+                    msg = typestore.deserialize_cdr(raw, conn.msgtype)
+                except Exception as exc:  # undecodable CDR: a corrupt record
+                    _skip(report, on_skip, Skipped(conn.topic, timestamp,
+                                                   f"corrupt message: {exc}"))
+                    continue
+                stamp = msgs.stamp_to_ns(msg.header.stamp)
+                if conn.msgtype in DETECTION_TYPES:
+                    d_topic = conn.topic
+                    match = matchers[d_topic].add_detections(stamp, (msg, timestamp))
+                else:
+                    d_topic = by_image[conn.topic]
+                    match = matchers[d_topic].add_frame(stamp, (msg, timestamp))
+                if match is None:
+                    continue
+                (frame, _), (detections, det_ts) = match.frame, match.detections
+                try:
+                    region = region_frame_from_message(frame)
+                    boxes = det.boxes_from_message(detections)
+                except FrameError as exc:
+                    _skip(report, on_skip, Skipped(report.pairs[d_topic], timestamp, str(exc)))
+                    continue
+                got = classify_boxes(clf, region, boxes, box_filter, top=top_k)
+                for b in got.failed:
+                    _skip(report, on_skip, Skipped(d_topic, det_ts,
+                                                   f"box {b.index}: {b.error}"))
+                out = det.detection2d_array_message(dtypes, frame.header, detections, got,
+                                                    class_id_format, score_threshold)
+                writer.write(out_conns[d_topic], timestamp,
+                             typestore.serialize_cdr(out, det.DETECTION_2D_ARRAY))
+                report.classified[d_topic] += 1
+                report.boxes[d_topic] += len(got.classified)
+        finally:
+            bar.close()
+    for m in matchers.values():
+        m.clear()
+        st = m.stats()
+        report.unmatched_frames += st.frames_unmatched
+        report.unmatched_detections += st.detections_unmatched
+
+
+__all__ = ["BoxBagReport", "classify_bag_boxes", "BAG_CACHE"]

@@ -1,0 +1,104 @@
+"""Detection sets meet their frames by stamp: interleaved out of order, lost on either side,
+duplicates, bounded caches; never paired by arrival order."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rdk_classifier.stamp_matching import StampMatcher
+
+
+def run(events, matcher):
+    """Feed ("frame"|"det", stamp) events; returns the matches as (stamp, frame, detections)."""
+    out = []
+    for kind, stamp in events:
+        if kind == "frame":
+            m = matcher.add_frame(stamp, f"frame@{stamp}")
+        else:
+            m = matcher.add_detections(stamp, f"dets@{stamp}")
+        if m is not None:
+            out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_interleaved_out_of_order(seed):
+    """Frames at 30 Hz, detections for most of them arriving 0-3 frames late, some before
+    their frame, some frames never detected, some detections whose frame was lost."""
+    rng = random.Random(seed)
+    stamps = [1_700_000_000_000_000_000 + i * 33_333_333 for i in range(200)]
+    events = []
+    lost_frames = set(rng.sample(stamps, 15))
+    undetected = set(rng.sample(stamps, 20))
+    for i, s in enumerate(stamps):
+        if s not in lost_frames:
+            events.append((i + rng.uniform(-0.5, 0.5), "frame", s))
+        if s not in undetected:
+            events.append((i + rng.uniform(-1.5, 3.0), "det", s))
+    events.sort()
+    matcher = StampMatcher(frame_capacity=8, detection_capacity=8)
+    matches = run([(k, s) for _, k, s in events], matcher)
+    for m in matches:
+        assert m.frame == f"frame@{m.stamp}" and m.detections == f"dets@{m.stamp}"
+    expected = {s for s in stamps if s not in lost_frames and s not in undetected}
+    assert {m.stamp for m in matches} == expected
+    st = matcher.stats()
+    assert st.matched == len(expected)
+    # everything else is either counted as unmatched or still waiting in a cache
+    frames_in = len(stamps) - len(lost_frames)
+    dets_in = len(stamps) - len(undetected)
+    assert st.frames_unmatched + st.frames_waiting == frames_in - len(expected)
+    assert st.detections_unmatched + st.detections_waiting == dets_in - len(expected)
+    assert st.frames_waiting <= 8 and st.detections_waiting <= 8
+
+
+def test_never_by_arrival_order():
+    m = StampMatcher()
+    assert m.add_frame(1, "f1") is None
+    assert m.add_frame(2, "f2") is None
+    assert m.add_detections(3, "d3") is None     # no frame 3: waits, not paired with f1
+    got = m.add_detections(2, "d2")
+    assert (got.stamp, got.frame, got.detections) == (2, "f2", "d2")
+    got = m.add_frame(3, "f3")
+    assert (got.frame, got.detections) == ("f3", "d3")
+    st = m.stats()
+    assert (st.matched, st.frames_waiting, st.detections_waiting) == (2, 1, 0)
+
+
+def test_a_frame_is_matched_once():
+    m = StampMatcher()
+    m.add_frame(5, "f5")
+    assert m.add_detections(5, "a").detections == "a"
+    assert m.add_detections(5, "b") is None      # the frame is gone: b waits
+    assert m.stats().detections_waiting == 1
+
+
+def test_bounded_caches_evict_the_oldest_and_count_it():
+    m = StampMatcher(frame_capacity=3, detection_capacity=2)
+    for s in range(10):
+        m.add_frame(s, s)
+    st = m.stats()
+    assert (st.frames_waiting, st.frames_unmatched) == (3, 7)
+    assert m.add_detections(0, "late") is None   # frame 0 was evicted
+    assert m.add_detections(9, "d9").frame == 9
+    for s in range(100, 105):
+        m.add_detections(s, s)
+    st = m.stats()
+    assert st.detections_waiting == 2 and st.detections_unmatched == 4  # "late" + 100..102
+    # a second item with the same stamp replaces the first, which counts as unmatched
+    m2 = StampMatcher()
+    m2.add_frame(1, "old")
+    m2.add_frame(1, "new")
+    assert m2.add_detections(1, "d").frame == "new" and m2.stats().frames_unmatched == 1
+    m2.add_frame(7, "x")
+    m2.clear()
+    assert m2.stats().frames_unmatched == 2 and m2.stats().frames_waiting == 0
+
+
+def test_capacity_is_checked():
+    with pytest.raises(ValueError, match="frame_capacity"):
+        StampMatcher(frame_capacity=0)
+    with pytest.raises(ValueError, match="detection_capacity"):
+        StampMatcher(detection_capacity=10**6)
