@@ -20,6 +20,7 @@ nothing).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -46,6 +47,8 @@ DATA = HERE.parent / "test" / "data"
 MODELS = ("EfficientNet_Lite0_fp32", "EfficientNet_Lite0_int8")
 INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "linear_exact": cv2.INTER_LINEAR_EXACT}
 ENCODINGS = ("bgr8", "bgra8", "rgb8", "rgba8", "nv12")
+CAMERA = (1920, 1080)
+CAMERA_ENCODINGS = ("bgr8", "bgra8", "nv12")
 TOP = 5
 
 
@@ -81,6 +84,35 @@ def raw_frame(bgr: np.ndarray, encoding: str) -> tuple[np.ndarray, int, int]:
 
 
 # ------------------------------------------------------------------------------ one architecture
+def camera_frame(bgr: np.ndarray) -> np.ndarray:
+    """The photo as a 1920x1080 camera frame (scaled to cover, centre-cropped) with
+    INTER_LINEAR_EXACT, which is bit-exact on every architecture (the dump keeps a hash to show it)."""
+    h, w = bgr.shape[:2]
+    s = max(CAMERA[0] / w, CAMERA[1] / h)
+    big = cv2.resize(bgr, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR_EXACT)
+    y0, x0 = (big.shape[0] - CAMERA[1]) // 2, (big.shape[1] - CAMERA[0]) // 2
+    return np.ascontiguousarray(big[y0:y0 + CAMERA[1], x0:x0 + CAMERA[0]])
+
+
+def dump_camera(out: Path) -> None:
+    """NV12 of every photo as a 1080p camera frame: bgr8 / bgra8 / nv12, every mode, both
+    interpolations (the robot's case: a large downscale, unlike the 512x512 photos' exact 2x)."""
+    arrays: dict[str, np.ndarray] = {}
+    names = []
+    for path in photos():
+        frame = camera_frame(cv2.imread(str(path), cv2.IMREAD_COLOR))
+        names.append(path.name)
+        arrays[f"camera_sha256/{path.name}"] = np.array(hashlib.sha256(frame.tobytes()).hexdigest())
+        for enc in CAMERA_ENCODINGS:
+            raw, w, h = raw_frame(frame, enc)
+            for mode in RESIZE_MODES:
+                for iname, interp in INTERPOLATIONS.items():
+                    prep = Preprocessor(224, 224, mode, interpolation=interp)
+                    arrays[f"camera/{path.name}/{mode}/{iname}/{enc}"] = prep.from_raw(raw, w, h, enc)
+    info = {"machine": platform.machine(), "photos": names}
+    np.savez_compressed(out, info=np.array(json.dumps(info)), **arrays)
+
+
 def dump(out: Path, reference: Path | None = None) -> None:
     """NV12 of every photo x mode x interpolation x encoding, and both models' outputs on the
     bgr8 NV12 of the default mode; with ``reference`` also the outputs on its NV12."""
@@ -145,7 +177,8 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def _agreement(x86: dict, arm: dict, names: list[str], key_x86: str, key_arm: str) -> dict:
+def _agreement(x86: dict, arm: dict, names: list[str], key_x86: str, key_arm: str,
+               labels: tuple[str, str] = ("x86", "aarch64")) -> dict:
     rows = []
     for name in names:
         px, pa = _softmax(x86[key_x86.format(name)]), _softmax(arm[key_arm.format(name)])
@@ -153,15 +186,37 @@ def _agreement(x86: dict, arm: dict, names: list[str], key_x86: str, key_arm: st
         rows.append({"photo": name, "top1_same": tx[0] == ta[0], "top5_same_order": tx == ta,
                      "top5_same_set": set(tx) == set(ta), "cosine": _cos(px, pa),
                      "max_prob_diff": float(np.abs(px - pa).max()),
-                     "top1_x86": [tx[0], round(float(px[tx[0]]), 4)],
-                     "top1_arm": [ta[0], round(float(pa[ta[0]]), 4)],
-                     "second_x86": [tx[1], round(float(px[tx[1]]), 4)]})
+                     "a": labels[0], "b": labels[1],
+                     "top1_a": [tx[0], round(float(px[tx[0]]), 4)],
+                     "second_a": [tx[1], round(float(px[tx[1]]), 4)],
+                     "top1_b": [ta[0], round(float(pa[ta[0]]), 4)]})
     return {"top1_same": sum(r["top1_same"] for r in rows),
             "top5_same_order": sum(r["top5_same_order"] for r in rows),
             "top5_same_set": sum(r["top5_same_set"] for r in rows), "photos": len(rows),
             "min_cosine": min(r["cosine"] for r in rows),
             "max_prob_diff": max(r["max_prob_diff"] for r in rows),
             "disagreements": [r for r in rows if not r["top5_same_order"]]}
+
+
+def compare_camera(x86_path: Path, arm_path: Path) -> dict:
+    x86, arm = np.load(x86_path), np.load(arm_path)
+    names = json.loads(str(x86["info"]))["photos"]
+    report: dict = {"frame": f"{CAMERA[0]}x{CAMERA[1]} from each photo (INTER_LINEAR_EXACT)",
+                    "frames_identical": sum(str(x86[f"camera_sha256/{n}"]) == str(arm[f"camera_sha256/{n}"])
+                                            for n in names)}
+    nv12: dict = {}
+    for m in RESIZE_MODES:
+        for iname in INTERPOLATIONS:
+            for enc in CAMERA_ENCODINGS:
+                key = "camera/{}/" + f"{m}/{iname}/{enc}"
+                nv12[f"{m}/{iname}/{enc}: aarch64 vs x86"] = _summary(
+                    [_diff(x86[key.format(n)], arm[key.format(n)]) for n in names])
+            for arch, arrays in (("x86", x86), ("aarch64", arm)):
+                nv12[f"{m}/{iname}/bgra8 vs bgr8 on {arch}"] = _summary(
+                    [_diff(arrays[f"camera/{n}/{m}/{iname}/bgra8"], arrays[f"camera/{n}/{m}/{iname}/bgr8"])
+                     for n in names])
+    report["nv12"] = nv12
+    return report
 
 
 def compare(x86_path: Path, arm_path: Path) -> dict:
@@ -198,7 +253,8 @@ def compare(x86_path: Path, arm_path: Path) -> dict:
     for arch, arrays in (("x86", x86), ("aarch64", arm)):
         for iname in INTERPOLATIONS:
             models[f"int8 vs fp32 on {arch}, {iname}"] = _agreement(
-                arrays, arrays, names, f"out/{{}}/{iname}/{MODELS[0]}", f"out/{{}}/{iname}/{MODELS[1]}")
+                arrays, arrays, names, f"out/{{}}/{iname}/{MODELS[0]}", f"out/{{}}/{iname}/{MODELS[1]}",
+                ("fp32", "int8"))
     report["models"] = models
     report["default_mode"] = mode
     return report
@@ -247,8 +303,13 @@ def print_report(report: dict) -> None:
             print(f"  {k:58s} {v['top1_same']:2d}/{v['photos']} {v['top5_same_order']:2d} "
                   f"{v['top5_same_set']:2d} {v['min_cosine']:.5f} {v['max_prob_diff']:.4f}")
             for r in v["disagreements"]:
-                print(f"      {r['photo']}: x86 top-1 {r['top1_x86']} (2nd {r['second_x86']}), "
-                      f"aarch64 top-1 {r['top1_arm']}, top-5 same set: {r['top5_same_set']}")
+                print(f"      {r['photo']}: {r['a']} top-1 {r['top1_a']} (2nd {r['second_a']}), "
+                      f"{r['b']} top-1 {r['top1_b']}, top-5 same set: {r['top5_same_set']}")
+    cam = report.get("camera")
+    if cam:
+        print(f"camera frames ({cam['frame']}) identical on both: {cam['frames_identical']}")
+        for k, v in cam["nv12"].items():
+            print(f"  {k:58s} {v['identical']:2d}/{v['photos']}  {v['max_abs']:3d}  {v['max_differing']:6d}")
     tim = report.get("timing")
     if tim:
         print(f"resize cost on {tim['machine']['cpu']} (from_raw 1080p -> 224x224 NV12, ms, median)")
@@ -268,19 +329,26 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("dump")
     d.add_argument("out")
     d.add_argument("--reference")
+    d.add_argument("--camera", action="store_true", help="the 1080p camera-frame section only")
     c = sub.add_parser("compare")
     c.add_argument("x86")
     c.add_argument("arm")
+    c.add_argument("--camera", nargs=2, metavar=("X86_CAMERA", "ARM_CAMERA"), help="dumps made with --camera")
     c.add_argument("--json")
     t = sub.add_parser("timing")
     t.add_argument("--json")
     args = ap.parse_args(argv)
     if args.cmd == "dump":
-        dump(Path(args.out), Path(args.reference) if args.reference else None)
+        if args.camera:
+            dump_camera(Path(args.out))
+        else:
+            dump(Path(args.out), Path(args.reference) if args.reference else None)
         return 0
     report: dict = {}
     if args.cmd == "compare":
         report["compare"] = compare(Path(args.x86), Path(args.arm))
+        if args.camera:
+            report["camera"] = compare_camera(Path(args.camera[0]), Path(args.camera[1]))
     elif args.cmd == "timing":
         report["timing"] = timing()
     else:
@@ -288,10 +356,14 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(args.keep) if args.keep else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
             x86, arm = folder / "x86.npz", folder / "aarch64.npz"
+            x86_cam, arm_cam = folder / "x86_camera.npz", folder / "aarch64_camera.npz"
             dump(x86)
-            subprocess.run([args.aarch64_python, str(Path(__file__).resolve()), "dump", str(arm),
-                            "--reference", str(x86)], check=True)
+            dump_camera(x86_cam)
+            me = str(Path(__file__).resolve())
+            subprocess.run([args.aarch64_python, me, "dump", str(arm), "--reference", str(x86)], check=True)
+            subprocess.run([args.aarch64_python, me, "dump", str(arm_cam), "--camera"], check=True)
             report["compare"] = compare(x86, arm)
+            report["camera"] = compare_camera(x86_cam, arm_cam)
         if not args.no_timing:
             report["timing"] = timing()
     print_report(report)
