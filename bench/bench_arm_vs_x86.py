@@ -11,7 +11,8 @@ cost of both interpolations for a 1080p bgr8 and nv12 frame, natively (emulated 
 nothing).
 
     python bench/bench_arm_vs_x86.py all --aarch64-python "$(tools/aarch64_check.sh --setup-only)" \
-        [--json out.json] [--keep DIR]     # dump natively, dump under qemu, compare, time (~3 min)
+        [--json out.json] [--keep DIR]     # dump natively, dump under qemu, compare, time
+                                           # (the emulated dumps: ~10 min of CPU, 1 core)
     python bench/bench_arm_vs_x86.py dump OUT.npz [--reference X86.npz]   # one architecture
     python bench/bench_arm_vs_x86.py compare X86.npz ARM.npz [--json out.json]
     python bench/bench_arm_vs_x86.py timing [--json out.json]             # this machine only

@@ -22,9 +22,10 @@
 #  5. runs `BIN/python3 -m pytest -p aarch64_emulation ARGS` from the repository root (default ARGS:
 #     -q test). The plugin (tools/aarch64_emulation.py) only lifts hypothesis' per-example deadline.
 #
-# Environment: RDK_AARCH64_CACHE (default ~/.cache/rdk_classifier_aarch64; ~300 MB when built: debs,
-# wheels, SYSROOT, SITE), RDK_AARCH64_QEMU_CPU (default cortex-a76), RDK_AARCH64_CPUINFO_PART (the
-# MIDR part number written to the fake cpuinfo, default 0xd05 = Cortex-A55; 0xd0b = Cortex-A76).
+# Environment: RDK_AARCH64_CACHE (default ~/.cache/rdk_classifier_aarch64; ~430 MB when built:
+# SYSROOT 75 MB, SITE 315 MB, the downloaded debs and wheels ~105 MB, the Debian index ~50 MB),
+# RDK_AARCH64_QEMU_CPU (default cortex-a76), RDK_AARCH64_CPUINFO_PART (the MIDR part number written
+# to the fake cpuinfo, default 0xd05 = Cortex-A55; 0xd0b = Cortex-A76), RDK_AARCH64_DEBIAN_MIRROR.
 # A re-run reuses everything in the cache; --refresh re-reads the Debian index (new security updates).
 # Needs on the host: apt-get, dpkg, qemu-aarch64 (Debian package qemu-user), python3 with pip.
 set -euo pipefail
@@ -113,6 +114,7 @@ build_sysroot() {
     mapfile -t want < "$APTDIR/packages.txt"
     log "downloading ${#want[@]} arm64 packages"
     (cd "$DEBS" && apt-get -qq download "${want[@]}")
+    rm -f "$APTDIR"/cache/*.bin   # apt's binary caches (~70 MB), rebuilt from the lists when needed
     log "unpacking into $SYSROOT"
     rm -rf "$SYSROOT.tmp"
     mkdir -p "$SYSROOT.tmp/usr"/{bin,sbin,lib}
