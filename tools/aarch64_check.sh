@@ -149,6 +149,11 @@ write_cpuinfo() {
 }
 
 # --- 2. PyPI aarch64 wheels ----------------------------------------------------------------------
+pip_quiet() {  # the host's pip, without its notes on missing local index folders and on root
+    python3 -m pip -q "$@" 2> >(grep -v -e "is ignored: it is neither a file nor a directory" \
+                                        -e "Running pip as the 'root' user" >&2)
+}
+
 install_wheels() {
     local stamp
     stamp="$(printf '%s\n' "${WHEELS[@]}" "${PIP_PLATFORM[@]}")"
@@ -157,10 +162,10 @@ install_wheels() {
     fi
     mkdir -p "$WHEELDIR"
     log "downloading the aarch64 wheels"
-    python3 -m pip download -q --no-cache-dir -d "$WHEELDIR" "${PIP_PLATFORM[@]}" "${WHEELS[@]}"
+    pip_quiet download -d "$WHEELDIR" "${PIP_PLATFORM[@]}" "${WHEELS[@]}"
     log "installing them into $SITE"
     rm -rf "$SITE.tmp"
-    python3 -m pip install -q --no-index --find-links "$WHEELDIR" --target "$SITE.tmp" \
+    pip_quiet install --no-index --find-links "$WHEELDIR" --target "$SITE.tmp" \
         "${PIP_PLATFORM[@]}" "${WHEELS[@]}"
     printf '%s\n' "$stamp" > "$SITE.tmp/.wheels.txt"
     rm -rf "$SITE"
