@@ -141,7 +141,7 @@ def cpu_info(cpuinfo: str = "/proc/cpuinfo", numpy_features: dict | None = None)
     if int8.saturating_without_setting:
         info["int8_note"] = (f"{int8.int8_kernels}: ONNX Runtime's u8s8 int8 kernels saturate "
                              f"here unless {X64_QUANT_PRECISION}=1, which every session of this "
-                             f"package sets (other ONNX Runtime programs may not: their int8 "
+                             f"package sets on such a CPU (other ONNX Runtime programs may not: their int8 "
                              f"outputs then stray further from fp32 than on VNNI or ARM CPUs)")
     return info
 

@@ -290,11 +290,13 @@ def format_report(report: dict) -> str:
 
 def _cpu_lines(cpu: dict, ort_version: str, activation_type: str) -> list[str]:
     """Where the int8 figures were computed, and whether they carry over to other CPUs."""
+    widened = f", session {X64_QUANT_PRECISION}=1" if cpu["saturating_without_setting"] else ""
     lines = [f"computed on: {cpu['cpu']} ({cpu['machine']}), onnxruntime {ort_version}, int8 "
-             f"kernels {cpu['int8_kernels']}, session {X64_QUANT_PRECISION}=1"]
+             f"kernels {cpu['int8_kernels']}{widened}"]
     if activation_type == "uint8":
         lines.append("note: uint8 activations x int8 weights (U8S8): the same figures on AVX2, "
-                     f"AVX-512 VNNI and ARM with this package's sessions; an ONNX Runtime session "
+                     f"AVX-512 VNNI and ARM with this package's sessions (which set "
+                     f"{X64_QUANT_PRECISION}=1 on CPUs without VNNI); an ONNX Runtime session "
                      f"without {X64_QUANT_PRECISION}=1 on an x86 CPU without VNNI (AVX2 only) "
                      "saturates 16-bit sums and can agree far less with the float model")
     return lines
