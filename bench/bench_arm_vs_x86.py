@@ -294,7 +294,8 @@ def print_report(report: dict) -> None:
     if cmp:
         ix, ia = cmp["x86"], cmp["aarch64"]
         print(f"x86: {ix['cpu']} | aarch64: {ia.get('emulated', ia['cpu'])}; numpy {ix['numpy']}, "
-              f"OpenCV {ix['opencv']}, onnxruntime {ix['onnxruntime']}; Python {ix['python']} / {ia['python']}")
+              f"OpenCV {ix['opencv']}, onnxruntime {ix['onnxruntime']}; "
+              f"Python {ix['python']} / {ia['python']}")
         print(f"decoded photos identical: {cmp['decoded_identical']}/{len(ix['photos'])}")
         print("NV12 (224x224, 75264 bytes): photos identical, max |diff|, most differing bytes")
         for k, v in cmp["nv12"].items():

@@ -70,7 +70,7 @@ def main() -> int:
         "jpeg forged 65500x65500": (tmp / "forged65500.jpg", hi.forged_jpeg),
         "png header-only 40000x40000": (tmp / "header40000.png", hi.png_header_only),
     }
-    for name, (path, make) in files.items():
+    for _name, (path, make) in files.items():
         if not path.exists():
             path.write_bytes(make())
     py = sys.executable

@@ -92,3 +92,8 @@ class EvaluationError(RdkClassifierError):
 
 class BagError(RdkClassifierError):
     """The bag cannot be processed as asked (missing input, existing output, unknown topic)."""
+
+
+class ToolchainConfigError(RdkClassifierError):
+    """A value cannot go into a toolchain config or script safely (control characters, not a
+    plain name, not a BPU architecture)."""

@@ -525,7 +525,7 @@ def image_header(data: BufferLike) -> tuple[str, int, int]:
     """
     buf = memoryview(_as_bytes_array(data))
     head = bytes(buf[:16])
-    for magic, name, parse in _FORMATS:
+    for magic, name, parse in _FORMATS:  # noqa: B007 (name, parse used after the break)
         if head.startswith(magic):
             break
     else:

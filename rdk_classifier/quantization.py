@@ -17,7 +17,8 @@ from typing import Sequence
 from . import safe_io
 from .calibration import CalibrationReader, load_calibration_set
 from .errors import CalibrationError, ModelError
-from .toolchain import OnnxInput, import_onnx, inspect_onnx, parse_triple
+from .normalization import format_triple, parse_triple
+from .toolchain import OnnxInput, import_onnx, inspect_onnx
 
 METHODS = ("minmax", "entropy", "percentile")
 ACTIVATION_TYPES = ("uint8", "int8")
@@ -108,10 +109,11 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if settings.method not in METHODS:
-        raise ValueError(f"unknown calibration method {settings.method!r}; choose one of {', '.join(METHODS)}")
+        raise CalibrationError(f"unknown calibration method {settings.method!r}; choose one of "
+                               f"{', '.join(METHODS)}")
     if settings.activation_type not in ACTIVATION_TYPES:
-        raise ValueError(f"unknown activation type {settings.activation_type!r}; "
-                         f"choose one of {', '.join(ACTIVATION_TYPES)}")
+        raise CalibrationError(f"unknown activation type {settings.activation_type!r}; "
+                               f"choose one of {', '.join(ACTIVATION_TYPES)}")
     model_path, out_path = Path(model_path), Path(out_path)
     safe_io.ensure_directory(out_path.parent)
     safe_io.check_output(out_path, force=force, inputs=[model_path], what="quantized model")
@@ -150,8 +152,8 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
         proto = onnx.load(str(raw_out))
     props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
     props.update({
-        "mean_value": " ".join(f"{v:.10g}" for v in mean),
-        "scale_value": " ".join(f"{v:.10g}" for v in scale),
+        "mean_value": format_triple(mean),
+        "scale_value": format_triple(scale),
         "quantization": (f"onnxruntime {onnxruntime.__version__} quantize_static QDQ, "
                          f"{settings.method}, {'per-channel' if settings.per_channel else 'per-tensor'}"
                          f" int8 weights, {settings.activation_type} activations, "

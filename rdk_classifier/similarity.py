@@ -271,7 +271,8 @@ def format_report(report: dict) -> str:
             name = row["node"] if len(row["node"]) <= 44 else "..." + row["node"][-41:]
             lines.append(f"{name:<44} {row['op_type']:<18} {row['cosine_mean']:>17.6f} "
                          f"{row['l1_mean']:>12.6f} {row['l2_mean']:>12.6f} {row['chebyshev_mean']:>19.6f}")
-    head = f"{'Output':<24} {'Cosine Similarity':>17} {'L1 Distance':>12} {'L2 Distance':>12} {'Chebyshev Distance':>19}"
+    head = (f"{'Output':<24} {'Cosine Similarity':>17} {'L1 Distance':>12} {'L2 Distance':>12} "
+            f"{'Chebyshev Distance':>19}")
     lines += ["", "model output (mean over images):", "=" * len(head), head, "-" * len(head),
               f"{out['output']:<24} {out['cosine_mean']:>17.6f} {out['l1_mean']:>12.6f} "
               f"{out['l2_mean']:>12.6f} {out['chebyshev_mean']:>19.6f}",

@@ -20,13 +20,13 @@ from typing import Sequence
 import yaml
 
 from . import safe_io
-from .errors import ModelError
+from .errors import ModelError, ToolchainConfigError
+from .normalization import (IMAGENET_MEAN, IMAGENET_SCALE, format_triple, from_metadata,
+                            parse_triple)
 
 MARCH = "bayes-e"  # RDK X5; X3 models ("bernoulli2") do not run on X5
 #: The seed's example normalization (ImageNet mean/std in 0..255 units), used when a model
 #: carries none and the user gives none.
-SEED_MEAN = (123.675, 116.28, 103.53)
-SEED_SCALE = (0.01712475, 0.017507, 0.01742919)
 #: The seed's calibration directory name (02_preprocess.sh ``--dst_dir``).
 SEED_CAL_DATA_DIR = "./calibration_data_rgb_f32"
 CONFIG_NAME = "config.yaml"
@@ -56,23 +56,6 @@ class OnnxInput:
     def shape_text(self) -> str:
         """hb_mapper's ``input_shape`` notation: ``1x3x224x224``."""
         return "x".join(str(d) for d in self.shape)
-
-
-def parse_triple(text: str | Sequence[float], what: str) -> tuple[float, float, float]:
-    """``"127 127 127"``, ``"127"``, ``"1,2,3"`` or a sequence -> three floats (one per channel)."""
-    if isinstance(text, str):
-        parts = text.replace(",", " ").split()
-    else:
-        parts = list(text)
-    try:
-        values = [float(v) for v in parts]
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not 1 or 3 numbers") from None
-    if len(values) == 1:
-        values *= 3
-    if len(values) != 3:
-        raise ValueError(f"{what} {text!r} has {len(values)} values; give 1 or 3 (one per channel)")
-    return (values[0], values[1], values[2])
 
 
 def import_onnx():
@@ -116,13 +99,8 @@ def inspect_onnx(path: str | Path) -> OnnxInput:
     else:
         raise ModelError(f"{path}: input shape {shape} has no 3-channel axis (NCHW or NHWC)")
     meta = {p.key: p.value for p in proto.metadata_props}
-    mean = parse_triple(meta["mean_value"], "mean_value") if "mean_value" in meta else None
-    scale = parse_triple(meta["scale_value"], "scale_value") if "scale_value" in meta else None
+    mean, scale = from_metadata(meta)
     return OnnxInput(inp.name, shape, layout, mean, scale)
-
-
-def _values_text(values: Sequence[float]) -> str:
-    return " ".join(f"{v:.10g}" for v in values)
 
 
 def _relative(target: str | Path, base: Path) -> str:
@@ -161,8 +139,8 @@ def mapper_config(model: OnnxInput, onnx_model: str, name: str, *, cal_data_dir:
             "input_layout_train": model.layout,
             "input_shape": model.shape_text,
             "norm_type": "data_mean_and_scale",
-            "mean_value": _values_text(mean),
-            "scale_value": _values_text(scale),
+            "mean_value": format_triple(mean),
+            "scale_value": format_triple(scale),
         },
         "calibration_parameters": {
             "cal_data_dir": cal_data_dir,
@@ -226,7 +204,7 @@ def _check_text(value: str, what: str) -> str:
     """Refuse text that would break a YAML line or a shell line: control characters and line or
     paragraph separators (newline, NUL, U+2028, NEL...)."""
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
-        raise ValueError(f"{what} {value!r} contains a control or line-break character; "
+        raise ToolchainConfigError(f"{what} {value!r} contains a control or line-break character; "
                          f"rename it")
     return value
 
@@ -246,16 +224,16 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
     """
     model_path = Path(model_path)
     info = inspect_onnx(model_path)
-    mean = parse_triple(mean, "mean") if mean is not None else (info.mean or SEED_MEAN)
-    scale = parse_triple(scale, "scale") if scale is not None else (info.scale or SEED_SCALE)
+    mean = parse_triple(mean, "mean") if mean is not None else (info.mean or IMAGENET_MEAN)
+    scale = parse_triple(scale, "scale") if scale is not None else (info.scale or IMAGENET_SCALE)
     if name is None:  # the model's stem, made a plain name
         stem = re.sub(r"[^A-Za-z0-9._+-]", "_", model_path.stem).lstrip(".-_") or "model"
         name = f"{stem[:150]}_{info.height}x{info.width}_nv12"
     if not _SAFE_NAME.fullmatch(name):
-        raise ValueError(f"name {name!r} is not a plain file name (letters, digits, '._+-', "
+        raise ToolchainConfigError(f"name {name!r} is not a plain file name (letters, digits, '._+-', "
                          f"at most 200, not starting with a dot or dash); give --name")
     if not _SAFE_MARCH.fullmatch(march):
-        raise ValueError(f"march {march!r} is not a BPU architecture name (e.g. {MARCH})")
+        raise ToolchainConfigError(f"march {march!r} is not a BPU architecture name (e.g. {MARCH})")
     _check_text(str(model_path), "model path")
     if cal_data_dir is not None:
         _check_text(str(cal_data_dir), "calibration folder")
@@ -288,4 +266,4 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
 
 
 __all__ = ["OnnxInput", "inspect_onnx", "parse_triple", "mapper_config", "write_toolchain_files",
-           "MARCH", "SEED_MEAN", "SEED_SCALE", "SEED_CAL_DATA_DIR"]
+           "MARCH", "SEED_CAL_DATA_DIR"]

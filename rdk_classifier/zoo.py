@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .normalization import IMAGENET_MEAN, IMAGENET_SCALE
 from .errors import ModelError, ModelNotFoundError, ModelUnavailableHereError, UnknownModelError
 
 
@@ -36,8 +37,6 @@ BASE_URL_ENV = "RDK_CLASSIFIER_BASE_URL"
 PACKAGED_MODEL_DIR = Path(__file__).resolve().parent / "models"
 REGISTRY_FILE = Path(__file__).resolve().parent / "zoo.yaml"
 
-_IMAGENET_MEAN = (123.675, 116.28, 103.53)
-_IMAGENET_SCALE = (0.01712475, 0.017507, 0.01742919)
 _FIGURES = ("params_m", "float_top1", "quant_top1", "latency_ms", "latency_mt_ms", "fps")
 _BIN_SUFFIX = "_224x224_nv12.bin"
 
@@ -323,7 +322,7 @@ def _info_for_file(path: Path) -> ModelInfo:
         bin_file=path.name if suffix == ".bin" else None,
         onnx_file=path.name if suffix == ".onnx" else None, url=None, onnx_url=None,
         input_size=(224, 224), resize_mode="letterbox", output_kind="unknown",
-        mean=_IMAGENET_MEAN, scale=_IMAGENET_SCALE, params_m=None, float_top1=None,
+        mean=IMAGENET_MEAN, scale=IMAGENET_SCALE, params_m=None, float_top1=None,
         quant_top1=None, latency_ms=None, latency_mt_ms=None, fps=None, recommended=False,
         in_seed_table=False)
 

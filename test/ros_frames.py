@@ -1,7 +1,8 @@
 """Camera frames as real ROS 2 Humble messages (rosbags classes), made from the committed photos.
 
 NV12 is built here independently of the package: OpenCV's BGR -> I420, then U and V interleaved
-with numpy (full Y plane, then one interleaved U,V plane: the NV12 layout), optionally with padded rows (step > width).
+with numpy (full Y plane, then one interleaved U,V plane: the NV12 layout), optionally with
+padded rows (step > width).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E
 from rdk_classifier.ros.bag import BagError, classify_bag  # noqa: E402
 from rdk_classifier.cli import bag as bag_cli  # noqa: E402
 from rdk_classifier.class_names import load_class_names  # noqa: E402
-from rdk_classifier.ros.rosbags_types import (CLASSIFICATION, VISION_MSGS, humble_typestore)
+from rdk_classifier.ros.rosbags_types import CLASSIFICATION, VISION_MSGS, humble_typestore  # noqa: E402
 
 from ros_frames import (CAT_CLASSES, ESPRESSO, IMAGENET, PHOTOS, compressed_msg,  # noqa: E402
                         corrupt_jpeg, image_msg, imagenet_labels, load_bgr)

@@ -313,7 +313,7 @@ def test_quantize_bad_inputs(small_quant, tmp_path):
     cal.build_calibration_set(root / "img", small, count=1, size=(64, 64))
     with pytest.raises(errors.CalibrationError, match="rebuild it"):
         q.quantize_model(FP32, small, tmp_path / "x.onnx")
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(errors.CalibrationError, match="method"):
         q.quantize_model(FP32, root / "cal", tmp_path / "x.onnx", q.QuantizeSettings(method="kl"))
     with pytest.raises(ValueError, match="3"):
         q.quantize_model(FP32, root / "cal", tmp_path / "x.onnx", mean=[1.0, 2.0])

@@ -13,7 +13,7 @@ import yaml
 
 from rdk_classifier import safe_io
 from rdk_classifier import toolchain as tc
-from rdk_classifier.safe_io import OutputError, OutputExistsError
+from rdk_classifier.errors import OutputError, OutputExistsError, ToolchainConfigError
 
 FP32 = Path(tc.__file__).parent / "models" / "efficientnet_lite0_fp32.onnx"
 
@@ -144,7 +144,7 @@ def test_toolchain_names_are_never_executed(tmp_path):
     ({"cal_data_dir": "cal\nextra: 1"}, "line-break"),
 ])
 def test_toolchain_refuses_names_that_cannot_be_written_safely(tmp_path, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ToolchainConfigError, match=match):
         tc.write_toolchain_files(FP32, tmp_path / "o", **kwargs)
     assert not any((tmp_path / "o").glob("*")) if (tmp_path / "o").exists() else True
 

@@ -52,16 +52,12 @@ def run(args: argparse.Namespace) -> int:
                                 activation_type=args.activation_type, percentile=args.percentile,
                                 preprocess=not args.no_preprocess)
     progress = sys.stderr.isatty()
-    try:
-        result = quantize_model(args.model, args.calib, args.out, settings, mean=args.mean,
-                                scale=args.scale, progress=progress, force=args.force)
-        report = similarity_report(args.model, args.out, args.calib, mean=result.mean,
-                                   scale=result.scale, per_node=args.per_node,
-                                   eval_images=args.eval_images, eval_labels=args.eval_labels,
-                                   progress=progress)
-    except ValueError as exc:  # bad --mean/--scale counts and the like
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    result = quantize_model(args.model, args.calib, args.out, settings, mean=args.mean,
+                            scale=args.scale, progress=progress, force=args.force)
+    report = similarity_report(args.model, args.out, args.calib, mean=result.mean,
+                               scale=result.scale, per_node=args.per_node,
+                               eval_images=args.eval_images, eval_labels=args.eval_labels,
+                               progress=progress)
     report["settings"] = {"method": settings.method, "per_channel": settings.per_channel,
                           "activation_type": settings.activation_type,
                           "preprocess": settings.preprocess}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..toolchain import MARCH, write_toolchain_files
 
@@ -38,14 +37,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        paths = write_toolchain_files(args.model, args.out, cal_data_dir=args.calib_dir,
-                                      name=args.name, mean=args.mean, scale=args.scale,
-                                      march=args.march, calibration_type=args.calibration_type,
-                                      copy_model=args.copy_model, force=args.force)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    paths = write_toolchain_files(args.model, args.out, cal_data_dir=args.calib_dir,
+                                  name=args.name, mean=args.mean, scale=args.scale,
+                                  march=args.march, calibration_type=args.calibration_type,
+                                  copy_model=args.copy_model, force=args.force)
     for role, path in paths.items():
         print(f"{role}: {path}")
     return 0
