@@ -21,6 +21,10 @@ class DecodeError(FrameError):
     """A compressed image (JPEG, PNG) could not be decoded."""
 
 
+class SerializedMessageError(FrameError):
+    """Serialized (CDR) message bytes are truncated, inconsistent or of an unknown encapsulation."""
+
+
 class ModelError(RdkClassifierError):
     """A model cannot be found, loaded or run."""
 
