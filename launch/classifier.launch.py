@@ -25,6 +25,8 @@ ARGUMENTS = (
     ("image_topic", "", "sensor_msgs/Image topic to classify; '' with compressed_image_topic "
                         "set means no raw topic (empty both: params_file, else image_raw)"),
     ("compressed_image_topic", "", "sensor_msgs/CompressedImage (jpeg/png) topic to classify"),
+    ("hbmem_topic", "", "hbm_img_msgs shared-memory image topic (TROS hbmem_img) to classify"),
+    ("lazy", "", "true: subscribe and infer only while the results have a subscriber"),
     ("top_k", "", "classes per Classification (empty: params_file, else 5)"),
     ("score_threshold", "", "leave out hypotheses below this probability (empty: 0.0)"),
     ("publish_debug_image", "", "true: <topic>/classification/debug_image while subscribed"),
@@ -62,14 +64,17 @@ def _node(context):
         overrides["top_k"] = int(arg("top_k"))
     if arg("score_threshold"):
         overrides["score_threshold"] = float(arg("score_threshold"))
-    if arg("publish_debug_image"):
-        overrides["publish_debug_image"] = _bool(arg("publish_debug_image"))
-    raw, compressed = arg("image_topic"), arg("compressed_image_topic")
-    if raw or compressed:
-        # both lists are set so one argument replaces the topics of the params file;
+    for name in ("publish_debug_image", "lazy"):
+        if arg(name):
+            overrides[name] = _bool(arg(name))
+    raw, compressed, hbmem = (arg("image_topic"), arg("compressed_image_topic"),
+                              arg("hbmem_topic"))
+    if raw or compressed or hbmem:
+        # all lists are set so one argument replaces the topics of the params file;
         # an empty entry means "none" (an empty YAML list has no type in ROS 2 parameters)
         overrides["image_topics"] = [raw]
         overrides["compressed_topics"] = [compressed]
+        overrides["hbmem_topics"] = [hbmem]
 
     return [Node(
         package=PACKAGE,
