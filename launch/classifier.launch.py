@@ -26,7 +26,8 @@ ARGUMENTS = (
                         "set means no raw topic (empty both: params_file, else image_raw)"),
     ("compressed_image_topic", "", "sensor_msgs/CompressedImage (jpeg/png) topic to classify"),
     ("hbmem_topic", "", "hbm_img_msgs shared-memory image topic (TROS hbmem_img) to classify"),
-    ("lazy", "", "true: subscribe and infer only while the results have a subscriber"),
+    ("lazy", "", "false: always receive and infer (empty: params_file, else true: only while the "
+             "results have a subscriber)"),
     ("top_k", "", "classes per Classification (empty: params_file, else 5)"),
     ("score_threshold", "", "leave out hypotheses below this probability (empty: 0.0)"),
     ("publish_debug_image", "", "true: <topic>/classification/debug_image while subscribed"),

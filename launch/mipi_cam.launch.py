@@ -81,8 +81,8 @@ def generate_launch_description() -> LaunchDescription:
                               description="the camera's shared-memory topic (transport "
                                           "shared_mem)"),
         DeclareLaunchArgument("lazy", default_value="",
-                              description="true: infer only while the results have a "
-                                          "subscriber"),
+                              description="false: always infer (default: only while the "
+                                          "results have a subscriber)"),
         DeclareLaunchArgument("start_camera", default_value="true",
                               description="start mipi_cam when it is installed"),
         DeclareLaunchArgument("mipi_video_device", default_value="",

@@ -99,8 +99,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("hbmem_topic", default_value="/hbmem_img",
                               description="hobot_codec's output topic (transport shared_mem)"),
         DeclareLaunchArgument("lazy", default_value="",
-                              description="true: infer only while the results have a "
-                                          "subscriber"),
+                              description="false: always infer (default: only while the "
+                                          "results have a subscriber)"),
         DeclareLaunchArgument("start_camera", default_value="true",
                               description="start hobot_usb_cam when it is installed"),
         DeclareLaunchArgument("video_device", default_value="/dev/video8"),

@@ -34,6 +34,7 @@ def ros(monkeypatch):
 
     def make(args=None, **params):
         sys.modules["rclpy"].init(args=args) if not graph.initialized else None
+        params.setdefault("lazy", False)   # these tests drive the cameras without a listener
         overrides = [rclpy_standin.Parameter(k, value=v) for k, v in params.items()]
         node = node_module.ClassifierNode(parameter_overrides=overrides)
         nodes.append(node)

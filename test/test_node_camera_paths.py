@@ -32,6 +32,7 @@ def make_fixture(monkeypatch, hbm):
 
     def make(**params):
         sys.modules["rclpy"].init() if not graph.initialized else None
+        params.setdefault("lazy", False)   # most tests publish frames without a listener
         overrides = [rclpy_standin.Parameter(k, value=v) for k, v in params.items()]
         node = node_module.ClassifierNode(parameter_overrides=overrides)
         nodes.append(node)
@@ -239,10 +240,16 @@ def test_lazy_mode_subscribes_only_while_results_have_a_subscriber(ros, frames):
     assert node.counters()["/image_raw"]["published"] == 1
 
 
-def test_not_lazy_by_default_and_subscribed_at_start(ros):
-    ros.make()
-    assert len(ros.subscriptions("/image_raw")) == 1
-    assert all(t.timer_period_ns != 50_000_000 for t in ros.timers())
+def test_lazy_by_default_and_subscribed_at_start_when_not(ros):
+    sys.modules["rclpy"].init()
+    node = ros.module.ClassifierNode()          # the shipped defaults
+    try:
+        assert ros.subscriptions("/image_raw") == []
+        assert any(t.timer_period_ns == 50_000_000 for t in ros.timers())
+    finally:
+        node.destroy_node()
+    ros.make(lazy=False, image_topics=["other"])
+    assert len(ros.subscriptions("/other")) == 1
 
 
 def test_malloc_tuning_is_logged_or_off(ros, monkeypatch):

@@ -72,6 +72,7 @@ class Bench:
 
     def __init__(self, context, **params) -> None:
         self.context = context
+        params.setdefault("lazy", False)   # the camera is fed before any listener exists
         overrides = [Parameter(k, value=v) for k, v in params.items()]
         self.node = ClassifierNode(context=context, parameter_overrides=overrides)
         self.peer = Node("test_peer", context=context)

@@ -34,8 +34,9 @@ Receiving. With ``raw_subscriptions`` (default) a subscription delivers the seri
 the frame per message instead of three. ``raw_subscriptions:=false`` takes typed messages; both
 give the same results. Camera QoS is best effort, depth 1, overridable per topic through the
 standard ``qos_overrides.<topic>.subscription.*`` parameters (QoSOverridingOptions). With
-``lazy`` the cameras are subscribed only while the results have a subscriber (checked every
-``LAZY_POLL_PERIOD``): no frames received, nothing converted or inferred while nobody listens.
+``lazy`` (default) the cameras are subscribed only while the results (or the enabled debug image)
+have a subscriber (checked every ``LAZY_POLL_PERIOD``): no frames received, nothing converted or
+inferred while nobody listens. Diagnostics consumers do not count.
 
 Topics (names relative to the node namespace, so remapping works):
 - in: ``image_topics`` (sensor_msgs/Image), ``compressed_topics`` (sensor_msgs/CompressedImage),

@@ -92,7 +92,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("raw_subscriptions", True, "bool", "restart",
               "receive frames as serialized bytes and read them in place (rdk_classifier.ros.cdr):"
               " one copy fewer per frame than a typed subscription; false: typed messages"),
-    ParamSpec("lazy", False, "bool", "restart",
+    ParamSpec("lazy", True, "bool", "restart",
               "subscribe to the cameras (and infer) only while something subscribes to the "
               "results (or to the debug image when publish_debug_image is on); diagnostics "
               "and label_info/vision_info consumers do not count"),
@@ -144,7 +144,7 @@ class NodeSettings:
     hbmem_message_type: str = "HbmMsg1080P"
     hbmem_frame_id: str = ""
     raw_subscriptions: bool = True
-    lazy: bool = False
+    lazy: bool = True
     malloc_tuning: bool = True
     output_topic: str = ""
     publish_debug_image: bool = False
