@@ -60,8 +60,10 @@ def _camera(context):
 
 def _classifier(context):
     shared = check_transport(_arg(context, "transport")) == "shared_mem"
+    # every topic argument is given: this launch's own hbmem_topic / image_topic would otherwise
+    # reach classifier.launch.py (included launch files share launch configurations)
     topics = ({"image_topic": "", "hbmem_topic": LaunchConfiguration("hbmem_topic")} if shared
-              else {"image_topic": LaunchConfiguration("image_topic")})
+              else {"image_topic": LaunchConfiguration("image_topic"), "hbmem_topic": ""})
     return [include_classifier(model=LaunchConfiguration("model"),
                                backend=LaunchConfiguration("backend"),
                                lazy=LaunchConfiguration("lazy"),

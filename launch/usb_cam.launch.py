@@ -79,7 +79,8 @@ def _classifier(context):
         if check_transport(_arg(context, "transport")) == "shared_mem":
             actions.append(LogInfo(msg="hobot_codec is not installed: classifying the JPEG "
                                        f"topic {topic} directly (decoded on the CPU)"))
-        topics = {"compressed_image_topic": topic}
+        # hbmem_topic given empty: this launch's own would reach classifier.launch.py
+        topics = {"compressed_image_topic": topic, "hbmem_topic": ""}
     return actions + [include_classifier(model=LaunchConfiguration("model"),
                                          backend=LaunchConfiguration("backend"),
                                          image_topic="", lazy=LaunchConfiguration("lazy"),
