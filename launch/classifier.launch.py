@@ -28,6 +28,9 @@ ARGUMENTS = (
                         "alone, no raw topic is subscribed (neither: params_file, else "
                         "image_raw)"),
     ("compressed_image_topic", "", "sensor_msgs/CompressedImage (jpeg/png) topic to classify"),
+    ("hbmem_topic", "", "hbm_img_msgs shared-memory image topic (TROS hbmem_img) to classify"),
+    ("lazy", "", "false: always receive and infer (empty: params_file, else true: only while the "
+             "results have a subscriber)"),
     ("top_k", "", "classes per Classification (empty: params_file, else 5)"),
     ("score_threshold", "", "leave out hypotheses below this probability (empty: 0.0)"),
     ("publish_debug_image", "", "true: <topic>/classification/debug_image while subscribed"),
@@ -65,15 +68,17 @@ def _node(context):
         overrides["top_k"] = int(arg("top_k"))
     if arg("score_threshold"):
         overrides["score_threshold"] = float(arg("score_threshold"))
-    for name in ("publish_debug_image", "fallback_to_cpu"):
+    for name in ("publish_debug_image", "lazy", "fallback_to_cpu"):
         if arg(name):
             overrides[name] = _bool(arg(name))
-    raw, compressed = arg("image_topic"), arg("compressed_image_topic")
-    if raw or compressed:
-        # both lists are set so one argument replaces the topics of the params file;
+    raw, compressed, hbmem = (arg("image_topic"), arg("compressed_image_topic"),
+                              arg("hbmem_topic"))
+    if raw or compressed or hbmem:
+        # all lists are set so one argument replaces the topics of the params file;
         # an empty entry means "none" (an empty YAML list has no type in ROS 2 parameters)
         overrides["image_topics"] = [raw]
         overrides["compressed_topics"] = [compressed]
+        overrides["hbmem_topics"] = [hbmem]
 
     return [Node(
         package=PACKAGE,

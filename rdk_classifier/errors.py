@@ -30,6 +30,10 @@ class BoxesFileError(RdkClassifierError, ValueError):
     """A boxes file (``classify --boxes``) is not a bounded list of valid boxes."""
 
 
+class SerializedMessageError(FrameError):
+    """Serialized (CDR) message bytes are truncated, inconsistent or of an unknown encapsulation."""
+
+
 class ModelError(RdkClassifierError):
     """A model cannot be found, loaded or run."""
 

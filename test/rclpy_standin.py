@@ -15,8 +15,14 @@ on them (checked against rclpy's humble branch):
   ``add_on_set_parameters_callback`` callback (newest first); a failure leaves the value as it was.
 - ``get_parameter`` (``ParameterUninitializedException`` for an unset static parameter),
   ``get_parameter_or``.
-- ``create_subscription(msg_type, topic, callback, qos_profile, *, ...)``,
-  ``create_publisher(msg_type, topic, qos_profile, *, ...)`` with ``publish``,
+- ``create_subscription(msg_type, topic, callback, qos_profile, *, ...,
+  qos_overriding_options=None, raw=False)``: with ``raw=True`` the callback gets the message's
+  CDR bytes (little endian, serialized by rosbags); ``qos_overriding_options`` declares the
+  read-only ``qos_overrides.<resolved topic>.subscription.<policy>`` parameters with the given
+  profile's values (an existing declaration is reused) and applies their values to the profile
+  in place, as rclpy's ``_declare_qos_parameters`` does. ``destroy_subscription``,
+  ``resolve_topic_name``.
+- ``create_publisher(msg_type, topic, qos_profile, *, ...)`` with ``publish``,
   ``get_subscription_count`` and ``topic_name`` (the resolved name); ``create_timer``.
 - ``get_logger()`` with ``debug/info/warning/warn/error/fatal(message, **kwargs)`` and the
   ``throttle_duration_sec`` / ``once`` / ``skip_first`` filters kept per call site, and the rule
@@ -227,6 +233,36 @@ class InvalidQoSProfileException(Exception):
     pass
 
 
+class QoSPolicyKind(enum.IntEnum):
+    INVALID = 1 << 0
+    DURABILITY = 1 << 1
+    DEADLINE = 1 << 2
+    LIVELINESS = 1 << 3
+    RELIABILITY = 1 << 4
+    HISTORY = 1 << 5
+    LIFESPAN = 1 << 6
+    DEPTH = 1 << 7
+    LIVELINESS_LEASE_DURATION = 1 << 8
+    AVOID_ROS_NAMESPACE_CONVENTIONS = 1 << 9
+
+
+class QoSOverridingOptions:
+    def __init__(self, policy_kinds, *, callback=None, entity_id=None):
+        self.policy_kinds = tuple(policy_kinds)
+        self.callback = callback
+        self.entity_id = entity_id
+
+    @classmethod
+    def with_default_policies(cls, *, callback=None, entity_id=None):
+        return cls(policy_kinds=(QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH,
+                                 QoSPolicyKind.RELIABILITY), callback=callback,
+                   entity_id=entity_id)
+
+
+_QOS_ENUMS = {QoSPolicyKind.HISTORY: HistoryPolicy, QoSPolicyKind.RELIABILITY: ReliabilityPolicy,
+              QoSPolicyKind.DURABILITY: DurabilityPolicy}
+
+
 class QoSProfile:
     _FIELDS = ("history", "depth", "reliability", "durability", "lifespan", "deadline",
                "liveliness", "liveliness_lease_duration", "avoid_ros_namespace_conventions")
@@ -375,11 +411,12 @@ class Publisher:
 
 
 class Subscription:
-    def __init__(self, msg_type, topic: str, callback, qos: QoSProfile) -> None:
+    def __init__(self, msg_type, topic: str, callback, qos: QoSProfile, raw: bool = False) -> None:
         self.msg_type = msg_type
         self.topic = topic
         self.callback = callback
         self.qos_profile = qos
+        self.raw = raw
 
     @property
     def topic_name(self) -> str:
@@ -430,13 +467,23 @@ class Graph:
         """An outside subscriber appears on ``topic``."""
         self.outside_subscribers[topic] = self.outside_subscribers.get(topic, 0) + 1
 
+    def unsubscribe(self, topic: str) -> None:
+        """An outside subscriber leaves ``topic``."""
+        self.outside_subscribers[topic] -= 1
+
     def publish(self, topic: str, msg) -> int:
         """Deliver ``msg`` to every subscription on ``topic``; returns how many got it."""
         subs = self.subscriptions(topic)
+        serialized = None
         for s in subs:
             if not isinstance(msg, s.msg_type):
                 raise TypeError(f"{topic}: subscription wants {s.msg_type.__name__}")
-            s.callback(msg)
+            if s.raw:
+                if serialized is None:
+                    serialized = bytes(self.typestore.serialize_cdr(msg, msg.__msgtype__))
+                s.callback(serialized)
+            else:
+                s.callback(msg)
         return len(subs)
 
     def timers(self) -> list[Timer]:
@@ -649,9 +696,42 @@ class Node:
                             qos_overriding_options=None, raw=False) -> Subscription:
         self._check_topic(topic)
         qos = qos_profile if isinstance(qos_profile, QoSProfile) else QoSProfile(depth=qos_profile)
-        sub = Subscription(msg_type, _resolve(self._namespace, topic), callback, qos)
+        resolved = _resolve(self._namespace, topic)
+        if qos_overriding_options is not None:
+            self._declare_qos_parameters(resolved, qos, qos_overriding_options)
+        sub = Subscription(msg_type, resolved, callback, qos, raw)
         self._subscriptions.append(sub)
         return sub
+
+    def _declare_qos_parameters(self, topic, qos, options) -> None:
+        suffix = "" if options.entity_id is None else f"_{options.entity_id}"
+        for policy in options.policy_kinds:
+            field_name = policy.name.lower()
+            name = f"qos_overrides.{topic}.subscription{suffix}.{field_name}"
+            value = getattr(qos, field_name)
+            if policy in _QOS_ENUMS:
+                value = value.name.lower()
+            try:
+                param = self.declare_parameter(name, value, ParameterDescriptor(read_only=True))
+            except ParameterAlreadyDeclaredException:
+                param = self.get_parameter(name)
+            value = param.value
+            if policy in _QOS_ENUMS:
+                try:
+                    value = _QOS_ENUMS[policy][value.upper()]
+                except KeyError:
+                    raise RuntimeError(f"Unexpected QoS override for policy `{field_name}`: "
+                                       f"`{value}`") from None
+            setattr(qos, field_name, value)
+
+    def destroy_subscription(self, subscription) -> bool:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+            return True
+        return False
+
+    def resolve_topic_name(self, topic, *, only_expand=False) -> str:
+        return _resolve(self._namespace, topic)
 
     def create_timer(self, timer_period_sec, callback, callback_group=None, clock=None) -> Timer:
         timer = Timer(timer_period_sec, callback)
@@ -684,6 +764,8 @@ def _message_package(typestore, package: str) -> types.ModuleType:
 
 MESSAGE_PACKAGES = ("builtin_interfaces", "std_msgs", "sensor_msgs", "vision_msgs",
                     "diagnostic_msgs", "geometry_msgs", "ai_msgs")
+#: installed only when asked (``install(..., hbm=True)``): optional for the node
+OPTIONAL_PACKAGES = ("hbm_img_msgs",)
 
 
 def _parameters_from_args(args: list[str]) -> dict[str, Parameter]:
@@ -738,7 +820,10 @@ def build_modules(graph: Graph) -> dict[str, Optional[types.ModuleType]]:
                              QoSReliabilityPolicy=ReliabilityPolicy,
                              QoSDurabilityPolicy=DurabilityPolicy,
                              qos_profile_sensor_data=qos_profile_sensor_data,
+                             QoSPolicyKind=QoSPolicyKind,
                              InvalidQoSProfileException=InvalidQoSProfileException),
+        "rclpy.qos_overriding_options": _module("rclpy.qos_overriding_options",
+                                                QoSOverridingOptions=QoSOverridingOptions),
         "rclpy.executors": _module("rclpy.executors",
                                    ExternalShutdownException=ExternalShutdownException),
         "rclpy.exceptions": _module(
@@ -761,13 +846,23 @@ def build_modules(graph: Graph) -> dict[str, Optional[types.ModuleType]]:
     for pkg in MESSAGE_PACKAGES:
         modules[pkg] = _module(pkg)
         modules[f"{pkg}.msg"] = _message_package(graph.typestore, pkg)
+    for pkg in OPTIONAL_PACKAGES:  # importable only when registered in the typestore
+        present = any(name.startswith(f"{pkg}/") for name in graph.typestore.types)
+        if present:
+            modules[pkg] = _module(pkg, msg=_message_package(graph.typestore, pkg))
+            modules[f"{pkg}.msg"] = modules[pkg].msg
+        else:
+            modules[pkg] = modules[f"{pkg}.msg"] = None
     return modules
 
 
-def install(monkeypatch) -> Graph:
+def install(monkeypatch, hbm: bool = False) -> Graph:
     """Put the stand-in into ``sys.modules`` for one test (undone by ``monkeypatch``) and make
-    ``rdk_classifier.ros.node`` import fresh against it."""
-    graph = Graph(rosbags_types.humble_typestore())
+    ``rdk_classifier.ros.node`` import fresh against it. ``hbm``: hbm_img_msgs is installed."""
+    typestore = rosbags_types.humble_typestore()
+    if hbm:
+        rosbags_types.register_hbm_img_msgs(typestore)
+    graph = Graph(typestore)
     Graph.current = graph
     for name, module in build_modules(graph).items():
         monkeypatch.setitem(sys.modules, name, module)
@@ -776,5 +871,6 @@ def install(monkeypatch) -> Graph:
 
 
 __all__ = ["Graph", "Node", "Parameter", "ParameterDescriptor", "SetParametersResult",
-           "QoSProfile", "HistoryPolicy", "ReliabilityPolicy", "DurabilityPolicy", "install",
+           "QoSProfile", "HistoryPolicy", "ReliabilityPolicy", "DurabilityPolicy", "QoSPolicyKind",
+           "QoSOverridingOptions", "install",
            "build_modules", "SEVERITIES"]

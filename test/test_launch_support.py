@@ -18,3 +18,13 @@ def test_installed_camera_is_started(monkeypatch):
     monkeypatch.setattr(launch_support, "package_installed", lambda package: package == "mipi_cam")
     assert launch_support.camera_skip_reason("mipi_cam", "True", "image_raw", "x") is None
     assert launch_support.camera_skip_reason("mipi_cam", "0", "image_raw", "x") is not None
+
+
+def test_transport_is_ros_or_shared_mem():
+    assert launch_support.check_transport(" Shared_Mem ") == "shared_mem"
+    assert launch_support.check_transport("ros") == "ros"
+    import pytest
+
+    with pytest.raises(ValueError, match="ros, shared_mem"):
+        launch_support.check_transport("hbmem")
+

@@ -33,6 +33,7 @@ def ros(monkeypatch):
     def make(**params):
         if not graph.initialized:
             sys.modules["rclpy"].init()
+        params.setdefault("lazy", False)  # whole-frame cameras receive without a listener
         overrides = [rclpy_standin.Parameter(k, value=v) for k, v in params.items()]
         node = node_module.ClassifierNode(parameter_overrides=overrides)
         nodes.append(node)

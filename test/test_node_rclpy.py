@@ -72,6 +72,7 @@ class Bench:
 
     def __init__(self, context, **params) -> None:
         self.context = context
+        params.setdefault("lazy", False)   # the camera is fed before any listener exists
         overrides = [Parameter(k, value=v) for k, v in params.items()]
         self.node = ClassifierNode(context=context, parameter_overrides=overrides)
         self.peer = Node("test_peer", context=context)
@@ -99,8 +100,10 @@ class Bench:
         return condition()
 
     def send(self, topic: str, msg, box: list, timeout: float = TIMEOUT):
-        """Publish (again, best effort) until the result with this frame's stamp arrives."""
-        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        """Publish (again, best effort) until the result with this frame's stamp arrives
+        (an HbmMsg's stamp is its time_stamp)."""
+        st = msg.header.stamp if hasattr(msg, "header") else msg.time_stamp
+        stamp = (st.sec, st.nanosec)
 
         def arrived():
             return any((r.header.stamp.sec, r.header.stamp.nanosec) == stamp for r in box)
@@ -205,3 +208,112 @@ def test_diagnostics_on_slash_diagnostics(bench):
             "preprocess (ms)", "inference (ms)", "postprocess (ms)",
             "node overhead (ms)"} <= keys
     assert ours()[-1].hardware_id == "cpu"
+
+
+# --- camera paths: raw vs typed, hbmem, QoS overrides, lazy ---------------------------------------
+def hbm_frame(bgr, stamp_ns: int, index: int = 1):
+    """An hbm_img_msgs/HbmMsg1080P with an nv12 frame in the first data_size bytes."""
+    import numpy as np
+    from hbm_img_msgs.msg import HbmMsg1080P
+
+    h, w = bgr.shape[:2]
+    pixels = nv12_bytes(bgr)
+    m = HbmMsg1080P()
+    m.index, m.height, m.width, m.step, m.data_size = index, h, w, w, pixels.size
+    m.time_stamp.sec, m.time_stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    enc = np.zeros(12, np.uint8)
+    enc[:4] = np.frombuffer(b"nv12", np.uint8)
+    m.encoding = enc
+    data = np.zeros(6220800, np.uint8)
+    data[:pixels.size] = pixels
+    m.data = data
+    return m
+
+
+def _results_of_one_mode(context, raw: bool, frames) -> list:
+    """Every frame through a node with raw_subscriptions=raw; the Classification messages."""
+    from rclpy.serialization import serialize_message
+
+    kw = {"image_topics": ["rt_cam/image_raw"], "compressed_topics": ["rt_usb/image"],
+          "log_period": 0.0, "raw_subscriptions": raw}
+    if frames.get("hbmem"):
+        kw["hbmem_topics"] = ["rt_hbmem_img"]
+    b = Bench(context, **kw)
+    try:
+        out = []
+        for topic, msg_type, msg in frames["sequence"]:
+            if topic not in b.publishers:
+                b.camera(topic, msg_type)
+                b.listen(topic + "/classification", Classification)
+            res = b.send(topic, msg, b.received[topic + "/classification"])
+            out.append(serialize_message(res))
+        return out
+    finally:
+        b.close()
+
+
+def test_raw_and_typed_subscriptions_give_identical_results(context):
+    chelsea = load_bgr(PHOTOS / "chelsea.png")
+    seq = [("/rt_cam/image_raw", Image, image(chelsea, "bgr8", 11 * 10**9)),
+           ("/rt_cam/image_raw", Image, image(chelsea, "nv12", 12 * 10**9)),
+           ("/rt_usb/image", CompressedImage,
+            jpeg((IMAGENET / "imagenet_00_243.jpg").read_bytes(), 13 * 10**9))]
+    hbm = True
+    try:
+        import cv2
+        from hbm_img_msgs.msg import HbmMsg1080P
+        seq.append(("/rt_hbmem_img", HbmMsg1080P,
+                    hbm_frame(cv2.resize(chelsea, (1920, 1080)), 14 * 10**9)))
+    except ImportError:
+        hbm = False
+    frames = {"sequence": seq, "hbmem": hbm}
+    raw = _results_of_one_mode(context, True, frames)
+    typed = _results_of_one_mode(context, False, frames)
+    assert raw == typed and len(raw) == len(seq)
+
+
+def test_hbmem_frames_top5_and_stamp(context):
+    pytest.importorskip("hbm_img_msgs.msg")
+    import cv2
+    from hbm_img_msgs.msg import HbmMsg1080P
+
+    b = Bench(context, image_topics=[""], hbmem_topics=["rt_hbmem_img"], log_period=0.0)
+    try:
+        b.camera("/rt_hbmem_img", HbmMsg1080P)
+        out = b.listen("/rt_hbmem_img/classification", Classification)
+        msg = hbm_frame(cv2.resize(load_bgr(PHOTOS / "chelsea.png"), (1920, 1080)),
+                        15 * 10**9 + 7)
+        res = b.send("/rt_hbmem_img", msg, out)
+        assert (res.header.stamp.sec, res.header.stamp.nanosec) == (15, 7)
+        assert res.header.frame_id == "rt_hbmem_img"
+        assert len(res.results) == 5 and int(res.results[0].class_id) in CAT_CLASSES
+    finally:
+        b.close()
+
+
+def test_qos_override_parameter_makes_the_camera_subscription_reliable(context):
+    b = Bench(context, image_topics=["rt_cam/image_raw"], log_period=0.0,
+              **{"qos_overrides./rt_cam/image_raw.subscription.reliability": "reliable",
+                 "qos_overrides./rt_cam/image_raw.subscription.depth": 3})
+    try:
+        (info,) = b.node.get_subscriptions_info_by_topic("/rt_cam/image_raw")
+        assert info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+        assert info.qos_profile.depth == 3
+    finally:
+        b.close()
+
+
+def test_lazy_mode_subscribes_when_the_results_get_a_subscriber(context):
+    b = Bench(context, image_topics=["rt_cam/image_raw"], log_period=0.0, lazy=True)
+    try:
+        b.spin_until(lambda: False, 0.3)
+        assert b.node.get_subscriptions_info_by_topic("/rt_cam/image_raw") == []
+        b.camera("/rt_cam/image_raw", Image)
+        out = b.listen("/rt_cam/image_raw/classification", Classification)
+        assert b.spin_until(
+            lambda: len(b.node.get_subscriptions_info_by_topic("/rt_cam/image_raw")) == 1, 5.0)
+        res = b.send("/rt_cam/image_raw", image(load_bgr(PHOTOS / "chelsea.png"), "nv12",
+                                                16 * 10**9), out)
+        assert int(res.results[0].class_id) in CAT_CLASSES
+    finally:
+        b.close()

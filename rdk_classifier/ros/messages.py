@@ -4,7 +4,11 @@ Frames (``sensor_msgs/Image``: encoding, width, height, step, data; ``sensor_msg
 format, data) go into the ``Classifier`` in two steps over the same core functions:
 ``prepare_message`` (frame -> model-size NV12, timed) and ``classify_prepared`` (inference, top-k),
 so the node can convert in the subscription callback and infer on its worker thread;
-``classify_message`` is the two in a row. Results come out as ``vision_msgs``. Nothing here
+``classify_message`` is the two in a row. The shared-memory camera images of TROS
+(``hbm_img_msgs/HbmMsg1080P`` and siblings: ``index``, ``time_stamp``, ``data_size``, a fixed
+``data`` array) go the same way: ``hbm_frame`` makes them an Image-like view first. The same
+functions take the frames ``rdk_classifier.ros.cdr`` parses from serialized bytes (raw
+subscriptions; ``parse_serialized``). Results come out as ``vision_msgs``. Nothing here
 imports rclpy or rosbags: the message classes to build are passed in as a ``MessageTypes``, built
 from the installed ROS packages (``types_from_ros_packages``) or from a rosbags typestore
 (``rdk_classifier.ros.rosbags_types.message_types``). Image data is used without copying whether
@@ -22,8 +26,9 @@ import cv2
 import numpy as np
 
 from ..classifier import Classifier, Prediction, Result
-from ..errors import UnsupportedEncodingError
+from ..errors import FrameSizeError, UnsupportedEncodingError
 from ..frames import BufferLike, Preprocessor, decode_image, nv12_to_bgr
+from . import cdr
 
 CLASS_ID_FORMATS = ("index", "name")
 #: ``VisionInfo.database_location`` when the packaged ImageNet-1k names are used
@@ -93,6 +98,49 @@ def frame_buffer(data: Any) -> BufferLike:
     return np.asarray(data, dtype=np.uint8)
 
 
+def is_hbm(msg: Any) -> bool:
+    """True for an ``hbm_img_msgs/HbmMsg*`` image (rclpy, rosbags or ``cdr.HbmImage``)."""
+    return hasattr(msg, "data_size") and hasattr(msg, "time_stamp")
+
+
+def _hbm_encoding(value: Any) -> str:
+    """The ``uint8[12] encoding`` of an HbmMsg (numpy array, array, bytes or already a str) up to
+    its first NUL."""
+    if isinstance(value, str):
+        return value.split("\0", 1)[0]
+    raw = bytes(np.asarray(value, np.uint8).reshape(-1)).split(b"\0", 1)[0]
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise UnsupportedEncodingError(f"HbmMsg encoding {raw!r} is not ASCII") from None
+
+
+def hbm_frame(msg: Any, frame_id: str = "") -> cdr.Image:
+    """An ``hbm_img_msgs/HbmMsg*`` as an Image-like frame (no pixel copy): ``time_stamp`` becomes
+    ``header.stamp``, ``frame_id`` (the message has none) ``header.frame_id``, and only the first
+    ``data_size`` bytes of the fixed ``data`` array are the frame (``step`` as in Image)."""
+    data = frame_buffer(msg.data)
+    size = int(msg.data_size)
+    if not 0 < size <= len(data):
+        raise FrameSizeError(f"HbmMsg data_size {size} is not within 1..{len(data)} (the "
+                             f"message's data array)")
+    stamp = msg.time_stamp
+    header = cdr.Header(cdr.Stamp(int(stamp.sec), int(stamp.nanosec)), frame_id)
+    return cdr.Image(header, int(msg.height), int(msg.width), _hbm_encoding(msg.encoding), 0,
+                     int(msg.step), np.frombuffer(data, np.uint8, size))
+
+
+def parse_serialized(kind: str, buf: Any, frame_id: str = "") -> Any:
+    """A frame from serialized CDR bytes (a ``raw=True`` subscription): ``kind`` is ``image``,
+    ``compressed`` or an HbmMsg type name (``HbmMsg1080P``). HbmMsg frames come out through
+    ``hbm_frame`` with ``frame_id``. Raises ``SerializedMessageError`` (a ``FrameError``)."""
+    if kind == "image":
+        return cdr.parse_image(buf)
+    if kind == "compressed":
+        return cdr.parse_compressed_image(buf)
+    return hbm_frame(cdr.hbm_parser(kind)(buf), frame_id)
+
+
 def check_compressed_format(fmt: str) -> None:
     """Reject formats that are not single pictures (video streams, compressed depth)."""
     low = (fmt or "").lower()
@@ -123,14 +171,16 @@ class PreparedFrame:
 
 
 def prepare_message(clf: Classifier, msg: Any, source: Optional[str] = None,
-                    keep_message: bool = False) -> PreparedFrame:
-    """The first half of ``classify_message``: a ``sensor_msgs/Image`` or ``CompressedImage`` to
-    model-size NV12 with ``clf.preprocessor`` (timed). The pixel data is not kept unless
-    ``keep_message``.
+                    keep_message: bool = False, frame_id: str = "") -> PreparedFrame:
+    """The first half of ``classify_message``: a ``sensor_msgs/Image``, ``CompressedImage`` or
+    ``hbm_img_msgs/HbmMsg*`` (header frame_id: ``frame_id``) to model-size NV12 with
+    ``clf.preprocessor`` (timed). The pixel data is not kept unless ``keep_message``.
 
     Raises ``rdk_classifier.errors.FrameError`` subclasses for frames that cannot be used.
     """
     t0 = time.perf_counter()
+    if is_hbm(msg):
+        msg = hbm_frame(msg, frame_id)
     if is_compressed(msg):
         check_compressed_format(msg.format)
         nv12 = clf.preprocessor.from_encoded(frame_buffer(msg.data))
@@ -156,13 +206,14 @@ def classify_prepared(clf: Classifier, frame: PreparedFrame, top: Optional[int] 
 
 
 def classify_message(clf: Classifier, msg: Any, top: Optional[int] = None,
-                     source: Optional[str] = None) -> Result:
-    """Classify a ``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` through the one path
-    (``prepare_message`` then ``classify_prepared``).
+                     source: Optional[str] = None, frame_id: str = "") -> Result:
+    """Classify a ``sensor_msgs/Image``, ``sensor_msgs/CompressedImage`` or HbmMsg through the
+    one path (``prepare_message`` then ``classify_prepared``).
 
     Raises ``rdk_classifier.errors.FrameError`` subclasses for frames that cannot be used.
     """
-    return classify_prepared(clf, prepare_message(clf, msg, source=source), top=top)
+    return classify_prepared(clf, prepare_message(clf, msg, source=source, frame_id=frame_id),
+                             top=top)
 
 
 # --- results out ----------------------------------------------------------------------------------
@@ -287,7 +338,8 @@ def overlay_message(types: MessageTypes, msg: Any, predictions: Sequence[Predict
 
 __all__ = [
     "CLASS_ID_FORMATS", "IMAGENET_DATABASE", "MessageTypes", "types_from_ros_packages",
-    "is_compressed", "frame_buffer", "check_compressed_format", "PreparedFrame",
+    "is_compressed", "frame_buffer", "is_hbm", "hbm_frame", "parse_serialized",
+    "check_compressed_format", "PreparedFrame",
     "prepare_message", "classify_prepared", "classify_message",
     "stamp_to_ns", "time_message", "copy_header", "make_header", "hypotheses",
     "classification_message", "label_info_message", "vision_info_message", "database_location",

@@ -29,8 +29,19 @@ prepared for the old model is not run through the new one but dropped (counted a
 Counters keep their meaning: received = every frame the subscription delivered; processed =
 published + bad; dropped = replaced in the slot or prepared for a model that was swapped out.
 
+Receiving. With ``raw_subscriptions`` (default) a subscription delivers the serialized bytes and
+``messages.parse_serialized`` (``rdk_classifier.ros.cdr``) reads the frame in place: one copy of
+the frame per message instead of three. ``raw_subscriptions:=false`` takes typed messages; both
+give the same results. Camera QoS is best effort, depth 1, overridable per topic through the
+standard ``qos_overrides.<topic>.subscription.*`` parameters (QoSOverridingOptions). With
+``lazy`` (default) the cameras are subscribed only while the results (or the enabled debug image)
+have a subscriber (checked every ``LAZY_POLL_PERIOD``): no frames received, nothing converted or
+inferred while nobody listens. Diagnostics consumers do not count.
+
 Topics (names relative to the node namespace, so remapping works):
-- in: ``image_topics`` (sensor_msgs/Image), ``compressed_topics`` (sensor_msgs/CompressedImage)
+- in: ``image_topics`` (sensor_msgs/Image), ``compressed_topics`` (sensor_msgs/CompressedImage),
+  ``hbmem_topics`` (hbm_img_msgs/HbmMsg1080P or a sibling, when hbm_img_msgs is installed; the
+  result header is the message's ``time_stamp`` and ``hbmem_frame_id``)
 - out: ``<resolved input topic>/classification`` per camera, or ``output_topic`` for all;
   ``<resolved input topic>/classification/debug_image`` when ``publish_debug_image`` is true and
   somebody subscribes; ``label_info``, ``vision_info`` (latched); ``/diagnostics``.
@@ -58,21 +69,28 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from ..classifier import Classifier
 from ..errors import FrameError, RdkClassifierError
 from .box_mode import BOX_PARAMETERS, BoxMode
+from .malloc_tuning import tune_malloc
 from .messages import (PreparedFrame, classification_message, classify_prepared,
                        database_location, label_info_message, make_header, overlay_message,
-                       prepare_message, types_from_ros_packages, vision_info_message)
+                       parse_serialized, prepare_message, types_from_ros_packages,
+                       vision_info_message)
 from .settings import (LABEL_INFO_TOPIC, PARAMETERS, RELOAD_PARAMETERS, SPECS,
-                       VISION_INFO_TOPIC, NodeSettings, debug_topic_for, output_topic_for, validate)
+                       VISION_INFO_TOPIC, NodeSettings, debug_topic_for, hbmem_frame_id_for,
+                       output_topic_for, validate)
 from .stats import StreamReport, StreamStats
 from .worker import LatestFrameWorker, WorkerStats
 
 NODE_NAME = "classifier_node"
 #: seconds between two warnings about bad frames (per call site)
 BAD_FRAME_LOG_PERIOD = 5.0
+#: seconds between two checks for result subscribers in lazy mode (rclpy on Humble has no
+#: matched-subscription event; a poll costs ~0.1 ms per camera)
+LAZY_POLL_PERIOD = 0.05
 
 #: camera frames: best effort, only the newest one matters
 IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -93,11 +111,17 @@ class StartupError(RdkClassifierError):
 
 
 class _Camera:
-    """One input topic and everything that serves it."""
+    """One input topic and everything that serves it. ``kind``: image, compressed or hbmem;
+    ``parse_kind`` what ``messages.parse_serialized`` reads (image, compressed, HbmMsg1080P..)."""
 
-    def __init__(self, topic: str, compressed: bool, classifier: Classifier) -> None:
+    def __init__(self, topic: str, kind: str, classifier: Classifier, msg_type: Any,
+                 parse_kind: str) -> None:
         self.topic = topic
-        self.compressed = compressed
+        self.kind = kind
+        self.compressed = kind == "compressed"
+        self.msg_type = msg_type
+        self.parse_kind = parse_kind
+        self.frame_id = ""             # header.frame_id given to hbmem frames
         self.classifier = classifier
         self.lock = threading.Lock()  # held while a frame is classified; a model swap waits
         self.stats = StreamStats()
@@ -108,6 +132,7 @@ class _Camera:
         self.publisher: Any = None
         self.debug_publisher: Any = None
         self.input_name = topic        # resolved name once subscribed
+        self.boxed = False             # served by BoxMode (detector boxes), not the whole frame
         self.output_name = ""
 
     def add_prepare_error(self) -> None:
@@ -153,9 +178,10 @@ class ClassifierNode(Node):
         problems = validate(self._settings)
         if problems:
             self._fail("invalid parameters: " + "; ".join(problems))
-        topics = self._settings.topics()
+        malloc_note = tune_malloc() if self._settings.malloc_tuning else None  # before frames flow
+        topics = self._input_topics(self._settings)
         # box mode (detection_topics): cameras paired with a detector are served by BoxMode
-        self._boxes = BoxMode(self, self._declared_values, [t for t, _ in topics], IMAGE_QOS,
+        self._boxes = BoxMode(self, self._declared_values, [t[0] for t in topics], IMAGE_QOS,
                               RESULT_QOS, lambda: self._settings)
         if self._boxes.problems():
             self._fail("invalid parameters: " + "; ".join(self._boxes.problems()))
@@ -171,38 +197,43 @@ class ClassifierNode(Node):
                                                LATCHED_QOS)
         self._publish_model_info(classifiers[0])
 
-        from sensor_msgs.msg import CompressedImage, Image
-
-        for (topic, compressed), clf in zip(topics, classifiers):
-            cam = _Camera(topic, compressed, clf)
-            if self._boxes.attach(cam):
+        for (topic, kind, msg_type, parse_kind), clf in zip(topics, classifiers):
+            cam = _Camera(topic, kind, clf, msg_type, parse_kind)
+            if kind != "hbmem" and self._boxes.attach(cam):
+                cam.boxed = True  # its subscriptions and worker belong to BoxMode (not lazy)
                 self._cameras.append(cam)
                 continue
             cam.worker = LatestFrameWorker(partial(self._classify, cam),
                                            name=f"classify {topic}",
                                            on_error=partial(self._on_worker_error, cam))
             cam.worker.start()
-            cam.subscription = self.create_subscription(
-                CompressedImage if compressed else Image, topic, partial(self._on_frame, cam),
-                IMAGE_QOS)
-            cam.input_name = cam.subscription.topic_name
+            cam.input_name = self.resolve_topic_name(topic)
+            cam.frame_id = hbmem_frame_id_for(self._settings, cam.input_name)
             cam.output_name = output_topic_for(self._settings, cam.input_name)
             cam.publisher = self._result_publisher(cam.output_name)
             if self._settings.publish_debug_image:
                 self._ensure_debug_publisher(cam)
             self._boxes.attach_whole_frame(cam)
             self._cameras.append(cam)
+            if not self._settings.lazy:
+                self._subscribe(cam)
+        if self._settings.lazy:
+            self._lazy_timer = self.create_timer(LAZY_POLL_PERIOD, self._update_lazy)
 
         self._setup_diagnostics(self._settings.diagnostics_period)
         if self._settings.log_period > 0:
             self._log_timer = self.create_timer(self._settings.log_period, self._log_summary)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         clf = classifiers[0]
+        s = self._settings
         self.get_logger().info(
-            f"classifying with {clf.model_name} on {clf.backend.name}, top "
-            f"{self._settings.top_k}: "
-            + ", ".join(f"{c.input_name} ({'compressed' if c.compressed else 'raw'}) -> "
-                        f"{c.output_name}" for c in self._cameras))
+            f"classifying with {clf.model_name} on {clf.backend.name}, top {s.top_k}, "
+            f"{'raw' if s.raw_subscriptions else 'typed'} subscriptions"
+            f"{', lazy' if s.lazy else ''}: "
+            + ", ".join(f"{c.input_name} ({c.parse_kind}) -> {c.output_name}"
+                        for c in self._cameras))
+        if malloc_note:
+            self.get_logger().info(malloc_note)
 
     # --- start-up ---------------------------------------------------------------------------------
     def _fail(self, message: str) -> None:
@@ -220,6 +251,73 @@ class ClassifierNode(Node):
             values[spec.name] = param.value
         self._declared_values = values
         return NodeSettings.from_values(values)
+
+    def _input_topics(self, settings: NodeSettings) -> list[tuple[str, str, Any, str]]:
+        """(topic, kind, message type, parse kind) per input; hbmem topics only when
+        hbm_img_msgs imports (else said once, clearly; no input at all is a start failure)."""
+        from sensor_msgs.msg import CompressedImage, Image
+
+        out, hbm_type = [], None
+        topics = settings.topics()
+        if any(kind == "hbmem" for _, kind in topics):
+            try:
+                from hbm_img_msgs import msg as hbm_msgs
+                hbm_type = getattr(hbm_msgs, settings.hbmem_message_type)
+            except (ImportError, AttributeError) as exc:
+                names = [t for t, kind in topics if kind == "hbmem"]
+                self.get_logger().error(
+                    f"hbmem_topics {names} not subscribed: hbm_img_msgs."
+                    f"{settings.hbmem_message_type} cannot be imported ({exc}). It is the "
+                    f"D-Robotics/hobot_msgs package, part of TROS on the RDK (source "
+                    f"/opt/tros/humble/setup.bash); elsewhere build it in your workspace")
+        for topic, kind in topics:
+            if kind == "image":
+                out.append((topic, kind, Image, "image"))
+            elif kind == "compressed":
+                out.append((topic, kind, CompressedImage, "compressed"))
+            elif hbm_type is not None:
+                out.append((topic, kind, hbm_type, settings.hbmem_message_type))
+        if not out:
+            self._fail("no input topic can be subscribed (see the error above)")
+        return out
+
+    def _subscribe(self, cam: _Camera) -> None:
+        """The camera's subscription: raw bytes or typed messages, best effort depth 1 unless
+        overridden by ``qos_overrides.<topic>.subscription.*`` parameters."""
+        raw = self._settings.raw_subscriptions
+        callback = partial(self._on_serialized if raw else self._on_frame, cam)
+        qos = QoSProfile(history=IMAGE_QOS.history, depth=IMAGE_QOS.depth,  # rclpy overrides
+                         reliability=IMAGE_QOS.reliability,                # it in place
+                         durability=IMAGE_QOS.durability)
+        cam.subscription = self.create_subscription(
+            cam.msg_type, cam.topic, callback, qos, raw=raw,
+            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+
+    def _unsubscribe(self, cam: _Camera) -> None:
+        if cam.subscription is not None:
+            self.destroy_subscription(cam.subscription)
+            cam.subscription = None
+
+    def _wants_results(self, cam: _Camera) -> bool:
+        if cam.publisher.get_subscription_count() > 0:
+            return True
+        return self._debug_wanted(cam, self._settings)
+
+    def _update_lazy(self) -> None:
+        """Lazy mode: subscribe a camera when its results gain a subscriber, let go when the
+        last one leaves."""
+        for cam in self._cameras:
+            if cam.boxed:
+                continue
+            wanted = self._wants_results(cam)
+            if wanted and cam.subscription is None:
+                self._subscribe(cam)
+                self.get_logger().info(f"{cam.output_name} has a subscriber: receiving "
+                                       f"{cam.input_name}")
+            elif not wanted and cam.subscription is not None:
+                self._unsubscribe(cam)
+                self.get_logger().info(f"{cam.output_name} has no subscriber: {cam.input_name} "
+                                       f"unsubscribed until one appears")
 
     def _load_classifiers(self, settings: NodeSettings, count: int) -> list[Classifier]:
         """One classifier per camera (a classifier serves one thread)."""
@@ -259,12 +357,17 @@ class ClassifierNode(Node):
                                                    self._database_version, header))
 
     # --- per frame: subscription callback (executor thread) ---------------------------------------
-    def _on_frame(self, cam: _Camera, msg: Any) -> None:
+    def _on_serialized(self, cam: _Camera, buf: bytes) -> None:
+        self._on_frame(cam, buf, serialized=True)
+
+    def _on_frame(self, cam: _Camera, msg: Any, serialized: bool = False) -> None:
         """Convert to model-size NV12 here, while the worker may be in inference; hand the worker
         only the prepared frame (and the message itself only when the debug overlay needs it)."""
         clf = cam.classifier  # one reference: a concurrent swap tags this frame as stale
         try:
-            frame = prepare_message(clf, msg,
+            if serialized:
+                msg = parse_serialized(cam.parse_kind, msg, cam.frame_id)
+            frame = prepare_message(clf, msg, frame_id=cam.frame_id,
                                     keep_message=self._debug_wanted(cam, self._settings))
         except FrameError as exc:
             cam.stats.add_bad_frame()
@@ -408,6 +511,8 @@ class ClassifierNode(Node):
             level, message = levels.ERROR, f"{report.window_errors} frames failed"
         elif report.window_bad_frames:
             level, message = levels.WARN, f"{report.window_bad_frames} bad frames skipped"
+        elif report.window_received == 0 and cam.subscription is None:
+            level, message = levels.OK, "idle: nobody subscribes to the results (lazy)"
         elif report.window_received == 0:
             level, message = levels.WARN, "no frames received"
         else:

@@ -26,6 +26,17 @@ VISION_MSGS: dict[str, str] = {
         "int32 database_version\n"),
 }
 
+#: hbm_img_msgs (D-Robotics/hobot_msgs develop c2a9fcc, Apache-2.0): the shared-memory camera
+#: images of TROS (mipi_cam, hobot_codec); fields only, as in their .msg files
+_HBM_FIELDS = ("int32 index\nbuiltin_interfaces/Time time_stamp\nuint32 height\nuint32 width\n"
+               "uint32 data_size\nuint32 step\nuint8[12] encoding\nuint8[{n}] data\n\n"
+               "uint32 MAX_SIZE={n}\n")
+HBM_IMG_MSGS: dict[str, str] = {
+    "hbm_img_msgs/msg/HbmMsg1080P": _HBM_FIELDS.format(n=6220800),
+    "hbm_img_msgs/msg/HbmMsg540P": _HBM_FIELDS.format(n=1555200),
+    "hbm_img_msgs/msg/HbmMsg480P": _HBM_FIELDS.format(n=921600),
+}
+
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CLASSIFICATION = "vision_msgs/msg/Classification"
@@ -39,6 +50,17 @@ def register_vision_msgs(typestore: Any) -> Any:
 
     types: dict = {}
     for name, text in VISION_MSGS.items():
+        types.update(get_types_from_msg(text, name))
+    typestore.register(types)
+    return typestore
+
+
+def register_hbm_img_msgs(typestore: Any) -> Any:
+    """Add the hbm_img_msgs image definitions to a rosbags typestore (idempotent); returns it."""
+    from rosbags.typesys import get_types_from_msg
+
+    types: dict = {}
+    for name, text in HBM_IMG_MSGS.items():
         types.update(get_types_from_msg(text, name))
     typestore.register(types)
     return typestore
@@ -64,5 +86,6 @@ def message_types(typestore: Any) -> MessageTypes:
                         uint8_array=lambda a: np.ascontiguousarray(a, np.uint8).reshape(-1))
 
 
-__all__ = ["VISION_MSGS", "IMAGE", "COMPRESSED_IMAGE", "CLASSIFICATION", "LABEL_INFO",
-           "VISION_INFO", "register_vision_msgs", "humble_typestore", "message_types"]
+__all__ = ["VISION_MSGS", "HBM_IMG_MSGS", "register_hbm_img_msgs", "IMAGE", "COMPRESSED_IMAGE",
+           "CLASSIFICATION", "LABEL_INFO", "VISION_INFO", "register_vision_msgs",
+           "humble_typestore", "message_types"]

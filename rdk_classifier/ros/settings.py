@@ -18,6 +18,7 @@ from .. import zoo
 from ..backends import BACKENDS
 from ..classifier import ClassifierConfig
 from ..frames import RESIZE_MODES
+from .cdr import HBM_DATA_SIZES
 from .messages import CLASS_ID_FORMATS
 
 #: the image topic subscribed when no topic parameter names any
@@ -60,8 +61,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "empty or one of " + ", ".join(RESIZE_MODES)),
     ParamSpec("threads", 1, "integer", "reload",
               "ONNX Runtime threads per camera (CPU backend)", "1..64", int_range=(1, 64)),
-    ParamSpec("bpu_core", 0, "integer", "reload", "BPU core (0 = any; the X5 has one)", "0..8",
-              int_range=(0, 8)),
+    ParamSpec("bpu_core", -1, "integer", "reload",
+              "BPU core: -1 = any (the runtime chooses), k = core k (the X5 has one, core 0)",
+              "-1..3", int_range=(-1, 3)),
     ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority", "0..255",
               int_range=(0, 255)),
     ParamSpec("cache_dir", "", "string", "reload",
@@ -81,6 +83,28 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("compressed_topics", None, "string_array", "restart",
               "sensor_msgs/CompressedImage topics (jpeg, png), one worker each; results go to "
               "<topic>/classification"),
+    ParamSpec("hbmem_topics", None, "string_array", "restart",
+              "hbm_img_msgs shared-memory image topics (TROS mipi_cam / hobot_codec "
+              "'hbmem_img'; nv12 or bgr8), one worker each; only when hbm_img_msgs is installed; "
+              "results go to <topic>/classification with the message's time_stamp",
+              "header.frame_id of their results: hbmem_frame_id"),
+    ParamSpec("hbmem_message_type", "HbmMsg1080P", "string", "restart",
+              "the hbm_img_msgs type published on hbmem_topics",
+              "one of " + ", ".join(HBM_DATA_SIZES)),
+    ParamSpec("hbmem_frame_id", "", "string", "restart",
+              "header.frame_id of results for hbmem_topics (HbmMsg has none); empty: the "
+              "resolved input topic without its leading '/' (e.g. hbmem_img)"),
+    ParamSpec("raw_subscriptions", True, "bool", "restart",
+              "receive frames as serialized bytes and read them in place (rdk_classifier.ros.cdr):"
+              " one copy fewer per frame than a typed subscription; false: typed messages"),
+    ParamSpec("lazy", True, "bool", "restart",
+              "subscribe to the cameras (and infer) only while something subscribes to the "
+              "results (or to the debug image when publish_debug_image is on); diagnostics "
+              "and label_info/vision_info consumers do not count"),
+    ParamSpec("malloc_tuning", True, "bool", "restart",
+              "raise glibc's mmap/trim thresholds at start so frame-sized buffers are reused "
+              "instead of page-faulted in anew for every frame (the process keeps its peak heap)",
+              "also off with the environment variable RDK_CLASSIFIER_MALLOC_TUNING=0"),
     ParamSpec("output_topic", "", "string", "restart",
               "if set, the results of every camera go to this one topic (tell them apart by "
               "header.frame_id); empty: <input topic>/classification per camera"),
@@ -114,7 +138,7 @@ class NodeSettings:
     labels: str = ""
     resize_mode: str = ""
     threads: int = 1
-    bpu_core: int = 0
+    bpu_core: int = -1
     bpu_priority: int = 0
     cache_dir: str = ""
     top_k: int = 5
@@ -122,6 +146,12 @@ class NodeSettings:
     class_id_format: str = "index"
     image_topics: tuple[str, ...] = (DEFAULT_IMAGE_TOPIC,)
     compressed_topics: tuple[str, ...] = ()
+    hbmem_topics: tuple[str, ...] = ()
+    hbmem_message_type: str = "HbmMsg1080P"
+    hbmem_frame_id: str = ""
+    raw_subscriptions: bool = True
+    lazy: bool = True
+    malloc_tuning: bool = True
     output_topic: str = ""
     publish_debug_image: bool = False
     debug_image_max_width: int = 640
@@ -150,17 +180,19 @@ class NodeSettings:
                                 cache_dir=self.cache_dir or None,
                                 fallback_to_cpu=self.fallback_to_cpu)
 
-    def topics(self) -> list[tuple[str, bool]]:
-        """(topic, compressed) to subscribe, blanks and repeats left out; ``image_raw`` if none."""
+    def topics(self) -> list[tuple[str, str]]:
+        """(topic, kind) to subscribe, kind ``image``, ``compressed`` or ``hbmem``; blanks and
+        repeats left out; ``image_raw`` if none."""
         seen: set[str] = set()
-        out: list[tuple[str, bool]] = []
-        for names, compressed in ((self.image_topics, False), (self.compressed_topics, True)):
+        out: list[tuple[str, str]] = []
+        for names, kind in ((self.image_topics, "image"), (self.compressed_topics, "compressed"),
+                            (self.hbmem_topics, "hbmem")):
             for name in names:
                 name = name.strip()
                 if name and name not in seen:
                     seen.add(name)
-                    out.append((name, compressed))
-        return out or [(DEFAULT_IMAGE_TOPIC, False)]
+                    out.append((name, kind))
+        return out or [(DEFAULT_IMAGE_TOPIC, "image")]
 
 
 def _coerce(spec: ParamSpec, value: Any) -> Any:
@@ -194,8 +226,11 @@ def validate(settings: NodeSettings) -> list[str]:
         if spec.float_range and not spec.float_range[0] <= value <= spec.float_range[1]:
             errors.append(f"{spec.name} = {value} is outside {spec.float_range[0]}.."
                           f"{spec.float_range[1]}")
-    for name in s.image_topics + s.compressed_topics + ((s.output_topic,) if s.output_topic
-                                                        else ()):
+    if s.hbmem_message_type not in HBM_DATA_SIZES:
+        errors.append(f"hbmem_message_type {s.hbmem_message_type!r} is not one of "
+                      f"{', '.join(HBM_DATA_SIZES)}")
+    for name in s.image_topics + s.compressed_topics + s.hbmem_topics + (
+            (s.output_topic,) if s.output_topic else ()):
         if any(c.isspace() for c in name.strip()):
             errors.append(f"topic {name!r} contains white space")
         elif name.strip():  # empty entries are ignored (launch files pass "")
@@ -240,11 +275,17 @@ def output_topic_for(settings: NodeSettings, resolved_input: str) -> str:
     return settings.output_topic or resolved_input.rstrip("/") + OUTPUT_SUFFIX
 
 
+def hbmem_frame_id_for(settings: NodeSettings, resolved_input: str) -> str:
+    """The header.frame_id of results for an hbmem topic (see ``hbmem_frame_id``)."""
+    return settings.hbmem_frame_id or resolved_input.lstrip("/")
+
+
 def debug_topic_for(resolved_input: str) -> str:
     return resolved_input.rstrip("/") + DEBUG_IMAGE_SUFFIX
 
 
 __all__ = ["ParamSpec", "PARAMETERS", "SPECS", "RELOAD_PARAMETERS", "LIVE_PARAMETERS",
            "RESTART_PARAMETERS", "NodeSettings", "validate", "topic_name_error", "output_topic_for",
+           "hbmem_frame_id_for",
            "debug_topic_for", "DEFAULT_IMAGE_TOPIC", "OUTPUT_SUFFIX", "DEBUG_IMAGE_SUFFIX",
            "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]
