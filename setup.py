@@ -38,7 +38,7 @@ setup(
     extras_require={
         "bag": ["rosbags>=0.10"],           # rosbag2 read/write without ROS
         "quantize": ["onnx>=1.14"],         # onnxruntime.quantization needs the onnx package
-        "test": ["pytest>=7", "rosbags>=0.10", "onnx>=1.14", "hypothesis>=6.50"],
+        "test": ["pytest>=7", "rosbags>=0.10", "onnx>=1.14", "hypothesis>=6.50", "ruff>=0.5"],
     },
     zip_safe=False,
     entry_points={
