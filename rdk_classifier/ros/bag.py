@@ -124,21 +124,8 @@ def _select(connections: Sequence, topics: Optional[Iterable[str]]) -> tuple[lis
     return chosen, mismatched
 
 
-def classify_bag(input_path: str | Path, output_path: str | Path,
-                 topics: Optional[Sequence[str]] = None,
-                 config: ClassifierConfig = ClassifierConfig(), *, storage: str = "mcap",
-                 class_id_format: str = "index", score_threshold: float = 0.0,
-                 top_k: Optional[int] = None, progress: Optional[bool] = None,
-                 on_skip: Optional[Callable[[Skipped], None]] = None,
-                 classifier: Optional[Classifier] = None) -> BagReport:
-    """Write ``output_path`` with one Classification per message of ``topics`` (default: every
-    image topic of the bag). ``progress``: a tqdm bar on stderr (default: when it is a terminal).
-    ``classifier``: an already loaded one (else built from ``config``)."""
-    (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
-     QosReliability, QosTime) = _rosbags()
-    from rosbags.rosbag2 import ReaderError
-
-    src, dst = Path(input_path), Path(output_path)
+def check_paths(src: Path, dst: Path, storage: str, class_id_format: str) -> None:
+    """Everything about the input and output that can be refused before any work starts."""
     if storage not in STORAGES:
         raise BagError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}")
     if class_id_format not in msgs.CLASS_ID_FORMATS:
@@ -154,13 +141,35 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
     except safe_io.OutputError as exc:
         raise BagError(str(exc)) from None
 
-    typestore = rt.humble_typestore()
-    types = rt.message_types(typestore)
+
+def open_reader(Reader, ReaderError, src: Path):  # noqa: N803 (rosbags classes, passed in)
     try:
         reader = Reader(src)
         reader.open()
     except (ReaderError, OSError) as exc:
         raise BagError(f"cannot read bag {src}: {exc}") from None
+    return reader
+
+
+def classify_bag(input_path: str | Path, output_path: str | Path,
+                 topics: Optional[Sequence[str]] = None,
+                 config: ClassifierConfig = ClassifierConfig(), *, storage: str = "mcap",
+                 class_id_format: str = "index", score_threshold: float = 0.0,
+                 top_k: Optional[int] = None, progress: Optional[bool] = None,
+                 on_skip: Optional[Callable[[Skipped], None]] = None,
+                 classifier: Optional[Classifier] = None) -> BagReport:
+    """Write ``output_path`` with one Classification per message of ``topics`` (default: every
+    image topic of the bag). ``progress``: a tqdm bar on stderr (default: when it is a terminal).
+    ``classifier``: an already loaded one (else built from ``config``)."""
+    (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
+     QosReliability, QosTime) = _rosbags()
+    from rosbags.rosbag2 import ReaderError
+
+    src, dst = Path(input_path), Path(output_path)
+    check_paths(src, dst, storage, class_id_format)
+    typestore = rt.humble_typestore()
+    types = rt.message_types(typestore)
+    reader = open_reader(Reader, ReaderError, src)
     try:
         selected, mismatched = _select(reader.connections, topics)
         mapping = {c.topic: output_topic(c.topic) for c in selected}

@@ -13,14 +13,13 @@ corrupt message is reported and skipped, a failed run leaves nothing behind.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .bag import (BAG_VERSION, LABEL_INFO_TOPIC, STORAGES, VISION_INFO_TOPIC, BagError,
-                  BagReport, Skipped, _rosbags, _select, _skip)
+from .bag import (BAG_VERSION, LABEL_INFO_TOPIC, VISION_INFO_TOPIC, BagError, BagReport,
+                  Skipped, _rosbags, _select, _skip, check_paths, open_reader)
 from .. import safe_io
 from ..classifier import Classifier, ClassifierConfig
 from ..errors import FrameError
@@ -77,32 +76,14 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
     if not topics or len(topics) != len(detections):
         raise BagError(f"give one --topic per --detections (got {len(topics or ())} image "
                        f"topic(s) for {len(detections)} detection topic(s))")
-    if storage not in STORAGES:
-        raise BagError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}")
-    if class_id_format not in msgs.CLASS_ID_FORMATS:
-        raise BagError(f"class_id_format must be one of {', '.join(msgs.CLASS_ID_FORMATS)}")
     problems = box_filter.problems()
     if problems:
         raise BagError("; ".join(problems))
-    if os.path.lexists(dst) and not dst.is_symlink():
-        raise BagError(f"output {dst} exists already; choose another path (nothing is "
-                       f"overwritten)")
-    if not src.exists():
-        raise BagError(f"input bag {src} does not exist")
-    try:
-        safe_io.ensure_directory(dst.parent, "output folder")
-        safe_io.check_output(dst, inputs=[src], what="output bag", directory=True)
-    except safe_io.OutputError as exc:
-        raise BagError(str(exc)) from None
-
+    check_paths(src, dst, storage, class_id_format)
     typestore = rt.humble_typestore()
     types = rt.message_types(typestore)
     dtypes = det.detection_types_from_typestore(typestore)
-    try:
-        reader = Reader(src)
-        reader.open()
-    except (ReaderError, OSError) as exc:
-        raise BagError(f"cannot read bag {src}: {exc}") from None
+    reader = open_reader(Reader, ReaderError, src)
     try:
         images, _ = _select(reader.connections, topics)
         dets = _detection_connections(reader.connections, detections)
