@@ -44,7 +44,9 @@ synchronously (as one executor callback each), publishers record what they publi
 from __future__ import annotations
 
 import array
+import contextlib
 import enum
+import importlib
 import inspect
 import math
 import sys
@@ -874,3 +876,33 @@ __all__ = ["Graph", "Node", "Parameter", "ParameterDescriptor", "SetParametersRe
            "QoSProfile", "HistoryPolicy", "ReliabilityPolicy", "DurabilityPolicy", "QoSPolicyKind",
            "QoSOverridingOptions", "install",
            "build_modules", "SEVERITIES"]
+
+
+@contextlib.contextmanager
+def node_harness(monkeypatch, hbm: bool = False):
+    """The stand-in installed, and ``graph.make(**params)`` building ClassifierNodes (lazy off
+    unless given: most tests publish frames without a listener; malloc tuning off: it would
+    change this test process's allocator). Every node is destroyed and rclpy shut down after."""
+    graph = install(monkeypatch, hbm=hbm)
+    monkeypatch.setenv("RDK_CLASSIFIER_MALLOC_TUNING", "0")
+    monkeypatch.delitem(sys.modules, "rdk_classifier.ros.box_mode", raising=False)
+    node_module = importlib.import_module("rdk_classifier.ros.node")
+    nodes = []
+
+    def make(args=None, **params):
+        if not graph.initialized:
+            sys.modules["rclpy"].init(args=args)
+        params.setdefault("lazy", False)
+        overrides = [Parameter(k, value=v) for k, v in params.items()]
+        node = node_module.ClassifierNode(parameter_overrides=overrides)
+        nodes.append(node)
+        return node
+
+    graph.make = make
+    graph.module = node_module
+    try:
+        yield graph
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        sys.modules["rclpy"].try_shutdown()

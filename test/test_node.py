@@ -5,9 +5,7 @@ changes at run time, bad frames, diagnostics. The real-rclpy tests are in test_n
 from __future__ import annotations
 
 import gc
-import importlib
 import signal
-import sys
 import threading
 import weakref
 
@@ -28,24 +26,8 @@ FP32 = "EfficientNet_Lite0_fp32"
 
 @pytest.fixture
 def ros(monkeypatch):
-    graph = rclpy_standin.install(monkeypatch)
-    node_module = importlib.import_module("rdk_classifier.ros.node")
-    nodes = []
-
-    def make(args=None, **params):
-        sys.modules["rclpy"].init(args=args) if not graph.initialized else None
-        params.setdefault("lazy", False)   # these tests drive the cameras without a listener
-        overrides = [rclpy_standin.Parameter(k, value=v) for k, v in params.items()]
-        node = node_module.ClassifierNode(parameter_overrides=overrides)
-        nodes.append(node)
-        return node
-
-    graph.make = make
-    graph.module = node_module
-    yield graph
-    for node in nodes:
-        node.destroy_node()
-    sys.modules["rclpy"].try_shutdown()
+    with rclpy_standin.node_harness(monkeypatch) as graph:
+        yield graph
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ diagnostics, whole-frame PerceptionTargets, and a missing ai_msgs."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import numpy as np
@@ -25,26 +24,8 @@ PERIOD = 33_333_333
 
 @pytest.fixture
 def ros(monkeypatch):
-    graph = rclpy_standin.install(monkeypatch)
-    monkeypatch.delitem(sys.modules, "rdk_classifier.ros.box_mode", raising=False)
-    node_module = importlib.import_module("rdk_classifier.ros.node")
-    nodes = []
-
-    def make(**params):
-        if not graph.initialized:
-            sys.modules["rclpy"].init()
-        params.setdefault("lazy", False)  # whole-frame cameras receive without a listener
-        overrides = [rclpy_standin.Parameter(k, value=v) for k, v in params.items()]
-        node = node_module.ClassifierNode(parameter_overrides=overrides)
-        nodes.append(node)
-        return node
-
-    graph.make = make
-    graph.module = node_module
-    yield graph
-    for node in nodes:
-        node.destroy_node()
-    sys.modules["rclpy"].try_shutdown()
+    with rclpy_standin.node_harness(monkeypatch) as graph:
+        yield graph
 
 
 @pytest.fixture(scope="module")

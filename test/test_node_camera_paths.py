@@ -4,7 +4,6 @@ hbmem frames; hbm_img_msgs is optional; QoS overrides by parameter; lazy mode; m
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -24,41 +23,16 @@ STAMP = 1_712_345_678_123_456_789
 HBM = "hbm_img_msgs/msg/HbmMsg1080P"
 
 
-def make_fixture(monkeypatch, hbm):
-    graph = rclpy_standin.install(monkeypatch, hbm=hbm)
-    monkeypatch.setenv("RDK_CLASSIFIER_MALLOC_TUNING", "0")  # not in the test process
-    node_module = importlib.import_module("rdk_classifier.ros.node")
-    nodes = []
-
-    def make(**params):
-        sys.modules["rclpy"].init() if not graph.initialized else None
-        params.setdefault("lazy", False)   # most tests publish frames without a listener
-        overrides = [rclpy_standin.Parameter(k, value=v) for k, v in params.items()]
-        node = node_module.ClassifierNode(parameter_overrides=overrides)
-        nodes.append(node)
-        return node
-
-    graph.make = make
-    graph.module = node_module
-    return graph, nodes
-
-
 @pytest.fixture(params=[True], ids=["hbm"])
 def ros(monkeypatch, request):
-    graph, nodes = make_fixture(monkeypatch, hbm=request.param)
-    yield graph
-    for node in nodes:
-        node.destroy_node()
-    sys.modules["rclpy"].try_shutdown()
+    with rclpy_standin.node_harness(monkeypatch, hbm=request.param) as graph:
+        yield graph
 
 
 @pytest.fixture
 def ros_without_hbm(monkeypatch):
-    graph, nodes = make_fixture(monkeypatch, hbm=False)
-    yield graph
-    for node in nodes:
-        node.destroy_node()
-    sys.modules["rclpy"].try_shutdown()
+    with rclpy_standin.node_harness(monkeypatch, hbm=False) as graph:
+        yield graph
 
 
 @pytest.fixture(scope="module")
@@ -96,34 +70,33 @@ def test_raw_and_typed_subscriptions_publish_identical_results(monkeypatch, fram
     """One node per mode, the same four frames: byte-identical Classification messages."""
     got = {}
     for raw in (True, False):
-        graph, nodes = make_fixture(monkeypatch, hbm=True)
-        node = graph.make(image_topics=["cam/image_raw"], compressed_topics=["usb/image"],
-                          hbmem_topics=["hbmem_img"], raw_subscriptions=raw)
-        subs = {s.topic: s for s in graph.subscriptions("/cam/image_raw")
-                + graph.subscriptions("/usb/image") + graph.subscriptions("/hbmem_img")}
-        assert {t: s.raw for t, s in subs.items()} == dict.fromkeys(subs, raw)
-        ts = graph.typestore
-        chelsea = frames["chelsea"]
-        got[raw] = [
-            serialized(graph, run(graph, node, "/cam/image_raw",
-                                  image_msg(ts, chelsea, "bgr8", STAMP, "cam", pad=5),
-                                  "/cam/image_raw/classification")),
-            serialized(graph, run(graph, node, "/cam/image_raw",
-                                  image_msg(ts, chelsea, "nv12", STAMP + 1, "cam", pad=4),
-                                  "/cam/image_raw/classification")),
-            serialized(graph, run(graph, node, "/usb/image",
-                                  compressed_msg(ts, chelsea, STAMP + 2, "usb"),
-                                  "/usb/image/classification")),
-            serialized(graph, run(graph, node, "/hbmem_img",
-                                  hbm_msg(ts, frames["coffee_1080p"], "nv12", STAMP + 3),
-                                  "/hbmem_img/classification")),
-            serialized(graph, run(graph, node, "/hbmem_img",
-                                  hbm_msg(ts, frames["coffee_1080p"], "bgr8", STAMP + 4),
-                                  "/hbmem_img/classification")),
-        ]
-        assert node.counters()["/hbmem_img"]["bad_frames"] == 0
-        node.destroy_node()
-        sys.modules["rclpy"].try_shutdown()
+        with rclpy_standin.node_harness(monkeypatch, hbm=True) as graph:
+            node = graph.make(image_topics=["cam/image_raw"], compressed_topics=["usb/image"],
+                              hbmem_topics=["hbmem_img"], raw_subscriptions=raw)
+            subs = {s.topic: s for s in graph.subscriptions("/cam/image_raw")
+                    + graph.subscriptions("/usb/image") + graph.subscriptions("/hbmem_img")}
+            assert {t: s.raw for t, s in subs.items()} == dict.fromkeys(subs, raw)
+            ts = graph.typestore
+            chelsea = frames["chelsea"]
+            got[raw] = [
+                serialized(graph, run(graph, node, "/cam/image_raw",
+                                      image_msg(ts, chelsea, "bgr8", STAMP, "cam", pad=5),
+                                      "/cam/image_raw/classification")),
+                serialized(graph, run(graph, node, "/cam/image_raw",
+                                      image_msg(ts, chelsea, "nv12", STAMP + 1, "cam", pad=4),
+                                      "/cam/image_raw/classification")),
+                serialized(graph, run(graph, node, "/usb/image",
+                                      compressed_msg(ts, chelsea, STAMP + 2, "usb"),
+                                      "/usb/image/classification")),
+                serialized(graph, run(graph, node, "/hbmem_img",
+                                      hbm_msg(ts, frames["coffee_1080p"], "nv12", STAMP + 3),
+                                      "/hbmem_img/classification")),
+                serialized(graph, run(graph, node, "/hbmem_img",
+                                      hbm_msg(ts, frames["coffee_1080p"], "bgr8", STAMP + 4),
+                                      "/hbmem_img/classification")),
+            ]
+            assert node.counters()["/hbmem_img"]["bad_frames"] == 0
+
     assert got[True] == got[False]
     ts = graph.typestore
     hbm_result = ts.deserialize_cdr(got[True][3], CLASSIFICATION)
