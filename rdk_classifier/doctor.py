@@ -7,6 +7,9 @@ already on the board. Then it checks the CPU path, and the BPU path with every r
 imports: it loads the model, records every input/output property the runtime exposes, runs the
 two photos shipped with the package through the one path and checks the expected classes,
 compares the runtimes on the same NV12, and times ``TIMED_RUNS`` inferences.
+
+Length: the self-check covers the environment, both BPU runtimes' properties, photo checks and
+timing, and formats one report; one command, one file.
 """
 
 from __future__ import annotations

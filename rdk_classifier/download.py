@@ -12,6 +12,9 @@ destination file (an flock on ``.<file>.lock``).
 Mirrors (``base_url=`` / ``--base-url`` / $RDK_CLASSIFIER_BASE_URL): ``http://``, ``https://``, a
 local directory or ``file://`` URL (an offline fleet's mirror). Redirects to other schemes are
 refused.
+
+Length: http(s) with resume (If-Range), local mirrors, deadlines, size caps, HTML/empty detection,
+sha256 and locking: each is a refusal a robot fleet needs, in one place.
 """
 
 from __future__ import annotations

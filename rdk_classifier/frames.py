@@ -9,6 +9,9 @@ models were calibrated on.
 Resizing happens before colour conversion, on the region of the source that ends up in the output,
 so a 1080p frame costs one small resize and one small colour conversion. NV12/NV21 input is
 resized plane by plane and never goes through BGR.
+
+Length: every input encoding, the three resize geometries and the image-header parsers of the pixel
+budget belong to the one conversion step; split, they would be one concept in several files.
 """
 
 from __future__ import annotations

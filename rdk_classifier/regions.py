@@ -12,6 +12,9 @@ Which boxes: ``BoxFilter`` (detector classes, minimum size and score, at most ``
 frame, largest or most confident first). A bad box (empty, not finite, outside the frame) raises
 ``BoxError`` for that box only. No ROS import: messages are turned into ``Box`` lists in
 ``rdk_classifier.ros.detections``.
+
+Length: the box type, crops in every frame domain, filters, and the bounded boxes-file parser are
+one concept (regions of a frame).
 """
 
 from __future__ import annotations

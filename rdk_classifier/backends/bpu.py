@@ -40,6 +40,9 @@ object goes; ``pyeasy_dnn`` frees only the tensors and never calls ``hbDNNReleas
 Threading: a ``BpuBackend`` owns one model object with one buffer set, and the runtimes' forward
 calls are synchronous. Never call ``infer`` of one instance from two threads at once: give every
 worker thread its own backend.
+
+Length: two vendor runtimes with their real quirks (layouts, padding, quantization, core numbering,
+errors), each checked at load; one backend, one file.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ With ``publish_perception_targets``, whole-frame cameras also publish Perception
 
 Parameters (``BOX_PARAMETERS``) are read-only at run time. No rclpy import: the node passes
 itself and its QoS profiles in.
+
+Length: the box mode's parameters, stamp matching, worker and publishers for both message families,
+kept out of node.py.
 """
 
 from __future__ import annotations

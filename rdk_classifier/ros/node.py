@@ -10,17 +10,10 @@ for names, defaults and when a change applies.
 Where the frame is converted. The subscription callback runs ``messages.prepare_message`` (camera
 frame -> model-size NV12 with the camera's classifier's preprocessor) and puts the small
 ``PreparedFrame`` in the worker's latest-frame slot; the worker thread runs inference, top-k, the
-``Classification`` message and publish. Two reasons:
-- overlap: the conversion of the next frame runs on the executor thread while the worker is in
-  inference (ONNX Runtime and the BPU runtime release the GIL), so the worker's cycle is inference
-  + postprocess + message instead of conversion + all that (bench/bench_worker.py, 1080p nv12 on a
-  2-core CPU: the saturated worker went from 0.87-0.89x to 0.91-0.97x of a bare inference loop);
-- memory: the slot holds ~75 KB of NV12 (224x224) instead of pinning a multi-MB camera message.
-  Only while the debug overlay is enabled and subscribed is the original message kept with it.
-The cost: frames that are later replaced in the slot (dropped) were converted for nothing. For raw
-1080p frames (nv12, bgr8) that is ~0.1-0.4 ms each, < 1.5 % of one core at 30 fps even if every
-frame were dropped; a 1080p JPEG decode costs more (~4-5 ms on a desktop core), which a camera
-that outruns the model by far pays per dropped frame on the executor thread.
+``Classification`` message and publish. So the conversion of the next frame overlaps inference
+(ONNX Runtime and the BPU runtime release the GIL), and the slot holds ~75 KB of NV12 instead of
+a camera message; the price is converting frames that are later dropped (figures in
+bench/README.md). Only while the debug overlay is wanted is the original message kept too.
 
 Bad frames (``FrameError``) are therefore found in the callback: counted, logged (throttled) and
 skipped there; they never reach the worker. A prepared frame is tagged with the classifier whose
@@ -50,6 +43,9 @@ Diagnostics go through ``diagnostic_updater`` when it is installed; otherwise th
 the same ``diagnostic_msgs/DiagnosticArray`` on ``/diagnostics`` itself, at the same period.
 
 This is the only module of the package that imports rclpy (Humble API only).
+
+Length: the rclpy node is one class (as ros2/demos nodes are); the ROS-free parts (settings, stats
+and diagnostics, messages, CDR parsing, box mode, worker) live in their own modules.
 """
 
 from __future__ import annotations
@@ -82,7 +78,7 @@ from .messages import (PreparedFrame, classification_message, classify_prepared,
 from .settings import (LABEL_INFO_TOPIC, PARAMETERS, RELOAD_PARAMETERS, SPECS,
                        VISION_INFO_TOPIC, NodeSettings, debug_topic_for, hbmem_frame_id_for,
                        output_topic_for, validate)
-from .stats import StreamReport, StreamStats
+from .stats import StreamStats, camera_status
 from .worker import LatestFrameWorker, WorkerStats
 
 NODE_NAME = "classifier_node"
@@ -504,37 +500,12 @@ class ClassifierNode(Node):
 
     def _status(self, cam: _Camera, levels: Any) -> tuple[Any, str, list[tuple[str, str]]]:
         """Level, message and key/values of one camera (levels: a class with OK/WARN/ERROR)."""
-        report = cam.stats.report(cam.worker_stats(), window="diagnostics")
-        if cam.classifier.fallback_reason:
-            level, message = levels.WARN, f"CPU fallback: {cam.classifier.model_name} runs"
-        elif report.window_errors:
-            level, message = levels.ERROR, f"{report.window_errors} frames failed"
-        elif report.window_bad_frames:
-            level, message = levels.WARN, f"{report.window_bad_frames} bad frames skipped"
-        elif report.window_received == 0 and cam.subscription is None:
-            level, message = levels.OK, "idle: nobody subscribes to the results (lazy)"
-        elif report.window_received == 0:
-            level, message = levels.WARN, "no frames received"
-        else:
-            level, message = levels.OK, f"{report.output_hz:.1f} Hz"
-        return level, message, self._key_values(cam, report)
-
-    def _key_values(self, cam: _Camera, r: StreamReport) -> list[tuple[str, str]]:
         clf = cam.classifier
-        kv = [("input topic", cam.input_name), ("output topic", cam.output_name),
-              ("model", clf.model_name), ("backend", clf.backend.name),
-              ("input rate (Hz)", f"{r.input_hz:.2f}"), ("output rate (Hz)", f"{r.output_hz:.2f}"),
-              ("frames received", str(r.received)), ("results published", str(r.published)),
-              ("frames dropped (stale)", str(r.dropped)), ("bad frames", str(r.bad_frames)),
-              ("errors", str(r.errors)), ("preprocess (ms)", f"{r.preprocess_ms:.2f}"),
-              ("inference (ms)", f"{r.inference_ms:.2f}"),
-              ("postprocess (ms)", f"{r.postprocess_ms:.3f}"),
-              ("node overhead (ms)", f"{r.node_ms:.3f}")]
-        if r.top1:
-            kv.append(("top-1", f"{r.top1[0]} {r.top1[1]} {r.top1[2]:.3f}"))
-        if clf.fallback_reason:
-            kv.append(("fallback", clf.fallback_reason))
-        return kv + self._boxes.key_values(cam)
+        return camera_status(
+            cam.stats.report(cam.worker_stats(), window="diagnostics"), levels,
+            input_topic=cam.input_name, output_topic=cam.output_name, model=clf.model_name,
+            backend=clf.backend.name, fallback_reason=clf.fallback_reason,
+            subscribed=cam.subscription is not None, extra=self._boxes.key_values(cam))
 
     def _fill_status(self, cam: _Camera, stat: Any) -> Any:
         from diagnostic_msgs.msg import DiagnosticStatus

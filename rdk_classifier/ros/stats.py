@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from ..classifier import Result
 from .worker import WorkerStats
@@ -130,4 +130,39 @@ class StreamStats:
             node_ms=mean(cur.node_ms, prev.node_ms), top1=top1)
 
 
-__all__ = ["StreamStats", "StreamReport"]
+__all__ = ["StreamStats", "StreamReport", "camera_status"]
+
+
+def camera_status(r: StreamReport, levels: Any, *, input_topic: str, output_topic: str,
+                  model: str, backend: str, fallback_reason: str | None, subscribed: bool,
+                  extra: list[tuple[str, str]] = ()) -> tuple[Any, str, list[tuple[str, str]]]:
+    """Diagnostic level, message and key/values of one camera from its report: a pure function,
+    so the stand-in tests and diagnostic_updater see the same thing. ``levels``: a class with
+    OK / WARN / ERROR (diagnostic_msgs' DiagnosticStatus)."""
+    if fallback_reason:
+        level, message = levels.WARN, f"CPU fallback: {model} runs"
+    elif r.window_errors:
+        level, message = levels.ERROR, f"{r.window_errors} frames failed"
+    elif r.window_bad_frames:
+        level, message = levels.WARN, f"{r.window_bad_frames} bad frames skipped"
+    elif r.window_received == 0 and not subscribed:
+        level, message = levels.OK, "idle: nobody subscribes to the results (lazy)"
+    elif r.window_received == 0:
+        level, message = levels.WARN, "no frames received"
+    else:
+        level, message = levels.OK, f"{r.output_hz:.1f} Hz"
+    kv = [("input topic", input_topic), ("output topic", output_topic), ("model", model),
+          ("backend", backend), ("input rate (Hz)", f"{r.input_hz:.2f}"),
+          ("output rate (Hz)", f"{r.output_hz:.2f}"), ("frames received", str(r.received)),
+          ("results published", str(r.published)), ("frames dropped (stale)", str(r.dropped)),
+          ("bad frames", str(r.bad_frames)), ("errors", str(r.errors)),
+          ("preprocess (ms)", f"{r.preprocess_ms:.2f}"),
+          ("inference (ms)", f"{r.inference_ms:.2f}"),
+          ("postprocess (ms)", f"{r.postprocess_ms:.3f}"),
+          ("node overhead (ms)", f"{r.node_ms:.3f}")]
+    if r.top1:
+        kv.append(("top-1", f"{r.top1[0]} {r.top1[1]} {r.top1[2]:.3f}"))
+    if fallback_reason:
+        kv.append(("fallback", fallback_reason))
+    return level, message, kv + list(extra)
+
