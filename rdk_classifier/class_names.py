@@ -11,13 +11,12 @@ words name two classes "crane"). The count is checked against the model at load
 
 from __future__ import annotations
 
-import os
-import stat
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import ClassNamesError
+from .safe_io import read_bounded_text
 
 IMAGENET_CLASS_NAMES = Path(__file__).parent / "data" / "imagenet1k_labels.txt"
 #: vision_msgs/VisionClass.class_id is a uint16
@@ -29,32 +28,6 @@ MAX_NAME_LENGTH = 256
 def placeholder(class_id: int) -> str:
     """The name of a class that has none (a blank line, or beyond the list)."""
     return f"class_{class_id}"
-
-
-def read_bounded_text(path: Path, max_bytes: int, what: str) -> str:
-    """The UTF-8 text of a regular file of at most ``max_bytes`` (BOM removed). Opened without
-    blocking and checked with fstat, so a FIFO, a device (/dev/zero) or a directory is refused
-    instead of hanging or exhausting memory."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise ClassNamesError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ClassNamesError(f"{what} {path} is not a regular file")
-        if st.st_size > max_bytes:
-            raise ClassNamesError(f"{what} {path} has {st.st_size} bytes; the limit is {max_bytes}")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise ClassNamesError(f"{what} {path} is larger than {max_bytes} bytes")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ClassNamesError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_class_names(text: str, source: str = "<class names>") -> tuple[str, ...]:
@@ -82,7 +55,8 @@ def parse_class_names(text: str, source: str = "<class names>") -> tuple[str, ..
 @lru_cache(maxsize=8)
 def _load(path: str, version: tuple[int, ...]) -> tuple[str, ...]:
     p = Path(path)
-    return parse_class_names(read_bounded_text(p, MAX_FILE_BYTES, "class-names file"), str(p))
+    text = read_bounded_text(p, MAX_FILE_BYTES, "class-names file", ClassNamesError)
+    return parse_class_names(text, str(p))
 
 
 def load_class_names(path: str | Path | None = None) -> tuple[str, ...]:
@@ -114,5 +88,4 @@ def class_name(names: tuple[str, ...], class_id: int) -> str:
 
 
 __all__ = ["IMAGENET_CLASS_NAMES", "MAX_CLASSES", "MAX_FILE_BYTES", "check_class_count",
-           "class_name", "load_class_names", "parse_class_names", "placeholder",
-           "read_bounded_text"]
+           "class_name", "load_class_names", "parse_class_names", "placeholder"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import posixpath
 import queue
-import stat
 import threading
 import time
 import unicodedata
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .classifier import Classifier, Prediction, Timing
+from .safe_io import read_bounded_text
 from .errors import EvaluationError, FrameError, LabelFileError
 
 #: top-5 accuracy needs at least the five best classes of every image
@@ -91,20 +91,7 @@ def read_labels(path: str | Path) -> list[LabelledImage]:
     """Read a val.txt-style label file (see ``parse_labels``): a regular file (a FIFO or device
     would block or never end) of at most ``MAX_LABEL_FILE_BYTES``."""
     p = Path(path)
-    try:
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise LabelFileError(f"label file {p} is not a regular file")
-            data = f.read(MAX_LABEL_FILE_BYTES + 1)
-    except OSError as exc:
-        raise LabelFileError(f"cannot read label file {p}: {exc.strerror or exc}") from None
-    if len(data) > MAX_LABEL_FILE_BYTES:
-        raise LabelFileError(f"label file {p} is over {MAX_LABEL_FILE_BYTES >> 20} MB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise LabelFileError(f"label file {p} is not UTF-8 text") from None
+    text = read_bounded_text(p, MAX_LABEL_FILE_BYTES, "label file", LabelFileError)
     samples = parse_labels(text, str(p))
     if not samples:
         raise LabelFileError(f"label file {p} lists no images (expected '<file name> <class index>' "

@@ -402,21 +402,14 @@ def parse_boxes_json(text: str, what: str = "boxes") -> list[Box]:
 
 
 def load_boxes_file(path) -> list[Box]:
-    """Read a boxes file (``parse_boxes_json``), refusing files above ``MAX_BOXES_FILE_BYTES``."""
+    """Read a boxes file (``parse_boxes_json``): a regular UTF-8 file of at most
+    ``MAX_BOXES_FILE_BYTES`` (a FIFO or device is refused, never read)."""
     from pathlib import Path
 
+    from .safe_io import read_bounded_text
+
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            raw = f.read(MAX_BOXES_FILE_BYTES + 1)
-    except OSError as exc:
-        raise BoxesFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BOXES_FILE_BYTES:
-        raise BoxesFileError(f"{p}: larger than {MAX_BOXES_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BoxesFileError(f"{p}: not UTF-8 text") from None
+    text = read_bounded_text(p, MAX_BOXES_FILE_BYTES, "boxes file", BoxesFileError)
     return parse_boxes_json(text, str(p))
 
 

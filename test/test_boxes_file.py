@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,8 +48,12 @@ def test_hostile_json_is_one_line(text, error):
 def test_file_bounds(tmp_path):
     big = tmp_path / "big.json"
     big.write_bytes(b" " * (MAX_BOXES_FILE_BYTES + 1))
-    with pytest.raises(BoxesFileError, match="larger than"):
+    with pytest.raises(BoxesFileError, match="the limit is"):
         load_boxes_file(big)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # a plain open() would block forever
+    with pytest.raises(BoxesFileError, match="not a regular file"):
+        load_boxes_file(fifo)
     binary = tmp_path / "bin.json"
     binary.write_bytes(b"\xff\xfe[]")
     with pytest.raises(BoxesFileError, match="UTF-8"):

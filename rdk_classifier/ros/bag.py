@@ -198,6 +198,23 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
     return report
 
 
+def write_model_info(writer, reader, clf: Classifier, typestore, types, score_threshold: float,
+                     latched) -> None:
+    """The latched ``label_info`` and ``vision_info`` at the start of an output bag."""
+    start = reader.start_time if reader.message_count else 0
+    header = msgs.make_header(types, start)
+    label_conn = writer.add_connection(LABEL_INFO_TOPIC, rt.LABEL_INFO, typestore=typestore,
+                                       offered_qos_profiles=[latched])
+    info_conn = writer.add_connection(VISION_INFO_TOPIC, rt.VISION_INFO, typestore=typestore,
+                                      offered_qos_profiles=[latched])
+    writer.write(label_conn, start, typestore.serialize_cdr(
+        msgs.label_info_message(types, clf.labels, score_threshold, header), rt.LABEL_INFO))
+    db = clf.config.labels if clf.config is not None else None
+    writer.write(info_conn, start, typestore.serialize_cdr(
+        msgs.vision_info_message(types, clf.model_name, msgs.database_location(db), 1, header),
+        rt.VISION_INFO))
+
+
 def _write(reader, selected, dst, storage, clf, typestore, types, report, class_id_format,
            score_threshold, top_k, progress, on_skip, Writer, StoragePlugin, latched) -> None:
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
@@ -209,18 +226,7 @@ def _write(reader, selected, dst, storage, clf, typestore, types, report, class_
     with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
         out_conns = {topic: writer.add_connection(out, rt.CLASSIFICATION, typestore=typestore)
                      for topic, out in report.topics.items()}
-        start = reader.start_time if reader.message_count else 0
-        header = msgs.make_header(types, start)
-        label_conn = writer.add_connection(LABEL_INFO_TOPIC, rt.LABEL_INFO, typestore=typestore,
-                                           offered_qos_profiles=[latched])
-        info_conn = writer.add_connection(VISION_INFO_TOPIC, rt.VISION_INFO, typestore=typestore,
-                                          offered_qos_profiles=[latched])
-        writer.write(label_conn, start, typestore.serialize_cdr(
-            msgs.label_info_message(types, clf.labels, score_threshold, header), rt.LABEL_INFO))
-        db = clf.config.labels if clf.config is not None else None
-        writer.write(info_conn, start, typestore.serialize_cdr(
-            msgs.vision_info_message(types, clf.model_name, msgs.database_location(db), 1,
-                                     header), rt.VISION_INFO))
+        write_model_info(writer, reader, clf, typestore, types, score_threshold, latched)
 
         bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr,
                    desc=f"classifying {len(selected)} topic(s)")

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .bag import (BAG_VERSION, LABEL_INFO_TOPIC, VISION_INFO_TOPIC, BagError, BagReport,
-                  Skipped, _rosbags, _select, _skip, check_paths, open_reader)
+from .bag import (BAG_VERSION, BagError, BagReport,
+                  Skipped, _rosbags, _select, _skip, check_paths, open_reader,
+                  write_model_info)
 from .. import safe_io
 from ..classifier import Classifier, ClassifierConfig
 from ..errors import FrameError
@@ -126,18 +127,7 @@ def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, re
     with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
         out_conns = {d: writer.add_connection(out, det.DETECTION_2D_ARRAY, typestore=typestore)
                      for d, out in report.topics.items()}
-        start = reader.start_time if reader.message_count else 0
-        header = msgs.make_header(types, start)
-        label_conn = writer.add_connection(LABEL_INFO_TOPIC, rt.LABEL_INFO, typestore=typestore,
-                                           offered_qos_profiles=[latched])
-        info_conn = writer.add_connection(VISION_INFO_TOPIC, rt.VISION_INFO, typestore=typestore,
-                                          offered_qos_profiles=[latched])
-        writer.write(label_conn, start, typestore.serialize_cdr(
-            msgs.label_info_message(types, clf.labels, score_threshold, header), rt.LABEL_INFO))
-        db = clf.config.labels if clf.config is not None else None
-        writer.write(info_conn, start, typestore.serialize_cdr(
-            msgs.vision_info_message(types, clf.model_name, msgs.database_location(db), 1,
-                                     header), rt.VISION_INFO))
+        write_model_info(writer, reader, clf, typestore, types, score_threshold, latched)
         bar = tqdm(total=sum(c.msgcount for c in selected), unit="msg", disable=not progress,
                    file=sys.stderr, desc="classifying boxes")
         try:
