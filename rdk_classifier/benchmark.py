@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from .classifier import Classifier, Timing
-from .frames import i420_to_nv12, load_image
+from .frames import bgr_to_nv12, load_image
 
 INPUTS = ("bgr8", "nv12", "jpeg")
 DEFAULT_SIZE = (1920, 1080)   # width, height
@@ -75,12 +75,6 @@ def photo_frame(path: str | Path, width: int, height: int) -> np.ndarray:
     bh, bw = big.shape[:2]
     x, y = (bw - width) // 2, (bh - height) // 2
     return np.ascontiguousarray(big[y:y + height, x:x + width])
-
-
-def bgr_to_nv12(bgr: np.ndarray) -> np.ndarray:
-    """Full-size NV12 of a BGR picture (what an NV12 camera would deliver)."""
-    h, w = bgr.shape[:2]
-    return i420_to_nv12(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), h, w)
 
 
 def encode_frame(bgr: np.ndarray, encoding: str, jpeg_quality: int = JPEG_QUALITY):
@@ -288,5 +282,5 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
         per_thread_frames=[len(x) for x in latencies])
 
 
-__all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "bgr_to_nv12", "encode_frame", "latency_summary",
+__all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "encode_frame", "latency_summary",
            "machine_info", "make_frames", "photo_frame", "procedural_frame", "run_benchmark"]

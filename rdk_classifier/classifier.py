@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -182,4 +182,37 @@ class Classifier:
         self.backend.close()
 
 
-__all__ = ["Classifier", "ClassifierConfig", "Prediction", "Result", "Timing"]
+@dataclass(frozen=True)
+class PreparedFrame:
+    """A frame brought to model-size NV12, ready for inference: what a latest-frame slot holds
+    instead of the camera message (about 75 KB at 224x224 instead of megabytes).
+
+    ``classifier`` is the one whose preprocessor made ``nv12``: the NV12 fits that model's input
+    size and resize mode only, so ``classify_prepared`` refuses it for any other classifier.
+    ``message`` is the original message, kept only when asked (the debug overlay needs it).
+    """
+
+    nv12: np.ndarray
+    header: Any  # the input message's header (or None outside ROS)
+    preprocess_ms: float
+    classifier: Classifier
+    source: str | None = None
+    message: Any = None
+
+
+def classify_prepared(clf: Classifier, frame: PreparedFrame, top: int | None = None) -> Result:
+    """The second half: inference and top-k of a prepared frame, its preprocess time carried into
+    ``Result.timing_ms``. ``clf`` must be the classifier the frame was prepared with
+    (``ValueError`` otherwise: after a model change, prepare the frame again or drop it)."""
+    if frame.classifier is not clf:
+        raise ValueError(f"frame prepared for {frame.classifier.model_name} "
+                         f"({frame.classifier.preprocessor.width}x"
+                         f"{frame.classifier.preprocessor.height}) cannot be classified by "
+                         f"another classifier ({clf.model_name})")
+    return clf.classify_nv12(frame.nv12, source=frame.source, top=top,
+                             preprocess_ms=frame.preprocess_ms)
+
+
+
+__all__ = ["Classifier", "ClassifierConfig", "Prediction", "PreparedFrame", "Result", "Timing",
+           "classify_prepared"]

@@ -353,6 +353,12 @@ def i420_to_nv12(i420: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
+def bgr_to_nv12(bgr: np.ndarray) -> np.ndarray:
+    """Full-size NV12 of a BGR picture, no resize (what an NV12 camera would deliver)."""
+    h, w = bgr.shape[:2]
+    return i420_to_nv12(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), h, w)
+
+
 def nv12_to_bgr(nv12: np.ndarray, height: int, width: int) -> np.ndarray:
     """Packed NV12 -> BGR (OpenCV's inverse of the conversion above)."""
     return cv2.cvtColor(nv12.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_NV12)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import PHOTOS_DIR
 
-from rdk_classifier.benchmark import (bgr_to_nv12, encode_frame, make_frames, procedural_frame,
+from rdk_classifier.frames import bgr_to_nv12
+from rdk_classifier.benchmark import (encode_frame, make_frames, procedural_frame,
                                       run_benchmark)
 from rdk_classifier.frames import Preprocessor
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import cv2
 import numpy as np
 
-from ..classifier import Classifier, Prediction, Result
+from ..classifier import Classifier, Prediction, PreparedFrame, Result, classify_prepared
 from ..errors import FrameSizeError, UnsupportedEncodingError
 from ..frames import BufferLike, Preprocessor, decode_image, nv12_to_bgr
 from . import cdr
@@ -152,24 +152,6 @@ def check_compressed_format(fmt: str) -> None:
                 f"(e.g. with hobot_codec) and subscribe to the raw image topic")
 
 
-@dataclass(frozen=True)
-class PreparedFrame:
-    """A frame brought to model-size NV12, ready for inference: what a latest-frame slot holds
-    instead of the camera message (about 75 KB at 224x224 instead of megabytes).
-
-    ``classifier`` is the one whose preprocessor made ``nv12``: the NV12 fits that model's input
-    size and resize mode only, so ``classify_prepared`` refuses it for any other classifier.
-    ``message`` is the original message, kept only when asked (the debug overlay needs it).
-    """
-
-    nv12: np.ndarray
-    header: Any
-    preprocess_ms: float
-    classifier: Classifier
-    source: Optional[str] = None
-    message: Any = None
-
-
 def prepare_message(clf: Classifier, msg: Any, source: Optional[str] = None,
                     keep_message: bool = False, frame_id: str = "") -> PreparedFrame:
     """The first half of ``classify_message``: a ``sensor_msgs/Image``, ``CompressedImage`` or
@@ -190,19 +172,6 @@ def prepare_message(clf: Classifier, msg: Any, source: Optional[str] = None,
     preprocess_ms = (time.perf_counter() - t0) * 1e3
     return PreparedFrame(nv12, msg.header, preprocess_ms, clf, source,
                          msg if keep_message else None)
-
-
-def classify_prepared(clf: Classifier, frame: PreparedFrame, top: Optional[int] = None) -> Result:
-    """The second half: inference and top-k of a prepared frame, its preprocess time carried into
-    ``Result.timing_ms``. ``clf`` must be the classifier the frame was prepared with
-    (``ValueError`` otherwise: after a model change, prepare the frame again or drop it)."""
-    if frame.classifier is not clf:
-        raise ValueError(f"frame prepared for {frame.classifier.model_name} "
-                         f"({frame.classifier.preprocessor.width}x"
-                         f"{frame.classifier.preprocessor.height}) cannot be classified by "
-                         f"another classifier ({clf.model_name})")
-    return clf.classify_nv12(frame.nv12, source=frame.source, top=top,
-                             preprocess_ms=frame.preprocess_ms)
 
 
 def classify_message(clf: Classifier, msg: Any, top: Optional[int] = None,
