@@ -505,3 +505,47 @@ def test_a_bpu_model_without_a_bpu_is_refused_unless_the_fallback_is_asked_for(r
     assert status.message == f"CPU fallback: {DEFAULT_MODEL} runs"
     assert {kv.key: kv.value for kv in status.values}["fallback"].startswith("RepViT_m1_0")
     assert not set_param(node, "fallback_to_cpu", False).successful  # would refuse the model
+
+
+def test_diagnostics_through_diagnostic_updater_when_installed(ros, chelsea, monkeypatch):
+    """Where diagnostic_updater is installed the node registers one task per camera with it; a
+    small stand-in of its API (Updater, setHardwareID, add, DiagnosticStatusWrapper's summary/add)
+    records what the real one would publish."""
+    import sys
+    import types
+
+    class Wrapper:
+        def __init__(self):
+            self.level, self.message, self.values = None, None, {}
+
+        def summary(self, level, message):
+            self.level, self.message = level, message
+
+        def add(self, key, value):
+            self.values[key] = value
+
+    class Updater:
+        instances = []
+
+        def __init__(self, node, period):
+            self.node, self.period, self.tasks, self.hardware_id = node, period, {}, None
+            Updater.instances.append(self)
+
+        def setHardwareID(self, hardware_id):  # noqa: N802 (diagnostic_updater's API)
+            self.hardware_id = hardware_id
+
+        def add(self, name, task):
+            self.tasks[name] = task
+
+    monkeypatch.setitem(sys.modules, "diagnostic_updater",
+                        types.SimpleNamespace(Updater=Updater))
+    node = ros.make(image_topics=["a/image"], diagnostics_period=2.0)
+    (updater,) = Updater.instances
+    assert (updater.node, updater.period, updater.hardware_id) == (node, 2.0, "cpu")
+    assert set(updater.tasks) == {"/a/image"}
+    assert ros.publishers("/diagnostics") == []  # the updater publishes, not the node
+    feed(ros, node, "/a/image", image_msg(ros.typestore, chelsea, "bgr8"))
+    stat = updater.tasks["/a/image"](Wrapper())
+    status_type = ros.typestore.types["diagnostic_msgs/msg/DiagnosticStatus"]
+    assert stat.level == status_type.OK and stat.message.endswith("Hz")
+    assert stat.values["results published"] == "1" and stat.values["model"] == DEFAULT_MODEL
