@@ -13,8 +13,8 @@ on them (checked against rclpy's humble branch):
 - ``set_parameters(list)`` sets one parameter at a time, ``set_parameters_atomically(list)`` all at
   once; descriptors are applied first (read-only, type, integer/floating-point range), then every
   ``add_on_set_parameters_callback`` callback (newest first); a failure leaves the value as it was.
-- ``get_parameter`` (``ParameterUninitializedException`` for an unset static parameter),
-  ``get_parameter_or``.
+- ``get_parameter`` (``ParameterUninitializedException`` for an unset static parameter)
+  and ``describe_parameter``; nothing else of the parameter API (the node calls no more).
 - ``create_subscription(msg_type, topic, callback, qos_profile, *, ...,
   qos_overriding_options=None, raw=False)``: with ``raw=True`` the callback gets the message's
   CDR bytes (little endian, serialized by rosbags); ``qos_overriding_options`` declares the
@@ -598,22 +598,11 @@ class Node:
             return Parameter(name, Parameter.Type.NOT_SET, None)
         raise ParameterNotDeclaredException(name)
 
-    def get_parameter_or(self, name, alternative_value=None) -> Parameter:
-        if alternative_value is None:
-            alternative_value = Parameter(name, Parameter.Type.NOT_SET)
-        if name not in self._parameters or \
-                self._parameters[name].type_ == Parameter.Type.NOT_SET:
-            return alternative_value
-        return self._parameters[name]
-
     def describe_parameter(self, name) -> ParameterDescriptor:
         return self._descriptors[name]
 
     def add_on_set_parameters_callback(self, callback) -> None:
         self._callbacks.insert(0, callback)
-
-    def remove_on_set_parameters_callback(self, callback) -> None:
-        self._callbacks.remove(callback)
 
     def set_parameters(self, parameter_list) -> list[SetParametersResult]:
         for p in parameter_list:
