@@ -105,7 +105,7 @@ def run(runs: int = 40, encodings=ENCODINGS, counts=COUNTS) -> dict:
     cv2.setNumThreads(1)
     real = Classifier.from_model(backend="cpu")
     null = Classifier(NullBackend(real.preprocessor.height, real.preprocessor.width),
-                      real.preprocessor, real.labels, "null", real.top_k)
+                      real.preprocessor, real.class_names, "null", real.top_k)
     infer_ms = median_ms(lambda: real.backend.infer(np.zeros(224 * 224 * 3 // 2, np.uint8)),
                          runs)
     rows = []

@@ -1,4 +1,4 @@
-"""The one path: frame -> NV12 at model size -> backend -> top-k with labels, timed per stage.
+"""The one path: frame -> NV12 at model size -> backend -> top-k with class names, timed per stage.
 
 The node, the CLI, the bag tool, the evaluator and the benchmark all call this class, so the numbers
 the tools report are the numbers the node sees.
@@ -69,7 +69,7 @@ class ClassifierConfig:
     backend: str = "auto"          # auto | bpu | cpu
     resize_mode: str | None = None  # None: the model's own (registry)
     top_k: int = 5
-    labels: str | None = None       # None: ImageNet-1k
+    class_names: str | None = None  # a class-names file; None: ImageNet-1k
     threads: int = 1                # CPU backend: ONNX Runtime intra-op threads
     bpu_core: int = -1              # -1: any core (the X5 has one, core 0)
     bpu_priority: int = 0
@@ -79,15 +79,15 @@ class ClassifierConfig:
 
 
 class Classifier:
-    """One loaded model with its preprocessing and labels. Not thread-safe: one per thread
+    """One loaded model with its preprocessing and class names. Not thread-safe: one per thread
     (``clone()`` loads another backend instance of the same model)."""
 
-    def __init__(self, backend: Backend, preprocessor: Preprocessor, labels: tuple[str, ...],
+    def __init__(self, backend: Backend, preprocessor: Preprocessor, class_names: tuple[str, ...],
                  model_name: str, top_k: int = 5, config: ClassifierConfig | None = None,
                  fallback_reason: str | None = None) -> None:
         self.backend = backend
         self.preprocessor = preprocessor
-        self.labels = labels
+        self.class_names = class_names
         #: the model that runs (after a fallback: the CPU default, not the one asked for)
         self.model_name = model_name
         self.top_k = top_k
@@ -100,12 +100,12 @@ class Classifier:
         resolved = zoo.resolve_model(config.model, runtime=config.backend,
                                      cache_dir=Path(config.cache_dir) if config.cache_dir else None,
                                      fallback=config.fallback_to_cpu)
-        names = load_class_names(config.labels)  # before the model: a bad file costs no load
+        names = load_class_names(config.class_names)  # before the model: a bad file costs no load
         backend = create_backend(resolved, threads=config.threads, bpu_core=config.bpu_core,
                                  bpu_priority=config.bpu_priority)
         try:
             check_class_count(names, getattr(backend, "num_classes", None), resolved.info.name,
-                              config.labels)
+                              config.class_names)
             spec = backend.input_spec
             mode = config.resize_mode or resolved.info.resize_mode
             preprocessor = Preprocessor(spec.height, spec.width, mode)
@@ -144,7 +144,7 @@ class Classifier:
     def postprocess(self, raw: np.ndarray, top: int | None = None) -> Result:
         probs = to_probabilities(raw)
         idx, scores = top_k(probs, self.top_k if top is None else top)
-        return Result([Prediction(int(i), class_name(self.labels, int(i)), float(s))
+        return Result([Prediction(int(i), class_name(self.class_names, int(i)), float(s))
                        for i, s in zip(idx, scores)], model=self.model_name)
 
     def classify_nv12(self, nv12: np.ndarray, source: str | None = None,

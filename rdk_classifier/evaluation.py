@@ -228,7 +228,7 @@ def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[La
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     image_dir = Path(image_dir)
-    num_classes = len(classifier.labels)
+    num_classes = len(classifier.class_names)
     for s in samples:
         if s.label >= num_classes:
             raise LabelFileError(f"line {s.line}: class index {s.label} is out of range for "

@@ -77,10 +77,10 @@ def test_name_count_must_equal_the_model_outputs(tmp_path):
     names.write_text("".join(f"c{i}\n" for i in range(9)))
     with pytest.raises(ClassNamesError, match=r"10 outputs but .*names.txt names 9 classes"):
         Classifier.from_config(ClassifierConfig(model=str(model), backend="cpu",
-                                                labels=str(names)))
+                                                class_names=str(names)))
     names.write_text("".join(f"c{i}\n" for i in range(10)))
     clf = Classifier.from_config(ClassifierConfig(model=str(model), backend="cpu",
-                                                  labels=str(names)))
+                                                  class_names=str(names)))
     assert clf.backend.num_classes == 10
     top = clf.classify_nv12(np.full(8 * 8 * 3 // 2, 128, np.uint8)).top
     assert {p.label for p in top} <= {f"c{i}" for i in range(10)} and len(top) == 5

@@ -62,7 +62,7 @@ def test_nan_scores_are_a_per_frame_error(tmp_path):
     names = tmp_path / "names.txt"
     names.write_text("".join(f"c{i}\n" for i in range(10)))
     clf = Classifier.from_config(ClassifierConfig(model=str(path), backend="cpu",
-                                                  labels=str(names)))
+                                                  class_names=str(names)))
     with pytest.raises(ModelOutputError, match="10 NaN or infinite values of 10"):
         clf.classify_nv12(np.zeros(clf.backend.input_spec.nv12_size, np.uint8))
 

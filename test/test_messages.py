@@ -210,7 +210,7 @@ def test_classification_wire_format_matches_the_vision_msgs_definition(ts, types
 def test_class_names_and_threshold(ts, types, classifier, chelsea_bgr):
     frame = image_msg(ts, chelsea_bgr, "bgr8", STAMP)
     result = m.classify_message(classifier, frame)
-    labels = list(classifier.labels)
+    labels = list(classifier.class_names)
     by_name, _ = roundtrip(ts, m.classification_message(types, frame.header, result.top, "name"),
                            CLASSIFICATION)
     check_top5(by_name, CAT_CLASSES, labels, by_name=True)

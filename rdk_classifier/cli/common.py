@@ -35,7 +35,7 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
                    help="inference runtime (default: auto = BPU if present, else CPU)")
     g.add_argument("--resize-mode", choices=RESIZE_MODES, default=None,
                    help="how frames are fitted to the model input (default: the model's own)")
-    g.add_argument("--class-names", default=None, metavar="FILE", dest="labels",
+    g.add_argument("--class-names", default=None, metavar="FILE", dest="class_names",
                    help="class name file, one per line (default: ImageNet-1k)")
     g.add_argument("--cpu-threads", type=int, default=1, dest="cpu_threads",
                    help="ONNX Runtime threads per model instance (default: 1)")
@@ -49,7 +49,7 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ClassifierConfig:
     return ClassifierConfig(model=args.model, backend=args.backend, resize_mode=args.resize_mode,
-                            top_k=getattr(args, "top_k", 5), labels=args.labels,
+                            top_k=getattr(args, "top_k", 5), class_names=args.class_names,
                             threads=args.cpu_threads, fallback_to_cpu=args.fallback_cpu)
 
 

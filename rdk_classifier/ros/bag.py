@@ -208,8 +208,8 @@ def write_model_info(writer, reader, clf: Classifier, typestore, types, score_th
     info_conn = writer.add_connection(VISION_INFO_TOPIC, rt.VISION_INFO, typestore=typestore,
                                       offered_qos_profiles=[latched])
     writer.write(label_conn, start, typestore.serialize_cdr(
-        msgs.label_info_message(types, clf.labels, score_threshold, header), rt.LABEL_INFO))
-    db = clf.config.labels if clf.config is not None else None
+        msgs.label_info_message(types, clf.class_names, score_threshold, header), rt.LABEL_INFO))
+    db = clf.config.class_names if clf.config is not None else None
     writer.write(info_conn, start, typestore.serialize_cdr(
         msgs.vision_info_message(types, clf.model_name, msgs.database_location(db), 1, header),
         rt.VISION_INFO))

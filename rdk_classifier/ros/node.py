@@ -343,7 +343,7 @@ class ClassifierNode(Node):
 
     def _publish_model_info(self, clf: Classifier) -> None:
         header = make_header(self._types, self.get_clock().now().nanoseconds)
-        self._label_pub.publish(label_info_message(self._types, clf.labels,
+        self._label_pub.publish(label_info_message(self._types, clf.class_names,
                                                    self._settings.score_threshold, header))
         method = clf.model_name
         if clf.fallback_reason and clf.config is not None:

@@ -175,7 +175,7 @@ class NodeSettings:
     def classifier_config(self) -> ClassifierConfig:
         return ClassifierConfig(model=self.model, backend=self.backend,
                                 resize_mode=self.resize_mode or None, top_k=self.top_k,
-                                labels=self.labels or None, threads=self.threads,
+                                class_names=self.labels or None, threads=self.threads,
                                 bpu_core=self.bpu_core, bpu_priority=self.bpu_priority,
                                 cache_dir=self.cache_dir or None,
                                 fallback_to_cpu=self.fallback_to_cpu)
