@@ -138,8 +138,10 @@ def cpu_info(cpuinfo: str = "/proc/cpuinfo", numpy_features: dict | None = None)
     info = {"model": model or platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "machine": platform.machine(), "isa": isa,
             "isa_cpuinfo": listed}
-    int8 = cpu_int8_info(cpuinfo, runtime=features,
-                         machine="aarch64" if "asimd" in flags else None)
+    # the architecture the cpuinfo describes (a report may be read on another machine)
+    machine = ("aarch64" if "asimd" in flags else
+               "x86_64" if {"sse2", "avx2"} & flags else None)
+    int8 = cpu_int8_info(cpuinfo, runtime=features, machine=machine)
     info["int8_kernels"] = int8.int8_kernels
     if int8.saturating_without_setting:
         info["int8_note"] = (f"{int8.int8_kernels}: ONNX Runtime's u8s8 int8 kernels saturate "

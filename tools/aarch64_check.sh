@@ -39,7 +39,7 @@ DEB_PACKAGES=(python3.11 libstdc++6)
 # the same versions as the x86 test environment; pip resolves their own dependencies
 WHEELS=(numpy==2.4.6 onnxruntime==1.32.0 opencv-python-headless==4.14.0.94
         PyYAML==6.0.4 tqdm==4.70.1 rosbags==0.11.9 onnx==1.23.2
-        pytest==9.2.0 hypothesis==6.170.17)
+        pytest==9.2.0 hypothesis==6.170.17 setuptools==65.5.0)  # setuptools: a test builds the package
 # every manylinux tag bookworm's glibc 2.36 runs (pip < 24 does not expand a newer tag to older ones)
 PIP_PLATFORM=(--platform manylinux2014_aarch64 --implementation cp --python-version 3.11 --abi cp311
               --only-binary=:all:)
