@@ -74,16 +74,9 @@ _UINT64_MAX = 2**64 - 1
 def register_detection_msgs(typestore: Any, ai_msgs: bool = True) -> Any:
     """Add the vision_msgs detection messages (and ai_msgs) to a rosbags typestore that already
     has vision_msgs' ObjectHypothesis (``rosbags_types.register_vision_msgs``); returns it."""
-    from rosbags.typesys import get_types_from_msg
+    from .rosbags_types import register_msg_texts  # lazy: rosbags_types imports this module
 
-    types: dict = {}
-    for name, text in VISION_DETECTION_MSGS.items():
-        types.update(get_types_from_msg(text, name))
-    if ai_msgs:
-        for name, text in AI_MSGS.items():
-            types.update(get_types_from_msg(text, name))
-    typestore.register(types)
-    return typestore
+    return register_msg_texts(typestore, VISION_DETECTION_MSGS, *([AI_MSGS] if ai_msgs else []))
 
 
 @dataclass(frozen=True)

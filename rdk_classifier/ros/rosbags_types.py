@@ -44,26 +44,27 @@ LABEL_INFO = "vision_msgs/msg/LabelInfo"
 VISION_INFO = "vision_msgs/msg/VisionInfo"
 
 
-def register_vision_msgs(typestore: Any) -> Any:
-    """Add the vision_msgs definitions to a rosbags typestore (idempotent); returns it."""
+def register_msg_texts(typestore: Any, *definitions: dict[str, str]) -> Any:
+    """Add message definitions (type name -> .msg text) to a rosbags typestore (idempotent);
+    returns it."""
     from rosbags.typesys import get_types_from_msg
 
     types: dict = {}
-    for name, text in VISION_MSGS.items():
-        types.update(get_types_from_msg(text, name))
+    for texts in definitions:
+        for name, text in texts.items():
+            types.update(get_types_from_msg(text, name))
     typestore.register(types)
     return typestore
+
+
+def register_vision_msgs(typestore: Any) -> Any:
+    """Add the vision_msgs definitions to a rosbags typestore (idempotent); returns it."""
+    return register_msg_texts(typestore, VISION_MSGS)
 
 
 def register_hbm_img_msgs(typestore: Any) -> Any:
     """Add the hbm_img_msgs image definitions to a rosbags typestore (idempotent); returns it."""
-    from rosbags.typesys import get_types_from_msg
-
-    types: dict = {}
-    for name, text in HBM_IMG_MSGS.items():
-        types.update(get_types_from_msg(text, name))
-    typestore.register(types)
-    return typestore
+    return register_msg_texts(typestore, HBM_IMG_MSGS)
 
 
 def humble_typestore() -> Any:
@@ -86,6 +87,6 @@ def message_types(typestore: Any) -> MessageTypes:
                         uint8_array=lambda a: np.ascontiguousarray(a, np.uint8).reshape(-1))
 
 
-__all__ = ["VISION_MSGS", "HBM_IMG_MSGS", "register_hbm_img_msgs", "IMAGE", "COMPRESSED_IMAGE",
-           "CLASSIFICATION", "LABEL_INFO", "VISION_INFO", "register_vision_msgs",
-           "humble_typestore", "message_types"]
+__all__ = ["VISION_MSGS", "HBM_IMG_MSGS", "IMAGE", "COMPRESSED_IMAGE", "CLASSIFICATION",
+           "LABEL_INFO", "VISION_INFO", "register_msg_texts", "register_vision_msgs",
+           "register_hbm_img_msgs", "humble_typestore", "message_types"]
