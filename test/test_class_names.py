@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rdk_classifier.class_names import (IMAGENET_CLASS_NAMES, MAX_CLASSES, class_name,
                                         load_class_names, parse_class_names)
@@ -84,3 +86,16 @@ def test_name_count_must_equal_the_model_outputs(tmp_path):
     assert clf.backend.num_classes == 10
     top = clf.classify_nv12(np.full(8 * 8 * 3 // 2, 128, np.uint8)).top
     assert {p.label for p in top} <= {f"c{i}" for i in range(10)} and len(top) == 5
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=400))
+def test_fuzz_any_text_gives_names_by_line_or_one_typed_error(text):
+    try:
+        names = parse_class_names(text, "fuzz")
+    except ClassNamesError:
+        return
+    lines = text.splitlines()
+    assert 0 < len(names) <= len(lines)
+    for i, name in enumerate(names):  # every kept name stays at its line's index
+        assert name == (lines[i].strip() or f"class_{i}")
