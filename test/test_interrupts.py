@@ -61,14 +61,33 @@ def test_bag_interrupted_leaves_nothing_and_the_rerun_works(tmp_path, sig, code)
     assert out.is_dir()
 
 
+BUSY_BENCH = """
+import pathlib, sys, threading
+from rdk_classifier import benchmark
+real = benchmark._classify_call
+inside = set()
+def traced(clf, encoding, width, height):
+    call = real(clf, encoding, width, height)
+    def run(data):
+        inside.add(threading.current_thread().name)
+        if len(inside) == 2:   # both bench threads have reached inference
+            pathlib.Path(sys.argv[1]).touch()
+        return call(data)
+    return run
+benchmark._classify_call = traced
+from rdk_classifier.cli import main
+sys.exit(main(["bench", "--threads", "2", "--frames", "1000000", "--warmup", "1",
+               "--size", "640x480"]))
+"""
+
+
 def test_bench_ctrl_c_stops_its_threads_and_exits_130(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "rdk_classifier", "bench", "--threads", "2",
-                             "--frames", "1000000", "--warmup", "1", "--size", "640x480"],
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)  # model loaded, both threads inside onnxruntime
-    assert proc.poll() is None
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", BUSY_BENCH, str(started)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(started, proc)  # not a fixed sleep: model loading takes seconds, more under emulation
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]  # was 134: "terminate called without ..."
     assert "terminate called" not in err and "Traceback" not in err
 
