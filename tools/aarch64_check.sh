@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # aarch64 check: run rdk_classifier's test suite as a user on the robot's CPU would, on an x86 host.
 #
-#   tools/aarch64_check.sh                       # the whole suite (~11+ min under emulation)
+#   tools/aarch64_check.sh                       # the whole suite (~27 min on 2 idle cores)
 #   tools/aarch64_check.sh test/test_frames.py -k bgra   # a subset: arguments go to pytest as is
+#   tools/aarch64_check.sh --quick               # the architecture-sensitive tests only (~4 min; CI runs this)
 #   tools/aarch64_check.sh --setup-only          # build the sysroot and wheels, print the python wrapper
 #   tools/aarch64_check.sh --refresh ...         # re-read the Debian index and re-resolve everything
 #
@@ -52,12 +53,21 @@ WHEELDIR="$CACHE/wheels"
 SITE="$CACHE/site"
 BIN="$CACHE/bin"
 
+# --quick: the tests whose results rest on the CPU's arithmetic or on what the machine is: frames
+# (OpenCV's resize/colour kernels), classifier and CPU backend (ONNX Runtime's fp32 and int8
+# kernels on real photos), postprocess, regions (crops), doctor (cpuinfo, kernel family)
+QUICK_TESTS=(test/test_frames.py test/test_frames_jpeg.py test/test_frames_budget.py
+             test/test_classifier.py test/test_cpu_backend.py test/test_postprocess.py
+             test/test_regions.py test/test_doctor.py)
+
 refresh=0
 setup_only=0
+quick=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --refresh) refresh=1; shift ;;
         --setup-only) setup_only=1; shift ;;
+        --quick) quick=1; shift ;;
         --) shift; break ;;
         *) break ;;
     esac
@@ -202,6 +212,9 @@ if [[ $setup_only == 1 ]]; then
     exit 0
 fi
 cd "$REPO"
+if [[ $quick == 1 ]]; then
+    set -- -q "$@" "${QUICK_TESTS[@]}"
+fi
 [[ $# -gt 0 ]] || set -- -q test
 export PYTHONPATH="$REPO/tools${PYTHONPATH:+:$PYTHONPATH}"
 exec "$BIN/python3" -m pytest -p aarch64_emulation "$@"
