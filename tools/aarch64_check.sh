@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # aarch64 check: run rdk_classifier's test suite as a user on the robot's CPU would, on an x86 host.
 #
-#   tools/aarch64_check.sh                       # the whole suite (~27 min on 2 idle cores)
+#   tools/aarch64_check.sh                       # the whole suite (~21-27 min on 2 idle cores)
 #   tools/aarch64_check.sh test/test_frames.py -k bgra   # a subset: arguments go to pytest as is
 #   tools/aarch64_check.sh --quick               # the architecture-sensitive tests only (~4 min; CI runs this)
 #   tools/aarch64_check.sh --setup-only          # build the sysroot and wheels, print the python wrapper
