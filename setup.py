@@ -38,7 +38,10 @@ setup(
     extras_require={
         "bag": ["rosbags>=0.10"],           # rosbag2 read/write without ROS
         "quantize": ["onnx>=1.14"],         # onnxruntime.quantization needs the onnx package
-        "test": ["pytest>=7", "rosbags>=0.10", "onnx>=1.14", "hypothesis>=6.50", "ruff>=0.5"],
+        # mypy and the stubs it reads are pinned: a new mypy or stub release must not break CI
+        # (`python -m mypy`, mypy.ini); raise them on purpose, with the fixes they ask for
+        "test": ["pytest>=7", "rosbags>=0.10", "onnx>=1.14", "hypothesis>=6.50", "ruff>=0.5",
+                 "mypy==2.4.1", "types-PyYAML==6.0.12.20261122", "types-tqdm==4.70.0.20261106"],
     },
     zip_safe=False,
     entry_points={

@@ -15,7 +15,7 @@ import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .errors import CalibrationError, FrameError
 from .frames import IMAGE_SUFFIXES, load_image, resize_bgr
 from .progress import progress_bar
 from .toolchain import OnnxInput
+
+if TYPE_CHECKING:
+    from .progress import ProgressBar
 
 CALIB_EXT = ".rgb"
 MANIFEST_NAME = "manifest.json"
@@ -262,7 +265,7 @@ class CalibrationReader:
         self.mean, self.scale = mean, scale
         self.progress, self.desc = progress, desc
         self._iter: Iterator[Path] | None = None
-        self._bar = None
+        self._bar: ProgressBar | None = None  # made with _iter, closed at the end
 
     def __len__(self) -> int:
         return len(self.files)
@@ -272,7 +275,7 @@ class CalibrationReader:
         return normalize(raw, self.mean, self.scale, self.model.layout)
 
     def get_next(self) -> dict | None:
-        if self._iter is None:
+        if self._iter is None or self._bar is None:  # both are set and reset together
             self._iter = iter(self.files)
             self._bar = progress_bar(len(self.files), self.desc, "img", self.progress)
         path = next(self._iter, None)

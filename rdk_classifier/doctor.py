@@ -222,7 +222,7 @@ def bpu_runtimes() -> list[dict]:
 def ros_environment() -> dict:
     keys = ("ROS_DISTRO", "ROS_VERSION", "RMW_IMPLEMENTATION", "ROS_DOMAIN_ID",
             "ROS_LOCALHOST_ONLY")
-    env = {k: os.environ.get(k) for k in keys}
+    env: dict[str, str | bool | None] = {k: os.environ.get(k) for k in keys}
     env["sourced"] = bool(os.environ.get("ROS_DISTRO") and os.environ.get("AMENT_PREFIX_PATH"))
     return env
 
@@ -266,7 +266,7 @@ def _time_inference(backend, nv12: np.ndarray, runs: int) -> dict:
         t0 = time.perf_counter()
         backend.infer(nv12)
         times.append((time.perf_counter() - t0) * 1e3)
-    summary = latency_summary(times)
+    summary: dict[str, Any] = latency_summary(times)  # + runs (int) and fps (None: unknown)
     summary["runs"] = runs
     summary["fps_1_thread"] = 1000.0 / summary["mean"] if summary["mean"] > 0 else None
     return summary
@@ -434,14 +434,14 @@ def compare_runtimes(outputs: dict[str, dict[str, np.ndarray]]) -> tuple[list[di
             denom = float(np.linalg.norm(a) * np.linalg.norm(b))
             cosine = float(np.dot(a, b) / denom) if denom else (1.0 if np.array_equal(a, b)
                                                                 else 0.0)
-            row = {"runtimes": [base, other], "photo": photo,
-                   "max_abs_diff": float(np.max(np.abs(a - b))) if a.size else 0.0,
-                   "cosine": cosine, "same_top1": int(np.argmax(a)) == int(np.argmax(b))}
-            rows.append(row)
+            same_top1 = int(np.argmax(a)) == int(np.argmax(b))
+            max_abs_diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+            rows.append({"runtimes": [base, other], "photo": photo, "max_abs_diff": max_abs_diff,
+                         "cosine": cosine, "same_top1": same_top1})
             checks.append(Check(f"bpu: {base} and {other} agree on {photo}",
-                                row["same_top1"] and cosine >= COMPARE_MIN_COSINE,
-                                f"cosine {cosine:.6f}, max |diff| {row['max_abs_diff']:.4g}, "
-                                f"same top-1 {row['same_top1']}"))
+                                same_top1 and cosine >= COMPARE_MIN_COSINE,
+                                f"cosine {cosine:.6f}, max |diff| {max_abs_diff:.4g}, "
+                                f"same top-1 {same_top1}"))
     return rows, checks
 
 

@@ -87,6 +87,8 @@ def fetch_model(name_or_info: str | zoo.ModelInfo, dest: Path | None = None,
             raise ModelError(f"{info.name} ships with the package but "
                              f"{zoo.local_candidates(info)[0]} is missing; reinstall rdk_classifier")
         return path
+    if not info.bin_file:  # a hand-made ModelInfo; registry rows of BPU models all have one
+        raise ModelError(f"{info.name}: a BPU model without a bin_file; nothing to fetch")
     system = Path(system_dir) if system_dir is not None else zoo.system_model_dir()
     preinstalled = system / info.bin_file
     if preinstalled.is_file():

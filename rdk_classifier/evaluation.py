@@ -220,7 +220,7 @@ def classify_one(classifier: Classifier, image_dir: Path, sample: LabelledImage)
 
 
 def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[LabelledImage],
-             workers: int = 1, progress: Callable[[ImageResult], None] | None = None
+             workers: int = 1, progress: Callable[[ImageResult], object] | None = None
              ) -> EvaluationReport:
     """Classify every listed image and score it. ``workers`` > 1 runs that many threads, each with
     its own clone of ``classifier`` (the given one is used by the first). ``progress`` is called in
@@ -239,9 +239,9 @@ def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[La
     start = time.perf_counter()
     if workers == 1:
         for i, sample in enumerate(samples):
-            results[i] = classify_one(classifier, image_dir, sample)
+            result = results[i] = classify_one(classifier, image_dir, sample)
             if progress:
-                progress(results[i])
+                progress(result)
     else:
         _evaluate_threads(classifier, image_dir, samples, workers, results, progress)
     elapsed = time.perf_counter() - start

@@ -97,6 +97,15 @@ class ResizePlan:
     dst: tuple[int, int, int, int]
 
 
+_Rect = tuple[int, int, int, int]
+
+
+def _halved(rect: _Rect) -> _Rect:
+    """A rectangle of the full-resolution plane on the half-resolution (UV) plane."""
+    x, y, w, h = rect
+    return x // 2, y // 2, w // 2, h // 2
+
+
 def _round_to(v: float, multiple: int) -> int:
     return max(multiple, int(round(v / multiple)) * multiple)
 
@@ -322,7 +331,7 @@ class Preprocessor:
             raise FrameSizeError(f"NV12 planes {y.shape} / {uv.shape} do not fit together "
                                  f"(even width and height needed)")
         plan = plan_resize(height, width, self.height, self.width, self.mode, src_align=2)
-        half = ResizePlan(tuple(v // 2 for v in plan.src), tuple(v // 2 for v in plan.dst))
+        half = ResizePlan(_halved(plan.src), _halved(plan.dst))
         area = self.height * self.width
         out = np.empty(self.nv12_size, np.uint8)
         # both planes are resized straight into the output buffer (no intermediate copies)
@@ -381,7 +390,7 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 def jpeg_size(data: BufferLike) -> tuple[int, int] | None:
     """(width, height) from a JPEG's frame header (before any EXIF rotation), without decoding;
     None when the data is not a JPEG or the header cannot be found."""
-    buf = memoryview(_as_bytes_array(data))
+    buf = _as_bytes_array(data).data  # = memoryview(array), typed as one on Python < 3.12
     n = len(buf)
     if n < 4 or buf[0] != 0xFF or buf[1] != 0xD8:
         return None
@@ -532,7 +541,7 @@ def image_header(data: BufferLike) -> tuple[str, int, int]:
     Only formats whose header this module can read are accepted (``ACCEPTED_FORMATS``), so the
     pixel budget is known before OpenCV allocates anything. DecodeError otherwise.
     """
-    buf = memoryview(_as_bytes_array(data))
+    buf = _as_bytes_array(data).data  # = memoryview(array), typed as one on Python < 3.12
     head = bytes(buf[:16])
     for magic, name, parse in _FORMATS:  # noqa: B007 (name, parse used after the break)
         if head.startswith(magic):

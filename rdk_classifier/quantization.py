@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import safe_io
 from .calibration import CalibrationReader, load_calibration_set
@@ -137,7 +137,7 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
             # symbolic shape inference (needs sympy) only helps dynamic shapes; ours are fixed
             quant_pre_process(str(model_path), str(source), skip_symbolic_shape=True)
         raw_out = Path(tmp) / "quantized.onnx"
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if "calibration_cache_path" in inspect.signature(quantize_static).parameters:
             # Calibrate here, in chunks (bounded memory) and with the histogram sizes each method
             # needs: through quantize_static, entropy keeps 128 bins for 128 quantized bins and

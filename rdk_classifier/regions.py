@@ -56,17 +56,17 @@ class Box:
     id: str = ""
 
     @classmethod
-    def from_center(cls, cx: float, cy: float, width: float, height: float,
-                    **detector: object) -> "Box":
-        return cls(cx - width / 2, cy - height / 2, width, height, **detector)
+    def from_center(cls, cx: float, cy: float, width: float, height: float, class_id: str = "",
+                    score: Optional[float] = None, id: str = "") -> "Box":
+        return cls(cx - width / 2, cy - height / 2, width, height, class_id, score, id)
 
     @property
     def area(self) -> float:
         return max(0.0, self.width) * max(0.0, self.height)
 
     def to_dict(self) -> dict:
-        out = {"x_offset": self.x_offset, "y_offset": self.y_offset, "width": self.width,
-               "height": self.height}
+        out: dict[str, float | str] = {"x_offset": self.x_offset, "y_offset": self.y_offset,
+                                       "width": self.width, "height": self.height}
         if self.class_id:
             out["class_id"] = self.class_id
         if self.score is not None:
@@ -198,7 +198,8 @@ class RegionFrame:
         """The crop ``rect`` at the model's size, through the frames' own resize and colour path."""
         views = self.crop(rect)
         if self.encoding in _SEMIPLANAR:
-            return preprocessor.from_planes(*views, swap_uv=self.encoding == "nv21")
+            y_view, uv_view = views
+            return preprocessor.from_planes(y_view, uv_view, swap_uv=self.encoding == "nv21")
         return preprocessor.from_packed(views[0], self.encoding)
 
 
@@ -316,13 +317,17 @@ class FrameBoxes:
     def failed(self) -> list[BoxResult]:
         return [b for b in self.boxes if not b.ok]
 
+    def classified_results(self) -> list[tuple[BoxResult, Result]]:
+        """``classified`` with each box's result (typed: never None)."""
+        return [(b, b.result) for b in self.boxes if b.result is not None]
+
     def stage_ms(self) -> tuple[float, float, float]:
         """Preprocess (the frame's decode + every crop), inference, postprocess: summed."""
         pre, inf, post = self.decode_ms, 0.0, 0.0
-        for b in self.classified:
-            pre += b.result.timing_ms.preprocess
-            inf += b.result.timing_ms.inference
-            post += b.result.timing_ms.postprocess
+        for _, result in self.classified_results():
+            pre += result.timing_ms.preprocess
+            inf += result.timing_ms.inference
+            post += result.timing_ms.postprocess
         return pre, inf, post
 
 
@@ -397,7 +402,8 @@ def parse_boxes_json(text: str, what: str = "boxes") -> list[Box]:
         box_id = item.get("id", "")
         if not isinstance(box_id, str) or len(box_id) > 256:
             raise BoxesFileError(f"{what}: box {n}: id must be a string of at most 256 characters")
-        out.append(Box(*values, id=box_id))
+        x_offset, y_offset, width, height = values
+        out.append(Box(x_offset, y_offset, width, height, id=box_id))
     return out
 
 

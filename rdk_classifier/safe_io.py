@@ -21,7 +21,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Union
+from typing import IO, Any, Iterable, Iterator, Union
 
 from .errors import OutputError, OutputExistsError
 
@@ -138,7 +138,9 @@ def atomic_open(path: PathLike, mode: str = "wb", *, force: bool = False,
     try:
         # mkstemp makes 0600; give the file the mode a plain open() would have (umask applied)
         os.fchmod(fd, (0o777 if executable else 0o666) & ~_umask())
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
+        f: IO[Any] = (os.fdopen(fd, "w", encoding="utf-8") if mode == "w"
+                      else os.fdopen(fd, "wb"))
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())

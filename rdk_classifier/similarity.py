@@ -123,7 +123,7 @@ def _copy(proto):
 
 def _dequantized_names(proto) -> dict[str, str]:
     """tensor -> the output of its QuantizeLinear -> DequantizeLinear pair in a QDQ model."""
-    dq_of = {}
+    dq_of: dict[str, str] = {}
     for node in proto.graph.node:
         if node.op_type == "DequantizeLinear":
             dq_of.setdefault(node.input[0], node.output[0])

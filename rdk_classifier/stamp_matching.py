@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Generic, NamedTuple, Optional, TypeVar
+from typing import Any, Generic, NamedTuple, Optional, TypeVar
 
 F = TypeVar("F")
 D = TypeVar("D")
@@ -24,9 +24,12 @@ MAX_CACHE = 1024
 
 
 class Match(NamedTuple):
+    """A frame and its detection set; they are the matcher's F and D (Any: a NamedTuple cannot
+    be generic on Python 3.10)."""
+
     stamp: int
-    frame: object
-    detections: object
+    frame: Any
+    detections: Any
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,8 @@ def _figure(value: Any, where: str) -> float | None:
 def _triple(value: Any, where: str) -> tuple[float, float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 3:
         raise ValueError(f"{where}: expected 3 numbers, got {value!r}")
-    return tuple(float(v) for v in value)  # type: ignore[return-value]
+    a, b, c = value
+    return float(a), float(b), float(c)
 
 
 def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
@@ -284,6 +285,8 @@ def local_candidates(info: ModelInfo, cache_dir: Path | None = None,
     """Every place this model's file is looked for, in order of preference."""
     if info.runtime == "cpu":
         return [PACKAGED_MODEL_DIR / info.onnx_file] if info.onnx_file else []
+    if not info.bin_file:
+        return []
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     system = Path(system_dir) if system_dir is not None else system_model_dir()
     return [system / info.bin_file, cache / info.bin_file]
@@ -370,6 +373,7 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
                              f"runtime auto/cpu")
         path = find_local(info)
         if path is None:
+            assert info.onnx_file is not None  # _build_info: every cpu row names its file
             raise ModelNotFoundError(
                 f"{info.name}: {PACKAGED_MODEL_DIR / info.onnx_file} is missing; it ships with "
                 f"the package, so reinstall rdk_classifier")

@@ -537,3 +537,18 @@ def test_zoo_show_does_not_call_an_html_page_present(tmp_path, capsys):
     assert main(["zoo", "show", MODEL, "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "not usable" in out and "HTML" in out and "\npresent locally:" not in out
+
+
+def test_a_bpu_model_info_without_bin_file_is_a_model_error(tmp_path):
+    """A hand-made ModelInfo (Python API) that names no .bin: one typed error, no TypeError from
+    ``Path / None``, and no file anywhere is looked at or written."""
+    import dataclasses
+
+    from rdk_classifier.errors import ModelError
+
+    info = dataclasses.replace(zoo.get_model(MODEL), bin_file=None)
+    assert zoo.local_candidates(info, tmp_path, tmp_path) == []
+    assert zoo.find_local(info, tmp_path, tmp_path) is None
+    with pytest.raises(ModelError, match="without a bin_file"):
+        fetch_model(info, dest=tmp_path / "cache", system_dir=tmp_path, progress=False)
+    assert files_in(tmp_path) == []

@@ -506,7 +506,8 @@ def _read_property(obj: Any, name: str) -> Any:
 
 
 def describe_hbm_runtime(model: Any, module: ModuleType) -> dict:
-    info = {"properties": {name: _read_property(model, name) for name in HBM_RUNTIME_PROPERTIES}}
+    info: dict[str, Any] = {
+        "properties": {name: _read_property(model, name) for name in HBM_RUNTIME_PROPERTIES}}
     version = getattr(getattr(module, "HB_HBMRuntime", None), "version", None)
     try:
         info["version"] = version() if callable(version) else jsonable(version)

@@ -102,8 +102,8 @@ class CpuBackend:
     def _output_size(self, shape: Sequence) -> int:
         """Classes in the output: from a static shape, else from one inference of a gray frame
         (which also pays ONNX Runtime's first-run cost at load instead of on the first frame)."""
-        dims = [_static(d) for d in shape]
-        if dims and all(d is not None for d in dims):
+        dims = [d for d in map(_static, shape) if d is not None]
+        if dims and len(dims) == len(shape):
             size = int(np.prod(dims))
         else:
             gray = np.full(self.input_spec.nv12_size, 128, np.uint8)

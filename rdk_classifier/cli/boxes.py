@@ -85,7 +85,7 @@ def print_boxes_result(result, fb: FrameBoxes, as_json: bool) -> int:
         for b in fb.boxes:
             x = b.box
             head = f"  box {b.index} ({x.x_offset}, {x.y_offset}, {x.width}x{x.height})"
-            if b.ok:
+            if b.result is not None:  # b.ok
                 p = b.result.top[0]
                 lines.append(f"{head}: label {p.class_id:3d}, prob {p.score:.5f}, class {p.label}")
             else:

@@ -44,7 +44,7 @@ def _size_of_model(spec: str) -> tuple[int, int]:
         return info.height, info.width
     from .. import zoo
 
-    return tuple(zoo.get_model(spec).input_size)
+    return zoo.get_model(spec).input_size
 
 
 def run(args: argparse.Namespace) -> int:

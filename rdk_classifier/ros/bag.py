@@ -119,8 +119,9 @@ def _select(connections: Sequence, topics: Optional[Iterable[str]]) -> tuple[lis
                 raise BagError(f"topic {topic!r} is {found[0].msgtype}, not sensor_msgs/msg/Image "
                                f"or CompressedImage")
             chosen += good
-    names = {c.topic for c in chosen}
-    mismatched = [c for c in connections if c.topic in names and c.msgtype not in IMAGE_TYPES]
+    chosen_topics = {c.topic for c in chosen}
+    mismatched = [c for c in connections
+                  if c.topic in chosen_topics and c.msgtype not in IMAGE_TYPES]
     return chosen, mismatched
 
 

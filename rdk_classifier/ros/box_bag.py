@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .bag import (BAG_VERSION, BagError, BagReport,
                   Skipped, _rosbags, _select, _skip, check_paths, open_reader,
@@ -120,7 +120,9 @@ def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, re
 
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     by_image = {img: d for d, img in report.pairs.items()}
-    matchers = {d: StampMatcher(BAG_CACHE, BAG_CACHE) for d in report.pairs}
+    # detection topic -> its matcher of (message, bag timestamp) pairs
+    matchers: dict[str, StampMatcher[tuple[Any, int], tuple[Any, int]]] = {
+        d: StampMatcher(BAG_CACHE, BAG_CACHE) for d in report.pairs}
     selected = list(images) + list(dets)
     if progress is None:
         progress = sys.stderr.isatty()

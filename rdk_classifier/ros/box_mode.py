@@ -38,7 +38,7 @@ from ..errors import BoxError, FrameError
 from ..regions import (BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, MAX_PADDING, Box,
                        BoxFilter, FrameBoxes, RegionFrame, classify_boxes)
 from ..stamp_matching import DEFAULT_DETECTION_CACHE, DEFAULT_FRAME_CACHE, StampMatcher
-from .detections import (DETECTION_TYPE_NAMES, boxes_from_message,
+from .detections import (DETECTION_TYPE_NAMES, DetectionTypes, boxes_from_message,
                          detection2d_array_message, detection_types_from_ros_packages,
                          perception_targets_message, stage_perfs, whole_frame_targets_message)
 from .messages import check_compressed_format, frame_buffer, is_compressed, stamp_to_ns
@@ -230,7 +230,7 @@ class BoxMode:
         self._streams: dict[int, _Stream] = {}
         self._targets_publishers: dict[int, Any] = {}
         self._rates: dict[int, _Rate] = {}
-        self.types = None
+        self.types: Optional[DetectionTypes] = None
         if self._pairs or self.settings.publish_perception_targets:
             try:
                 self.types = detection_types_from_ros_packages()
@@ -250,6 +250,12 @@ class BoxMode:
     def problems(self) -> list[str]:
         return list(self._problems)
 
+    def _detection_types(self) -> DetectionTypes:
+        """The message classes, there whenever a camera is paired or PerceptionTargets are
+        wanted (else ``problems()`` is not empty and the node does not start)."""
+        assert self.types is not None, "BoxMode used although problems() reported some"
+        return self.types
+
     # --- wiring (called by the node while it builds its cameras) ----------------------------------
     def attach(self, cam: Any) -> bool:
         """Serve ``cam`` in box mode if a detection topic is paired with it (True): its worker,
@@ -261,7 +267,7 @@ class BoxMode:
 
         from .worker import LatestFrameWorker
 
-        node, types = self._node, self.types
+        node, types = self._node, self._detection_types()
         stream = _Stream(cam, detection_topic,
                          StampMatcher(self.settings.box_frame_cache,
                                       self.settings.box_detection_cache))
@@ -305,8 +311,8 @@ class BoxMode:
         start_ns = time.time_ns() - int(t.total * 1e6)
         perfs = stage_perfs(cam.classifier.model_name, stamp_to_ns(header.stamp), start_ns,
                             (t.preprocess, t.inference, t.postprocess), time.time_ns())
-        pub.publish(whole_frame_targets_message(self.types, header, result.top, perfs,
-                                                self._rates[id(cam)].tick(),
+        pub.publish(whole_frame_targets_message(self._detection_types(), header, result.top,
+                                                perfs, self._rates[id(cam)].tick(),
                                                 settings.score_threshold))
 
     # --- executor thread: frames and detections in, matched pairs to the worker ----------------
@@ -360,7 +366,7 @@ class BoxMode:
         with cam.lock:
             clf = cam.classifier
             boxes = classify_boxes(clf, job.frame, job.boxes, self._filter, top=settings.top_k)
-        types = self.types
+        types = self._detection_types()
         cam.publisher.publish(detection2d_array_message(types, job.header, job.detections,
                                                         boxes, settings.class_id_format,
                                                         settings.score_threshold))
@@ -372,8 +378,8 @@ class BoxMode:
                 types, job.header, boxes, (job.frame.width, job.frame.height), perfs,
                 stream.rate.tick(), settings.score_threshold))
         self._count(stream, boxes)
-        classified = boxes.classified
-        summary = Result(classified[0].result.top if classified else [], Timing(*stages))
+        classified = boxes.classified_results()
+        summary = Result(classified[0][1].top if classified else [], Timing(*stages))
         node_ms = max(0.0, (time.perf_counter() - t0) * 1e3 - stages[1] - stages[2]
                       - (stages[0] - boxes.decode_ms))
         cam.stats.add_result(summary, node_ms)

@@ -108,6 +108,17 @@ class DetectionTypes:
         return self.PerceptionTargets is not None
 
 
+@dataclass(frozen=True)
+class _AiTypes:
+    """The ai_msgs classes of a ``DetectionTypes`` that has them (``_require_ai``)."""
+
+    PerceptionTargets: type
+    Target: type
+    Roi: type
+    Attribute: type
+    Perf: type
+
+
 def detection_types_from_ros_packages() -> DetectionTypes:
     """From the installed ROS 2 packages; the ai_msgs fields stay None where ai_msgs is missing."""
     from builtin_interfaces.msg import Time
@@ -250,7 +261,7 @@ def detection2d_array_message(types: DetectionTypes, header: Any, detections_msg
     the top-k as results."""
     sources = _source_items(detections_msg)
     dets = []
-    for b in frame_boxes.classified:
+    for b, result in frame_boxes.classified_results():
         src, roi = sources[b.index]
         if roi is None:
             bbox, det_id = src.bbox, str(src.id)
@@ -258,7 +269,7 @@ def detection2d_array_message(types: DetectionTypes, header: Any, detections_msg
             bbox, det_id = _bbox_of_box(types, b.box), str(src.track_id)
         dets.append(types.Detection2D(
             header=copy_header(types, header),
-            results=hypotheses_with_pose(types, b.result.top, class_id_format, score_threshold),
+            results=hypotheses_with_pose(types, result.top, class_id_format, score_threshold),
             bbox=bbox, id=det_id))
     return types.Detection2DArray(header=copy_header(types, header), detections=dets)
 
@@ -278,19 +289,19 @@ def _track_id(box_id: str) -> int:
     return int(box_id) if box_id.isdigit() and int(box_id) <= _UINT64_MAX else 0
 
 
-def _attributes(types: DetectionTypes, predictions: Sequence[Prediction],
+def _attributes(ai: _AiTypes, predictions: Sequence[Prediction],
                 score_threshold: float) -> list:
-    return [types.Attribute(type=p.label, value=float(p.score), confidence=float(p.score))
+    return [ai.Attribute(type=p.label, value=float(p.score), confidence=float(p.score))
             for p in predictions if p.score >= score_threshold]
 
 
-def _target(types: DetectionTypes, predictions: Sequence[Prediction], rect: Any,
+def _target(ai: _AiTypes, predictions: Sequence[Prediction], rect: Any,
             confidence: float, track_id: int, score_threshold: float) -> Any:
     label = predictions[0].label if predictions else ""
-    return types.Target(type=label, track_id=track_id,
-                        rois=[types.Roi(type=label, rect=rect, confidence=float(confidence))],
-                        attributes=_attributes(types, predictions, score_threshold),
-                        points=[], captures=[])
+    return ai.Target(type=label, track_id=track_id,
+                     rois=[ai.Roi(type=label, rect=rect, confidence=float(confidence))],
+                     attributes=_attributes(ai, predictions, score_threshold),
+                     points=[], captures=[])
 
 
 @dataclass(frozen=True)
@@ -323,16 +334,18 @@ def _time(types: DetectionTypes, ns: int) -> Any:
     return types.Time(sec=sec, nanosec=nanosec)
 
 
-def _perfs(types: DetectionTypes, perfs: Sequence[StagePerf]) -> list:
-    return [types.Perf(type=p.name, stamp_start=_time(types, p.start_ns),
-                       stamp_end=_time(types, p.end_ns), time_ms_duration=float(p.ms))
+def _perfs(types: DetectionTypes, ai: _AiTypes, perfs: Sequence[StagePerf]) -> list:
+    return [ai.Perf(type=p.name, stamp_start=_time(types, p.start_ns),
+                    stamp_end=_time(types, p.end_ns), time_ms_duration=float(p.ms))
             for p in perfs]
 
 
-def _require_ai(types: DetectionTypes) -> None:
-    if not types.has_ai_msgs:
+def _require_ai(types: DetectionTypes) -> _AiTypes:
+    if (types.PerceptionTargets is None or types.Target is None or types.Roi is None
+            or types.Attribute is None or types.Perf is None):
         raise ValueError("ai_msgs is not installed: PerceptionTargets cannot be built "
                          "(build D-Robotics hobot_msgs' ai_msgs, or leave the option off)")
+    return _AiTypes(types.PerceptionTargets, types.Target, types.Roi, types.Attribute, types.Perf)
 
 
 def _fps(fps: Optional[float]) -> int:
@@ -344,14 +357,14 @@ def perception_targets_message(types: DetectionTypes, header: Any, frame_boxes: 
                                perfs: Sequence[StagePerf] = (), fps: Optional[float] = None,
                                score_threshold: float = 0.0) -> Any:
     """One ``Target`` per classified box (see the module docstring); ``fps`` -1 when unknown."""
-    _require_ai(types)
-    targets = [_target(types, b.result.top, _rect(types, b.box, frame_size),
+    ai = _require_ai(types)
+    targets = [_target(ai, result.top, _rect(types, b.box, frame_size),
                        b.box.score if b.box.score is not None else 0.0, _track_id(b.box.id),
                        score_threshold)
-               for b in frame_boxes.classified]
-    return types.PerceptionTargets(header=copy_header(types, header), fps=_fps(fps),
-                                   perfs=_perfs(types, perfs), targets=targets,
-                                   disappeared_targets=[])
+               for b, result in frame_boxes.classified_results()]
+    return ai.PerceptionTargets(header=copy_header(types, header), fps=_fps(fps),
+                                perfs=_perfs(types, ai, perfs), targets=targets,
+                                disappeared_targets=[])
 
 
 def whole_frame_targets_message(types: DetectionTypes, header: Any,
@@ -360,13 +373,13 @@ def whole_frame_targets_message(types: DetectionTypes, header: Any,
                                 score_threshold: float = 0.0) -> Any:
     """A whole-frame classification as TROS' own classifiers publish it: one ``Target`` whose
     type is the top-1 class name, with a zero-size roi (no box) and the top-k as attributes."""
-    _require_ai(types)
+    ai = _require_ai(types)
     rect = types.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
-    target = _target(types, predictions, rect, predictions[0].score if predictions else 0.0, 0,
+    target = _target(ai, predictions, rect, predictions[0].score if predictions else 0.0, 0,
                      score_threshold)
-    return types.PerceptionTargets(header=copy_header(types, header), fps=_fps(fps),
-                                   perfs=_perfs(types, perfs), targets=[target],
-                                   disappeared_targets=[])
+    return ai.PerceptionTargets(header=copy_header(types, header), fps=_fps(fps),
+                                perfs=_perfs(types, ai, perfs), targets=[target],
+                                disappeared_targets=[])
 
 
 __all__ = ["DETECTION_2D_ARRAY", "PERCEPTION_TARGETS", "DETECTION_TYPE_NAMES",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import array
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -190,19 +190,30 @@ def stamp_to_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def time_message(types: MessageTypes, ns: int) -> Any:
+class HeaderTypes(Protocol):
+    """The two classes a header is made of: ``MessageTypes`` and ``detections.DetectionTypes``
+    both have them."""
+
+    @property
+    def Time(self) -> type: ...
+
+    @property
+    def Header(self) -> type: ...
+
+
+def time_message(types: HeaderTypes, ns: int) -> Any:
     sec, nanosec = divmod(int(ns), 1_000_000_000)
     return types.Time(sec=sec, nanosec=nanosec)
 
 
-def copy_header(types: MessageTypes, header: Any) -> Any:
+def copy_header(types: HeaderTypes, header: Any) -> Any:
     """A new Header with the stamp and frame_id of ``header`` (never shared with the input)."""
     return types.Header(stamp=types.Time(sec=int(header.stamp.sec),
                                          nanosec=int(header.stamp.nanosec)),
                         frame_id=str(header.frame_id))
 
 
-def make_header(types: MessageTypes, stamp_ns: int, frame_id: str = "") -> Any:
+def make_header(types: HeaderTypes, stamp_ns: int, frame_id: str = "") -> Any:
     return types.Header(stamp=time_message(types, stamp_ns), frame_id=frame_id)
 
 

@@ -135,12 +135,18 @@ class _Camera:
         with self._counts_lock:
             self._prepare_errors += 1
 
+    @property
+    def started_worker(self) -> LatestFrameWorker:
+        """The worker; every camera in the node's list has one (made while it is wired)."""
+        assert self.worker is not None, f"{self.topic}: camera used before it was wired"
+        return self.worker
+
     def worker_stats(self) -> WorkerStats:
         """The worker's counters as the camera sees them: bad frames and failed preparations were
         received (and never reached the worker)."""
         with self._counts_lock:
             prep_errors = self._prepare_errors
-        w = self.worker.stats()
+        w = self.started_worker.stats()
         bad = self.stats.bad_frames
         return dataclasses.replace(w, received=w.received + bad + prep_errors,
                                    processed=w.processed + bad, errors=w.errors + prep_errors)
@@ -377,7 +383,7 @@ class ClassifierNode(Node):
                                     f"{type(exc).__name__}: {exc}",
                                     throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
             return
-        cam.worker.submit(frame)
+        cam.started_worker.submit(frame)
 
     @staticmethod
     def _debug_wanted(cam: _Camera, settings: NodeSettings) -> bool:
@@ -526,6 +532,7 @@ class ClassifierNode(Node):
                 hardware_id=self._hardware_id(),
                 values=[KeyValue(key=k, value=v) for k, v in kv]))
         header = make_header(self._types, self.get_clock().now().nanoseconds)
+        assert self._diag_pub is not None  # the timer that calls this is made with it
         self._diag_pub.publish(DiagnosticArray(header=header, status=statuses))
 
     def _log_summary(self) -> None:
@@ -539,21 +546,23 @@ class ClassifierNode(Node):
         deadline = None if timeout is None else time.monotonic() + timeout
         for cam in self._cameras:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not cam.worker.wait_idle(left):
+            if not cam.started_worker.wait_idle(left):
                 return False
         return True
 
-    def counters(self) -> dict[str, dict[str, int]]:
-        """Per input topic: received, processed, dropped, errors, published, bad_frames."""
-        out = {}
+    def counters(self) -> dict[str, dict[str, Any]]:
+        """Per input topic: received, processed, dropped, errors, published, bad_frames (ints);
+        in box mode also boxes (a dict of box and matching counters)."""
+        out: dict[str, dict[str, Any]] = {}
         for cam in self._cameras:
             w = cam.worker_stats()
             out[cam.input_name] = {"received": w.received, "processed": w.processed,
                                    "dropped": w.dropped, "errors": w.errors,
                                    "published": cam.stats.published,
                                    "bad_frames": cam.stats.bad_frames}
-            if self._boxes.counts(cam) is not None:
-                out[cam.input_name]["boxes"] = self._boxes.counts(cam)
+            boxes = self._boxes.counts(cam)
+            if boxes is not None:
+                out[cam.input_name]["boxes"] = boxes
         return out
 
     # --- shutdown ---------------------------------------------------------------------------------

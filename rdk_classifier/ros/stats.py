@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ..classifier import Result
 from .worker import WorkerStats
@@ -135,7 +135,8 @@ __all__ = ["StreamStats", "StreamReport", "camera_status"]
 
 def camera_status(r: StreamReport, levels: Any, *, input_topic: str, output_topic: str,
                   model: str, backend: str, fallback_reason: str | None, subscribed: bool,
-                  extra: list[tuple[str, str]] = ()) -> tuple[Any, str, list[tuple[str, str]]]:
+                  extra: Sequence[tuple[str, str]] = ()
+                  ) -> tuple[Any, str, list[tuple[str, str]]]:
     """Diagnostic level, message and key/values of one camera from its report: a pure function,
     so the stand-in tests and diagnostic_updater see the same thing. ``levels``: a class with
     OK / WARN / ERROR (diagnostic_msgs' DiagnosticStatus)."""

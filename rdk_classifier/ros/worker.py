@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Generic, Optional, TypeVar
+from typing import Callable, Generic, Optional, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -144,7 +144,8 @@ class LatestFrameWorker(Generic[T]):
                     self._cond.wait()
                 if self._stopping:
                     return
-                item = self._item
+                # _has_item: the slot holds a T (T itself may include None, so no assert)
+                item = cast(T, self._item)
                 self._item = None
                 self._has_item = False
                 self._busy = True
@@ -152,7 +153,7 @@ class LatestFrameWorker(Generic[T]):
             failed: Optional[BaseException] = None
             outcome: Optional[bool] = None
             try:
-                outcome = self._process(item)  # type: ignore[arg-type]
+                outcome = self._process(item)
             except Exception as exc:  # a bad item must never end the thread
                 failed = exc
             elapsed = time.perf_counter() - t0
@@ -168,7 +169,7 @@ class LatestFrameWorker(Generic[T]):
                     self._processed += 1
                 self._cond.notify_all()
             if failed is not None:
-                self._report(item, failed)  # type: ignore[arg-type]
+                self._report(item, failed)
             del item
 
     def _report(self, item: T, exc: BaseException) -> None:
