@@ -82,14 +82,20 @@ class BagReport:
 
 def _rosbags():
     try:
-        from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
-                                        QosReliability, QosTime)
         from rosbags.rosbag2 import Reader, StoragePlugin, Writer
     except ImportError:
         raise BagError("the bag tool needs rosbags: pip install 'rdk_classifier[bag]' "
                        "(or pip install rosbags)") from None
-    return (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
-            QosReliability, QosTime)
+    return Reader, Writer, StoragePlugin
+
+
+def _latched_qos():
+    """Transient local, depth 1: what a latched topic offers (late subscribers get the last)."""
+    from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
+                                    QosReliability, QosTime)
+
+    return Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL,
+               QosTime(0, 0), QosTime(0, 0), QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
 
 
 def output_topic(topic: str) -> str:
@@ -162,8 +168,7 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
     """Write ``output_path`` with one Classification per message of ``topics`` (default: every
     image topic of the bag). ``progress``: a tqdm bar on stderr (default: when it is a terminal).
     ``classifier``: an already loaded one (else built from ``config``)."""
-    (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
-     QosReliability, QosTime) = _rosbags()
+    Reader, Writer, StoragePlugin = _rosbags()
     from rosbags.rosbag2 import ReaderError
 
     src, dst = Path(input_path), Path(output_path)
@@ -185,10 +190,7 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
             with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
                 _write(reader, selected, stage, storage, clf, typestore, types, report,
                        class_id_format, score_threshold, top_k, progress, on_skip,
-                       Writer, StoragePlugin,
-                       Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE,
-                           QosDurability.TRANSIENT_LOCAL, QosTime(0, 0), QosTime(0, 0),
-                           QosLiveliness.AUTOMATIC, QosTime(0, 0), False))
+                       Writer, StoragePlugin)
         except safe_io.OutputError as exc:
             raise BagError(str(exc)) from None
         finally:
@@ -199,9 +201,10 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
     return report
 
 
-def write_model_info(writer, reader, clf: Classifier, typestore, types, score_threshold: float,
-                     latched) -> None:
+def write_model_info(writer, reader, clf: Classifier, typestore, types,
+                     score_threshold: float) -> None:
     """The latched ``label_info`` and ``vision_info`` at the start of an output bag."""
+    latched = _latched_qos()
     start = reader.start_time if reader.message_count else 0
     header = msgs.make_header(types, start)
     label_conn = writer.add_connection(LABEL_INFO_TOPIC, rt.LABEL_INFO, typestore=typestore,
@@ -217,7 +220,7 @@ def write_model_info(writer, reader, clf: Classifier, typestore, types, score_th
 
 
 def _write(reader, selected, dst, storage, clf, typestore, types, report, class_id_format,
-           score_threshold, top_k, progress, on_skip, Writer, StoragePlugin, latched) -> None:
+           score_threshold, top_k, progress, on_skip, Writer, StoragePlugin) -> None:
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     total = sum(c.msgcount for c in selected)
     if progress is None:
@@ -227,7 +230,7 @@ def _write(reader, selected, dst, storage, clf, typestore, types, report, class_
     with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
         out_conns = {topic: writer.add_connection(out, rt.CLASSIFICATION, typestore=typestore)
                      for topic, out in report.topics.items()}
-        write_model_info(writer, reader, clf, typestore, types, score_threshold, latched)
+        write_model_info(writer, reader, clf, typestore, types, score_threshold)
 
         bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr,
                    desc=f"classifying {len(selected)} topic(s)")

@@ -69,8 +69,7 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
                        on_skip: Optional[Callable[[Skipped], None]] = None,
                        classifier: Optional[Classifier] = None) -> BoxBagReport:
     """``detections[i]`` holds the boxes of the frames on ``topics[i]``."""
-    (Reader, Writer, StoragePlugin, Qos, QosDurability, QosHistory, QosLiveliness,
-     QosReliability, QosTime) = _rosbags()
+    Reader, Writer, StoragePlugin = _rosbags()
     from rosbags.rosbag2 import ReaderError
 
     src, dst = Path(input_path), Path(output_path)
@@ -93,14 +92,11 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
         clf = classifier or Classifier.from_config(config)
         report = BoxBagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
                               pairs=pairs, boxes={t: 0 for t in mapping})
-        latched = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE,
-                      QosDurability.TRANSIENT_LOCAL, QosTime(0, 0), QosTime(0, 0),
-                      QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
         try:  # staged under a hidden name, claimed, renamed into place when whole
             with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
                 _write(reader, images, dets, stage, storage, clf, typestore, types, dtypes,
                        report, class_id_format, score_threshold, top_k, box_filter, progress,
-                       on_skip, Writer, StoragePlugin, latched)
+                       on_skip, Writer, StoragePlugin)
         except safe_io.OutputError as exc:
             raise BagError(str(exc)) from None
         finally:
@@ -113,7 +109,7 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
 
 def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, report,
            class_id_format, score_threshold, top_k, box_filter, progress, on_skip, Writer,
-           StoragePlugin, latched) -> None:
+           StoragePlugin) -> None:
     from tqdm import tqdm
 
     from .box_mode import region_frame_from_message
@@ -129,7 +125,7 @@ def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, re
     with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
         out_conns = {d: writer.add_connection(out, det.DETECTION_2D_ARRAY, typestore=typestore)
                      for d, out in report.topics.items()}
-        write_model_info(writer, reader, clf, typestore, types, score_threshold, latched)
+        write_model_info(writer, reader, clf, typestore, types, score_threshold)
         bar = tqdm(total=sum(c.msgcount for c in selected), unit="msg", disable=not progress,
                    file=sys.stderr, desc="classifying boxes")
         try:
