@@ -95,23 +95,15 @@ def count_instructions(log: Path) -> int:
     return total
 
 
-def guest_env(wrapper: Path) -> tuple[list[str], dict]:
-    """The qemu command line behind the check's wrapper, without the wrapper (for -d flags)."""
-    text = wrapper.read_text()
-    sysroot = re.search(r'-L "([^"]+)"', text).group(1)
-    site = re.search(r'\*":([^:]+):"\*\)', text).group(1)
-    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}", "PYTHONHOME": "/usr",
-           "PYTHONNOUSERSITE": "1"}
-    cmd = ["setarch", "x86_64", "-R", "qemu-aarch64", "-cpu", "cortex-a76", "-L", sysroot]
-    return cmd + ["{QEMU_FLAGS}", f"{sysroot}/usr/bin/python3.11", "-c", GUEST], env
-
-
-def run(cmd: list[str], env: dict, flags: list[str], *args: str) -> str:
-    full = []
-    for part in cmd:
-        full.extend(flags) if part == "{QEMU_FLAGS}" else full.append(part)
-    return subprocess.run(full + list(args), env=env, capture_output=True, text=True, check=True,
-                          timeout=1800).stdout
+def run(wrapper: Path, *args: str, log: Path | None = None, dfilter: str = "") -> str:
+    """The guest program under the check's python wrapper, at fixed addresses (``setarch -R``);
+    with ``log``, qemu writes its block log there (qemu-user's own QEMU_LOG* variables)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the wrapper puts the wheels first
+    if log is not None:
+        env.update(QEMU_LOG="in_asm,exec,nochain", QEMU_DFILTER=dfilter,
+                   QEMU_LOG_FILENAME=str(log))
+    return subprocess.run(["setarch", "x86_64", "-R", str(wrapper), "-c", GUEST, *args], env=env,
+                          capture_output=True, text=True, check=True, timeout=1800).stdout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wrapper = Path(subprocess.run([str(ROOT / "tools" / "aarch64_check.sh"), "--setup-only"],
                                   capture_output=True, text=True, check=True).stdout.split()[-1])
-    cmd, env = guest_env(wrapper)
-    ranges = run(cmd, env, [], "-1", "bgr8", "linear").split()
+    ranges = run(wrapper, "-1", "bgr8", "linear").split()
     dfilter = ",".join("0x{}..0x{}".format(*r.split("-")) for r in ranges)  # 55081...-550a0...
     report = {"frame": "1920x1080 -> 224x224 center_crop (Preprocessor.from_raw)",
               "counted": "OpenCV (cv2, KleidiCV and carotene inside it) and numpy's native code",
@@ -133,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         def count(frames: int, encoding: str, interp: str) -> int:
             log = Path(tmp) / "qemu.log"
-            run(cmd, env, ["-d", "in_asm,exec,nochain", "-dfilter", dfilter, "-D", str(log)],
-                str(frames), encoding, interp)
+            run(wrapper, str(frames), encoding, interp, log=log, dfilter=dfilter)
             n = count_instructions(log)
             log.unlink()
             return n
