@@ -114,7 +114,6 @@ class _Camera:
                  parse_kind: str) -> None:
         self.topic = topic
         self.kind = kind
-        self.compressed = kind == "compressed"
         self.msg_type = msg_type
         self.parse_kind = parse_kind
         self.frame_id = ""             # header.frame_id given to hbmem frames
@@ -130,6 +129,10 @@ class _Camera:
         self.input_name = topic        # resolved name once subscribed
         self.boxed = False             # served by BoxMode (detector boxes), not the whole frame
         self.output_name = ""
+
+    @property
+    def compressed(self) -> bool:
+        return self.kind == "compressed"
 
     def add_prepare_error(self) -> None:
         with self._counts_lock:
