@@ -130,7 +130,7 @@ def test_calib_skips_hostile_images_and_keeps_going(tmp_path):
     import shutil
 
     from conftest import PHOTOS_DIR
-    from rdk_classifier.calibration import build_calibration_set
+    from rdk_classifier.ptq.calibration import build_calibration_set
 
     images = tmp_path / "images"
     shutil.copytree(PHOTOS_DIR, images)

@@ -11,18 +11,19 @@ import cv2
 import numpy as np
 import pytest
 
-from rdk_classifier import calibration as cal
-from rdk_classifier import errors, toolchain
-from rdk_classifier import quantization as q
-from rdk_classifier import similarity as sim
+from rdk_classifier import errors
+from rdk_classifier.ptq import calibration as cal
+from rdk_classifier.ptq import quantization as q
+from rdk_classifier.ptq import similarity as sim
+from rdk_classifier.ptq import toolchain
 from rdk_classifier.cli import calib as calib_cli
 from rdk_classifier.cli import quantize as quantize_cli
 from rdk_classifier.errors import ModelError
 from rdk_classifier.frames import resize_bgr
+from rdk_classifier.zoo import PACKAGED_MODEL_DIR as MODELS
 
 from conftest import IMAGENET_DIR, PHOTOS_DIR
 
-MODELS = Path(q.__file__).parent / "models"
 FP32 = MODELS / "efficientnet_lite0_fp32.onnx"
 INT8 = MODELS / "efficientnet_lite0_int8.onnx"
 

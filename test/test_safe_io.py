@@ -6,16 +6,16 @@ import os
 import shutil
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from rdk_classifier import safe_io
-from rdk_classifier import toolchain as tc
+from rdk_classifier.ptq import toolchain as tc
+from rdk_classifier.zoo import PACKAGED_MODEL_DIR
 from rdk_classifier.errors import OutputError, OutputExistsError, ToolchainConfigError
 
-FP32 = Path(tc.__file__).parent / "models" / "efficientnet_lite0_fp32.onnx"
+FP32 = PACKAGED_MODEL_DIR / "efficientnet_lite0_fp32.onnx"
 
 
 def test_write_is_atomic_and_never_replaces_without_force(tmp_path):
@@ -174,7 +174,7 @@ def test_toolchain_keeps_a_hand_edited_config_and_never_chmods_it(tmp_path):
 
 # --- quantize / calib -------------------------------------------------------------------------
 def test_quantize_never_writes_onto_its_own_model(tmp_path):
-    from rdk_classifier.quantization import quantize_model
+    from rdk_classifier.ptq.quantization import quantize_model
 
     model = tmp_path / "m.onnx"
     shutil.copyfile(FP32, model)
@@ -207,7 +207,7 @@ def test_quantize_cli_reports_onto_input_as_one_error(tmp_path, capsys):
 
 def test_calib_set_is_kept_without_force_and_a_symlinked_manifest_is_not_followed(tmp_path):
     from conftest import PHOTOS_DIR
-    from rdk_classifier.calibration import MANIFEST_NAME, build_calibration_set
+    from rdk_classifier.ptq.calibration import MANIFEST_NAME, build_calibration_set
     from rdk_classifier.errors import CalibrationError
 
     out = tmp_path / "cal"

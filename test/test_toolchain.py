@@ -14,11 +14,12 @@ import pytest
 import yaml
 from onnx import TensorProto, helper, numpy_helper
 
-from rdk_classifier import toolchain as tc
+from rdk_classifier.ptq import toolchain as tc
+from rdk_classifier.zoo import PACKAGED_MODEL_DIR
 from rdk_classifier.cli import toolchain_config as tc_cli
 from rdk_classifier.errors import ModelError, NormalizationError
 
-FP32 = Path(tc.__file__).parent / "models" / "efficientnet_lite0_fp32.onnx"
+FP32 = PACKAGED_MODEL_DIR / "efficientnet_lite0_fp32.onnx"
 
 #: The keys of the seed's RepVGG_deploy_config.yaml (section 4.4), section by section, in order.
 SEED_FIELDS = {

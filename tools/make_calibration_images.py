@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rdk_classifier.calibration import photo_variants
+from rdk_classifier.ptq.calibration import photo_variants
 
 #: colour photos shipped inside the scikit-image wheel (CC0 / public domain, see its docs)
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..calibration import CALIB_EXT, MANIFEST_NAME, build_calibration_set
+from ..ptq.calibration import CALIB_EXT, MANIFEST_NAME, build_calibration_set
 from .common import frame_size
 
 
@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
 
 def _size_of_model(spec: str) -> tuple[int, int]:
     if spec.lower().endswith(".onnx"):
-        from ..toolchain import inspect_onnx
+        from ..ptq.toolchain import inspect_onnx
 
         info = inspect_onnx(spec)
         return info.height, info.width

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ..quantization import ACTIVATION_TYPES, METHODS, QuantizeSettings, quantize_model
-from ..similarity import format_report, similarity_report
+from ..ptq.quantization import ACTIVATION_TYPES, METHODS, QuantizeSettings, quantize_model
+from ..ptq.similarity import format_report, similarity_report
 
 
 def add_parser(subparsers) -> None:

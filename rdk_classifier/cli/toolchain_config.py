@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..toolchain import MARCH, write_toolchain_files
+from ..ptq.toolchain import MARCH, write_toolchain_files
 
 #: hb_mapper's calibration_type values
 CALIBRATION_TYPES = ("default", "mix", "kl", "max", "load", "skip")

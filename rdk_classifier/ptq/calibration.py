@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
-from . import safe_io
-from .errors import CalibrationError, FrameError
-from .frames import IMAGE_SUFFIXES, load_image, resize_bgr
-from .progress import progress_bar
+from .. import safe_io
+from ..errors import CalibrationError, FrameError
+from ..frames import IMAGE_SUFFIXES, load_image, resize_bgr
+from ..progress import progress_bar
 from .toolchain import OnnxInput
 
 if TYPE_CHECKING:
-    from .progress import ProgressBar
+    from ..progress import ProgressBar
 
 CALIB_EXT = ".rgb"
 MANIFEST_NAME = "manifest.json"

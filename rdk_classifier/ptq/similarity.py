@@ -14,11 +14,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .backends.onnx_session import (X64_QUANT_PRECISION, cpu_int8_info, create_session,
+from ..backends.onnx_session import (X64_QUANT_PRECISION, cpu_int8_info, create_session,
                                     onnxruntime_version)
 from .calibration import CalibrationReader, load_calibration_set
-from .errors import CalibrationError
-from .progress import progress_bar
+from ..errors import CalibrationError
+from ..progress import progress_bar
 from .quantization import model_normalization
 from .toolchain import import_onnx, inspect_onnx
 
@@ -172,8 +172,8 @@ def evaluate_models(models: dict[str, str | Path], images_dir: str | Path, label
     """Top-1/top-5 of each model on labeled images through ``evaluation.evaluate`` (the path of
     the ``evaluate`` command, the CLI and the node), over the images every model could classify,
     and how often each model's top-1 equals the first model's."""
-    from .classifier import Classifier, ClassifierConfig
-    from .evaluation import evaluate, read_labels
+    from ..classifier import Classifier, ClassifierConfig
+    from ..evaluation import evaluate, read_labels
 
     samples = read_labels(labels_path)
     reports = {}

@@ -19,9 +19,9 @@ from typing import Sequence
 
 import yaml
 
-from . import safe_io
-from .errors import ModelError, ToolchainConfigError
-from .normalization import (IMAGENET_MEAN, IMAGENET_SCALE, format_triple, from_metadata,
+from .. import safe_io
+from ..errors import ModelError, ToolchainConfigError
+from ..normalization import (IMAGENET_MEAN, IMAGENET_SCALE, format_triple, from_metadata,
                             parse_triple)
 
 MARCH = "bayes-e"  # RDK X5; X3 models ("bernoulli2") do not run on X5

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import safe_io
+from .. import safe_io
 from .calibration import CalibrationReader, load_calibration_set
-from .errors import CalibrationError, ModelError
-from .normalization import format_triple, parse_triple
+from ..errors import CalibrationError, ModelError
+from ..normalization import format_triple, parse_triple
 from .toolchain import OnnxInput, import_onnx, inspect_onnx
 
 METHODS = ("minmax", "entropy", "percentile")
