@@ -2,7 +2,20 @@
 
 rclpy cannot be installed in CI, so the node module is driven end to end against this small
 stand-in. It follows the signatures and the behaviour of ROS 2 Humble's rclpy where the node relies
-on them (checked against rclpy's humble branch):
+on them (checked against rclpy's humble branch), and, with ``install(..., distro="jazzy")``, the
+API shape of Jazzy's rclpy (7.1) where the two differ (checked against rclpy's jazzy branch):
+
+- Humble: ``rclpy.qos_event.PublisherEventCallbacks`` without ``matched``; no
+  ``rclpy.event_handler``; every subscription callback is called with the message only.
+- Jazzy: ``rclpy.event_handler.PublisherEventCallbacks(matched=...)``: ``create_publisher(...,
+  event_callbacks=...)`` calls ``matched(status)`` (``MatchedStatus``: current_count and its
+  change) whenever the publisher's subscription count changes, and once at creation when
+  subscriptions exist; ``rclpy.subscription.Subscription.CallbackType``: a callback that binds two
+  arguments gets ``(msg, info)``, ``info`` a dict with ``source_timestamp`` and
+  ``received_timestamp`` (ns, system clock), as rclpy's ``take_message`` builds it.
+- ``rclpy.experimental.EventsExecutor`` only with ``events_executor=True`` (rclpy >= 7.1.4);
+  ``rclpy.executors.SingleThreadedExecutor`` always. Executors record ``context`` and nodes and
+  do not spin.
 
 - ``Node(node_name, *, namespace=None, parameter_overrides=None, ...)``; declares ``use_sim_time``.
 - ``declare_parameter(name, value=None, descriptor=None, ignore_override=False)`` and
@@ -389,13 +402,17 @@ def _resolve(namespace: str, name: str) -> str:
 
 
 class Publisher:
-    def __init__(self, graph: "Graph", msg_type, topic: str, qos: QoSProfile) -> None:
+    def __init__(self, graph: "Graph", msg_type, topic: str, qos: QoSProfile,
+                 event_callbacks=None) -> None:
         self._graph = graph
         self.msg_type = msg_type
         self.topic = topic
         self.qos_profile = qos
         self.published: list = []
         self._lock = threading.Lock()
+        self.event_callbacks = event_callbacks
+        self.matched_events: list[MatchedStatus] = []   # every matched event delivered
+        self._matched = MatchedStatus()
 
     @property
     def topic_name(self) -> str:
@@ -411,6 +428,19 @@ class Publisher:
     def get_subscription_count(self) -> int:
         return self._graph.subscription_count(self.topic)
 
+    def _update_matched(self) -> None:
+        """Jazzy: the ``matched`` event callback runs when the subscription count changed."""
+        callback = getattr(self.event_callbacks, "matched", None)
+        now = self.get_subscription_count()
+        change = now - self._matched.current_count
+        if callback is None or change == 0:
+            return
+        self._matched = MatchedStatus(
+            total_count=self._matched.total_count + max(change, 0),
+            total_count_change=max(change, 0), current_count=now, current_count_change=change)
+        self.matched_events.append(self._matched)
+        callback(self._matched)
+
 
 class Subscription:
     def __init__(self, msg_type, topic: str, callback, qos: QoSProfile, raw: bool = False) -> None:
@@ -423,6 +453,102 @@ class Subscription:
     @property
     def topic_name(self) -> str:
         return self.topic
+
+    def deliver(self, msg) -> None:
+        """One executor callback: Humble's rclpy calls every callback with the message only."""
+        self.callback(msg)
+
+
+class JazzySubscription(Subscription):
+    """Jazzy's Subscription: a callback that binds two arguments gets ``(msg, MessageInfo)``."""
+
+    class CallbackType(enum.Enum):
+        MessageOnly = 0
+        WithMessageInfo = 1
+
+    @property
+    def callback(self):
+        return self._callback
+
+    @callback.setter
+    def callback(self, value):  # as rclpy 7.1 decides, from the signature
+        self._callback = value
+        self._callback_type = JazzySubscription.CallbackType.MessageOnly
+        try:
+            inspect.signature(value).bind(object())
+            return
+        except TypeError:
+            pass
+        try:
+            inspect.signature(value).bind(object(), object())
+            self._callback_type = JazzySubscription.CallbackType.WithMessageInfo
+            return
+        except TypeError:
+            pass
+        raise RuntimeError("Subscription.__init__(): callback should be either be callable with "
+                           "one argument(to get only the message) or two (to get message and "
+                           "message info)")
+
+    def deliver(self, msg) -> None:
+        if self._callback_type is JazzySubscription.CallbackType.WithMessageInfo:
+            now = time.time_ns()
+            self._callback(msg, {"source_timestamp": now, "received_timestamp": now,
+                                 "publication_sequence_number": None,
+                                 "reception_sequence_number": None})
+        else:
+            self._callback(msg)
+
+
+@dataclass(frozen=True)
+class MatchedStatus:
+    """``rmw_matched_status_t`` as rclpy hands it to a matched callback."""
+
+    total_count: int = 0
+    total_count_change: int = 0
+    current_count: int = 0
+    current_count_change: int = 0
+
+
+class HumblePublisherEventCallbacks:
+    """rclpy.qos_event.PublisherEventCallbacks on Humble: no ``matched``."""
+
+    def __init__(self, *, deadline=None, incompatible_qos=None, liveliness=None,
+                 use_default_callbacks=True) -> None:
+        self.deadline, self.incompatible_qos, self.liveliness = deadline, incompatible_qos, liveliness
+        self.use_default_callbacks = use_default_callbacks
+
+
+class JazzyPublisherEventCallbacks(HumblePublisherEventCallbacks):
+    """rclpy.event_handler.PublisherEventCallbacks on Jazzy: ``matched`` added."""
+
+    def __init__(self, *, deadline=None, incompatible_qos=None, liveliness=None,
+                 incompatible_type=None, matched=None, use_default_callbacks=True) -> None:
+        super().__init__(deadline=deadline, incompatible_qos=incompatible_qos,
+                         liveliness=liveliness, use_default_callbacks=use_default_callbacks)
+        self.incompatible_type = incompatible_type
+        self.matched = matched
+
+
+class SingleThreadedExecutor:
+    """Records what it is given; the stand-in does not spin (the test drives callbacks)."""
+
+    def __init__(self, *, context=None) -> None:
+        self.context = context
+        self.nodes: list = []
+
+    def add_node(self, node) -> bool:
+        self.nodes.append(node)
+        return True
+
+    def spin(self) -> None:
+        raise RuntimeError("the stand-in does not spin; the test drives callbacks and timers")
+
+    def shutdown(self, timeout_sec=None) -> bool:
+        return True
+
+
+class EventsExecutor(SingleThreadedExecutor):
+    """rclpy.experimental.EventsExecutor (rclpy >= 7.1.4), present only when installed so."""
 
 
 class Timer:
@@ -445,8 +571,11 @@ class Graph:
 
     current: "Graph"
 
-    def __init__(self, typestore) -> None:
+    def __init__(self, typestore, distro: str = "humble", events_executor: bool = False) -> None:
         self.typestore = typestore
+        #: which rclpy API shape is emulated: "humble" or "jazzy" (see ``install``)
+        self.distro = distro
+        self.events_executor = events_executor
         self.nodes: list["Node"] = []
         self.outside_subscribers: dict[str, int] = {}
         self.initialized = False
@@ -468,10 +597,18 @@ class Graph:
     def subscribe(self, topic: str) -> None:
         """An outside subscriber appears on ``topic``."""
         self.outside_subscribers[topic] = self.outside_subscribers.get(topic, 0) + 1
+        self.matched_changed(topic)
 
     def unsubscribe(self, topic: str) -> None:
         """An outside subscriber leaves ``topic``."""
         self.outside_subscribers[topic] -= 1
+        self.matched_changed(topic)
+
+    def matched_changed(self, topic: str) -> None:
+        """The subscriptions of ``topic`` changed: publishers with a matched callback hear of it
+        (Jazzy; on Humble no publisher has one)."""
+        for p in self.publishers(topic):
+            p._update_matched()
 
     def publish(self, topic: str, msg) -> int:
         """Deliver ``msg`` to every subscription on ``topic``; returns how many got it."""
@@ -483,9 +620,9 @@ class Graph:
             if s.raw:
                 if serialized is None:
                     serialized = bytes(self.typestore.serialize_cdr(msg, msg.__msgtype__))
-                s.callback(serialized)
+                s.deliver(serialized)
             else:
-                s.callback(msg)
+                s.deliver(msg)
         return len(subs)
 
     def timers(self) -> list[Timer]:
@@ -678,8 +815,15 @@ class Node:
                          publisher_class=None) -> Publisher:
         self._check_topic(topic)
         qos = qos_profile if isinstance(qos_profile, QoSProfile) else QoSProfile(depth=qos_profile)
-        pub = Publisher(self._graph, msg_type, _resolve(self._namespace, topic), qos)
+        expected = (JazzyPublisherEventCallbacks if self._graph.distro == "jazzy"
+                    else HumblePublisherEventCallbacks)
+        if event_callbacks is not None and type(event_callbacks) is not expected:
+            raise TypeError(f"event_callbacks: {type(event_callbacks).__name__} is not this "
+                            f"rclpy's PublisherEventCallbacks")
+        pub = Publisher(self._graph, msg_type, _resolve(self._namespace, topic), qos,
+                        event_callbacks)
         self._publishers.append(pub)
+        pub._update_matched()  # subscriptions already there match the new publisher
         return pub
 
     def create_subscription(self, msg_type, topic, callback, qos_profile, *,
@@ -690,8 +834,10 @@ class Node:
         resolved = _resolve(self._namespace, topic)
         if qos_overriding_options is not None:
             self._declare_qos_parameters(resolved, qos, qos_overriding_options)
-        sub = Subscription(msg_type, resolved, callback, qos, raw)
+        kind = JazzySubscription if self._graph.distro == "jazzy" else Subscription
+        sub = kind(msg_type, resolved, callback, qos, raw)
         self._subscriptions.append(sub)
+        self._graph.matched_changed(resolved)
         return sub
 
     def _declare_qos_parameters(self, topic, qos, options) -> None:
@@ -718,6 +864,7 @@ class Node:
     def destroy_subscription(self, subscription) -> bool:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+            self._graph.matched_changed(subscription.topic)
             return True
         return False
 
@@ -733,9 +880,12 @@ class Node:
         self.destroyed = True
         for t in self._timers:
             t.cancel()
+        topics = {s.topic for s in self._subscriptions}
         self._subscriptions.clear()
         if self in self._graph.nodes:
             self._graph.nodes.remove(self)
+        for topic in topics:
+            self._graph.matched_changed(topic)
 
 
 # --- module assembly ------------------------------------------------------------------------------
@@ -816,7 +966,8 @@ def build_modules(graph: Graph) -> dict[str, Optional[types.ModuleType]]:
         "rclpy.qos_overriding_options": _module("rclpy.qos_overriding_options",
                                                 QoSOverridingOptions=QoSOverridingOptions),
         "rclpy.executors": _module("rclpy.executors",
-                                   ExternalShutdownException=ExternalShutdownException),
+                                   ExternalShutdownException=ExternalShutdownException,
+                                   SingleThreadedExecutor=SingleThreadedExecutor),
         "rclpy.exceptions": _module(
             "rclpy.exceptions", ParameterException=ParameterException,
             ParameterNotDeclaredException=ParameterNotDeclaredException,
@@ -834,6 +985,20 @@ def build_modules(graph: Graph) -> dict[str, Optional[types.ModuleType]]:
         # not installed here: the node must use its documented /diagnostics fallback
         "diagnostic_updater": None,
     }
+    # the API shapes that differ between Humble and Jazzy (see rdk_classifier.ros.distro)
+    if graph.distro == "jazzy":
+        modules["rclpy.subscription"] = _module("rclpy.subscription",
+                                                Subscription=JazzySubscription)
+        modules["rclpy.event_handler"] = _module(
+            "rclpy.event_handler", PublisherEventCallbacks=JazzyPublisherEventCallbacks)
+        modules["rclpy.qos_event"] = modules["rclpy.event_handler"]  # kept as an alias
+    else:
+        modules["rclpy.subscription"] = _module("rclpy.subscription", Subscription=Subscription)
+        modules["rclpy.event_handler"] = None  # Humble has no such module
+        modules["rclpy.qos_event"] = _module(
+            "rclpy.qos_event", PublisherEventCallbacks=HumblePublisherEventCallbacks)
+    modules["rclpy.experimental"] = (_module("rclpy.experimental", EventsExecutor=EventsExecutor)
+                                     if graph.events_executor else None)
     for pkg in MESSAGE_PACKAGES:
         modules[pkg] = _module(pkg)
         modules[f"{pkg}.msg"] = _message_package(graph.typestore, pkg)
@@ -847,13 +1012,20 @@ def build_modules(graph: Graph) -> dict[str, Optional[types.ModuleType]]:
     return modules
 
 
-def install(monkeypatch, hbm: bool = False) -> Graph:
+def install(monkeypatch, hbm: bool = False, distro: str = "humble",
+            events_executor: bool = False) -> Graph:
     """Put the stand-in into ``sys.modules`` for one test (undone by ``monkeypatch``) and make
-    ``rdk_classifier.ros.node`` import fresh against it. ``hbm``: hbm_img_msgs is installed."""
+    ``rdk_classifier.ros.node`` import fresh against it. ``hbm``: hbm_img_msgs is installed.
+    ``distro``: the rclpy API shape, ``humble`` (rclpy.qos_event without ``matched``, callbacks
+    get the message only) or ``jazzy`` (rclpy.event_handler with ``matched`` events, two-argument
+    callbacks get ``(msg, MessageInfo)``); ``events_executor``: rclpy.experimental.EventsExecutor
+    exists (Jazzy rclpy >= 7.1.4)."""
+    if distro not in ("humble", "jazzy"):
+        raise ValueError(f"distro must be humble or jazzy, got {distro!r}")
     typestore = rosbags_types.humble_typestore()
     if hbm:
         rosbags_types.register_hbm_img_msgs(typestore)
-    graph = Graph(typestore)
+    graph = Graph(typestore, distro=distro, events_executor=events_executor)
     Graph.current = graph
     for name, module in build_modules(graph).items():
         monkeypatch.setitem(sys.modules, name, module)
@@ -863,16 +1035,18 @@ def install(monkeypatch, hbm: bool = False) -> Graph:
 
 __all__ = ["Graph", "Node", "Parameter", "ParameterDescriptor", "SetParametersResult",
            "QoSProfile", "HistoryPolicy", "ReliabilityPolicy", "DurabilityPolicy", "QoSPolicyKind",
-           "QoSOverridingOptions", "install",
+           "QoSOverridingOptions", "install", "MatchedStatus", "SingleThreadedExecutor",
+           "EventsExecutor", "HumblePublisherEventCallbacks", "JazzyPublisherEventCallbacks",
            "build_modules", "SEVERITIES"]
 
 
 @contextlib.contextmanager
-def node_harness(monkeypatch, hbm: bool = False):
+def node_harness(monkeypatch, hbm: bool = False, distro: str = "humble",
+                 events_executor: bool = False):
     """The stand-in installed, and ``graph.make(**params)`` building ClassifierNodes (lazy off
     unless given: most tests publish frames without a listener; malloc tuning off: it would
     change this test process's allocator). Every node is destroyed and rclpy shut down after."""
-    graph = install(monkeypatch, hbm=hbm)
+    graph = install(monkeypatch, hbm=hbm, distro=distro, events_executor=events_executor)
     monkeypatch.setenv("RDK_CLASSIFIER_MALLOC_TUNING", "0")
     monkeypatch.delitem(sys.modules, "rdk_classifier.ros.box_mode", raising=False)
     node_module = importlib.import_module("rdk_classifier.ros.node")

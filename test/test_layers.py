@@ -1,7 +1,8 @@
 """The layers of the package, as imports: the core imports no ROS module and nothing of ``ros/``
 (the command-line shells in ``cli/`` sit above both: ``bag`` runs the ROS-message tooling of
-``ros/``); only the node module imports rclpy; the backends import no tool module. Read from the
-source with ``ast`` (lazy imports inside functions count too)."""
+``ros/``); only the node module and the rclpy feature checks (``ros/distro.py``) import rclpy;
+the backends import no tool module. Read from the source with ``ast`` (lazy imports inside
+functions count too)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rdk_classifier"
 ROS_MODULES = {"rclpy", "rcl_interfaces", "builtin_interfaces", "std_msgs", "sensor_msgs",
                "vision_msgs", "diagnostic_msgs", "diagnostic_updater", "launch", "launch_ros",
                "ament_index_python", "hbm_img_msgs", "ai_msgs", "cv_bridge", "rosidl_runtime_py"}
+#: the modules that may import rclpy: the node, and the feature checks of the installed rclpy
+RCLPY_MODULES = ("ros/node.py", "ros/distro.py")
 #: what a backend may import from the package: the frame format, errors, small helpers
 BACKEND_ALLOWED = {"errors", "frames", "normalization", "platform_info", "backends"}
 
@@ -56,10 +59,10 @@ def test_core_imports_no_ros(path):
 
 @pytest.mark.parametrize("path", _modules(), ids=_where)
 def test_only_the_node_imports_rclpy(path):
-    if _where(path) == "ros/node.py":
+    if _where(path) in RCLPY_MODULES:
         return
     bad = [m for m in _imports(path) if m.split(".")[0] in ("rclpy", "rcl_interfaces")]
-    assert not bad, f"{_where(path)} imports {bad}; only ros/node.py may"
+    assert not bad, f"{_where(path)} imports {bad}; only {' and '.join(RCLPY_MODULES)} may"
 
 
 @pytest.mark.parametrize("path", [p for p in _modules() if _where(p).startswith("backends/")],
