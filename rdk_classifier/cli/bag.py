@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..ros.bag import STORAGES, Skipped, classify_bag
+from ..ros.bag_format import BAG_DISTROS
 from ..ros.messages import CLASS_ID_FORMATS
 from .boxes import add_box_options, run_boxes
 from .common import add_model_options, config_from_args
@@ -27,7 +28,13 @@ def add_parser(subparsers) -> None:
                         "CompressedImage topic of the bag)")
     p.add_argument("--out", required=True, metavar="OUTPUT", help="new bag directory to write")
     p.add_argument("--storage", choices=STORAGES, default="mcap",
-                   help="storage of the output bag (default: mcap)")
+                   help="storage of the output bag (default: mcap, Jazzy's default; Humble "
+                        "reads it with rosbag2_storage_mcap installed, else use sqlite3)")
+    p.add_argument("--ros-distro", choices=BAG_DISTROS, default="auto",
+                   help="the ROS 2 distro that will read the bag: humble writes rosbag2 "
+                        "metadata version 8 (read by Humble and Jazzy), jazzy version 9 (what "
+                        "Jazzy records; Humble cannot read it); auto (default): jazzy when "
+                        "ROS_DISTRO is jazzy or newer, else humble")
     p.add_argument("--class-id-format", choices=CLASS_ID_FORMATS, default="index",
                    help="ObjectHypothesis.class_id: class index (default) or class name")
     p.add_argument("--score-threshold", type=float, default=0.0,
@@ -54,10 +61,12 @@ def run(args: argparse.Namespace) -> int:
     report = classify_bag(args.input, args.out, args.topics, config_from_args(args),
                           storage=args.storage, class_id_format=args.class_id_format,
                           score_threshold=args.score_threshold, top_k=args.top_k,
-                          progress=False if args.no_progress else None, on_skip=report_skip)
+                          progress=False if args.no_progress else None, on_skip=report_skip,
+                          ros_distro=args.ros_distro)
     for topic, out in report.topics.items():
         print(f"{topic} -> {out}: {report.classified[topic]} Classification messages")
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.skipped_by_kind.items()) if n)
     print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
-          f"{report.total_skipped} skipped{': ' + kinds if kinds else ''})")
+          f"{report.total_skipped} skipped{': ' + kinds if kinds else ''}; rosbag2 metadata "
+          f"version {report.version})")
     return 1 if report.total_skipped else 0

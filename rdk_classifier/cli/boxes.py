@@ -54,7 +54,8 @@ def run_boxes(args: argparse.Namespace, report_skip) -> int:
                                 score_threshold=args.score_threshold, top_k=args.top_k,
                                 box_filter=box_filter,
                                 progress=False if args.no_progress else None,
-                                on_skip=report_skip)
+                                on_skip=report_skip,
+                                ros_distro=args.ros_distro)
     for d_topic, out in report.topics.items():
         print(f"{report.pairs[d_topic]} + {d_topic} -> {out}: {report.classified[d_topic]} "
               f"Detection2DArray messages, {report.boxes[d_topic]} boxes")

@@ -31,6 +31,7 @@ from ..classifier import Classifier, ClassifierConfig
 from ..errors import BagError, FrameError
 from . import messages as msgs
 from . import rosbags_types as rt
+from .bag_format import bag_version
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ OUTPUT_SUFFIX = "/classification"
 LABEL_INFO_TOPIC = "/label_info"
 VISION_INFO_TOPIC = "/vision_info"
 IMAGE_TYPES = (rt.IMAGE, rt.COMPRESSED_IMAGE)
-#: the oldest rosbag2 metadata version rosbags writes (the most widely readable)
+#: the oldest rosbag2 metadata version rosbags writes (read by Humble and Jazzy); ``ros_distro``
+#: of the bag tools picks another (``rdk_classifier.ros.bag_format``)
 BAG_VERSION = 8
 
 
@@ -70,6 +72,8 @@ class BagReport:
     #: every message that produced no Classification, by kind (also those not listed one by one:
     #: a connection of the wrong type, the unread rest of a truncated input)
     skipped_by_kind: Counter = field(default_factory=Counter)
+    #: rosbag2 metadata version of the output (8: Humble and Jazzy read it; 9: Jazzy's own)
+    version: int = BAG_VERSION
 
     @property
     def total_classified(self) -> int:
@@ -164,14 +168,18 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
                  class_id_format: str = "index", score_threshold: float = 0.0,
                  top_k: Optional[int] = None, progress: Optional[bool] = None,
                  on_skip: Optional[Callable[[Skipped], None]] = None,
-                 classifier: Optional[Classifier] = None) -> BagReport:
+                 classifier: Optional[Classifier] = None,
+                 ros_distro: str = "humble") -> BagReport:
     """Write ``output_path`` with one Classification per message of ``topics`` (default: every
     image topic of the bag). ``progress``: a tqdm bar on stderr (default: when it is a terminal).
-    ``classifier``: an already loaded one (else built from ``config``)."""
+    ``classifier``: an already loaded one (else built from ``config``). ``ros_distro``: the
+    distro that will read the bag (``humble``: metadata version 8, read by Humble and Jazzy;
+    ``jazzy``: version 9; ``auto``: from ROS_DISTRO; see ``bag_format``)."""
     Reader, Writer, StoragePlugin = _rosbags()
     from rosbags.rosbag2 import ReaderError
 
     src, dst = Path(input_path), Path(output_path)
+    version = bag_version(ros_distro)
     check_paths(src, dst, storage, class_id_format)
     typestore = rt.humble_typestore()
     types = rt.message_types(typestore)
@@ -180,7 +188,8 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
         selected, mismatched = _select(reader.connections, topics)
         mapping = {c.topic: output_topic(c.topic) for c in selected}
         clf = classifier or Classifier.from_config(config)
-        report = BagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping})
+        report = BagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
+                           version=version)
         for c in mismatched:
             if c.msgcount:
                 report.skipped_by_kind["not an image type"] += c.msgcount
@@ -227,7 +236,7 @@ def _write(reader, selected, dst, storage, clf, typestore, types, report, class_
         progress = sys.stderr.isatty()
     from tqdm import tqdm
 
-    with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
+    with Writer(dst, version=report.version, storage_plugin=plugin) as writer:
         out_conns = {topic: writer.add_connection(out, rt.CLASSIFICATION, typestore=typestore)
                      for topic, out in report.topics.items()}
         write_model_info(writer, reader, clf, typestore, types, score_threshold)

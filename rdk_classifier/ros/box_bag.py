@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from .bag import (BAG_VERSION, BagError, BagReport,
+from .bag import (BagError, BagReport,
                   Skipped, _rosbags, _select, _skip, check_paths, open_reader,
                   write_model_info)
 from .. import safe_io
@@ -28,6 +28,7 @@ from ..regions import BoxFilter, classify_boxes
 from . import detections as det
 from . import messages as msgs
 from . import rosbags_types as rt
+from .bag_format import bag_version
 from ..stamp_matching import StampMatcher
 
 #: frames / detection sets kept waiting for their partner while reading a bag
@@ -67,12 +68,15 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
                        top_k: Optional[int] = None, box_filter: BoxFilter = BoxFilter(),
                        progress: Optional[bool] = None,
                        on_skip: Optional[Callable[[Skipped], None]] = None,
-                       classifier: Optional[Classifier] = None) -> BoxBagReport:
-    """``detections[i]`` holds the boxes of the frames on ``topics[i]``."""
+                       classifier: Optional[Classifier] = None,
+                       ros_distro: str = "humble") -> BoxBagReport:
+    """``detections[i]`` holds the boxes of the frames on ``topics[i]``; ``ros_distro`` as for
+    ``bag.classify_bag``."""
     Reader, Writer, StoragePlugin = _rosbags()
     from rosbags.rosbag2 import ReaderError
 
     src, dst = Path(input_path), Path(output_path)
+    version = bag_version(ros_distro)
     if not topics or len(topics) != len(detections):
         raise BagError(f"give one --topic per --detections (got {len(topics or ())} image "
                        f"topic(s) for {len(detections)} detection topic(s))")
@@ -91,7 +95,7 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
         mapping = {d: d.rstrip("/") + "/classification" for d in detections}
         clf = classifier or Classifier.from_config(config)
         report = BoxBagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
-                              pairs=pairs, boxes={t: 0 for t in mapping})
+                              pairs=pairs, boxes={t: 0 for t in mapping}, version=version)
         try:  # staged under a hidden name, claimed, renamed into place when whole
             with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
                 _write(reader, images, dets, stage, storage, clf, typestore, types, dtypes,
@@ -122,7 +126,7 @@ def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, re
     selected = list(images) + list(dets)
     if progress is None:
         progress = sys.stderr.isatty()
-    with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
+    with Writer(dst, version=report.version, storage_plugin=plugin) as writer:
         out_conns = {d: writer.add_connection(out, det.DETECTION_2D_ARRAY, typestore=typestore)
                      for d, out in report.topics.items()}
         write_model_info(writer, reader, clf, typestore, types, score_threshold)
