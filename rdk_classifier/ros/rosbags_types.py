@@ -1,8 +1,10 @@
-"""ROS 2 Humble message classes without ROS: a rosbags typestore with vision_msgs registered.
+"""ROS 2 message classes without ROS: a rosbags typestore with vision_msgs registered.
 
 rosbags ships the Humble definitions of std_msgs, sensor_msgs, diagnostic_msgs, ... but not
-vision_msgs; those are registered here from their .msg text (vision_msgs 4.x, the Humble release:
-fields only, comments left out; a message's wire format and hash depend only on its fields).
+vision_msgs; those are registered here from their .msg text (vision_msgs 4.x, the release of
+Humble and Jazzy alike: fields only, comments left out; a message's wire format and hash depend
+only on its fields). The messages this package reads and writes have the same definitions (and
+type hashes) on Jazzy, so the same typestore serves bags of both distros.
 Used by the bag tool and the tests; rosbags is imported when a function here is called.
 """
 
