@@ -112,8 +112,6 @@ def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, re
            StoragePlugin) -> None:
     from tqdm import tqdm
 
-    from .box_mode import region_frame_from_message
-
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     by_image = {img: d for d, img in report.pairs.items()}
     # detection topic -> its matcher of (message, bag timestamp) pairs
@@ -148,7 +146,7 @@ def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, re
                     continue
                 (frame, _), (detections, det_ts) = match.frame, match.detections
                 try:
-                    region = region_frame_from_message(frame)
+                    region = msgs.message_frame(frame, clf.preprocessor, whole=False)
                     boxes = det.boxes_from_message(detections)
                 except FrameError as exc:
                     _skip(report, on_skip, Skipped(report.pairs[d_topic], timestamp, str(exc)))
