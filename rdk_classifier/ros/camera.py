@@ -6,7 +6,7 @@ Every input topic of ``classifier_node`` is one ``Camera``, built alike for ever
   best effort depth 1 with the standard ``qos_overrides.<topic>.subscription.*`` parameters, made
   and dropped on demand in lazy mode; an HbmMsg becomes an Image-like frame right here, so no
   handler ever sees one;
-- a frame handler (one per mode: ``WholeFrame`` here, ``box_mode.Boxes``) that turns frames
+- a frame handler (one per mode: ``whole_frame.WholeFrame``, ``box_mode.Boxes``) that turns frames
   (and, for boxes, the detector's messages) into jobs; bad frames are counted and logged here,
   the same way for every handler;
 - a runner for the jobs: by default the camera's own ``LatestFrameWorker`` (a newer job replaces
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable, Optional, Protocol
 
-from ..classifier import Classifier, PreparedFrame, Result, classify_prepared
+from ..classifier import Classifier, Result
 from ..errors import FrameError
 from ..regions import FrameBoxes
-from .messages import MessageTypes, as_frame_message, parse_serialized, prepare_message
+from .messages import MessageTypes, as_frame_message, parse_serialized
 from .settings import NodeSettings
 from .stats import StreamStats
 from .worker import LatestFrameWorker, WorkerStats
@@ -268,49 +268,4 @@ class Camera:
         return out
 
 
-# --- the whole-frame mode -------------------------------------------------------------------------
-class WholeFrame:
-    """Whole-frame mode: each frame becomes model-size NV12 in the callback (a small
-    ``PreparedFrame`` waits for the worker instead of the camera message); the worker runs
-    inference and top-k. A frame prepared for the model before a swap is dropped."""
-
-    name = "classify"
-
-    def wire(self, cam: Camera, wiring: Wiring) -> None:
-        from .settings import output_topic_for
-        from .sinks import ClassificationSink, DebugImageSink, TargetsSink
-
-        settings = wiring.settings()
-        cam.output_name = output_topic_for(settings, cam.input_name)
-        cam.publisher = wiring.publisher(wiring.types.Classification, cam.output_name)
-        cam.sinks.append(ClassificationSink(cam.publisher, wiring.types))
-        if settings.publish_perception_targets:
-            cam.sinks.append(TargetsSink.for_output(wiring, cam.output_name))
-        cam.sinks.append(DebugImageSink(wiring, cam.input_name))
-
-    def subscribe(self, cam: Camera) -> None:
-        pass
-
-    def unsubscribe(self, cam: Camera) -> None:
-        pass
-
-    def on_frame(self, cam: Camera, msg: Any) -> PreparedFrame:
-        return prepare_message(cam.classifier, msg,
-                               keep_message=cam.keeps_message(cam.wiring.settings()))
-
-    def run(self, clf: Classifier, job: PreparedFrame,
-            settings: NodeSettings) -> Optional[Outcome]:
-        if job.classifier is not clf:
-            return None
-        result = classify_prepared(clf, job, top=settings.top_k)
-        return Outcome(job.header, result, clf.model_name, message=job.message)
-
-    def counts(self) -> Optional[dict[str, int]]:
-        return None
-
-    def key_values(self) -> list[tuple[str, str]]:
-        return []
-
-
-__all__ = ["Camera", "Handler", "Outcome", "Runner", "Sink", "WholeFrame", "Wiring",
-           "BAD_FRAME_LOG_PERIOD"]
+__all__ = ["Camera", "Handler", "Outcome", "Runner", "Sink", "Wiring", "BAD_FRAME_LOG_PERIOD"]

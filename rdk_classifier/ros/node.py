@@ -1,7 +1,7 @@
 """``classifier_node``: camera topics in, top-k ``vision_msgs/Classification`` out.
 
 Thin over the core and over ``camera.Camera``: every input topic is one camera (subscription,
-handler, runner, counters, sinks), in whole-frame mode (``camera.WholeFrame``: the one path of
+handler, runner, counters, sinks), in whole-frame mode (``whole_frame.WholeFrame``: the one path of
 ``messages.classify_message``, in its two halves) or, paired with a detector topic, in box mode
 (``box_mode.Boxes``). Per camera there is one subscription (sensor-data QoS, depth 1), one
 ``LatestFrameWorker`` with its own classifier instance, and reliable result publishers.
@@ -71,13 +71,14 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from ..classifier import Classifier
 from ..errors import RdkClassifierError
 from .box_mode import Boxes
-from .camera import Camera, WholeFrame, Wiring
+from .camera import Camera, Wiring
 from .malloc_tuning import tune_malloc
 from .messages import (database_location, label_info_message, make_header,
                        types_from_ros_packages, vision_info_message)
 from .settings import (LABEL_INFO_TOPIC, PARAMETERS, RELOAD_PARAMETERS, SPECS,
                        VISION_INFO_TOPIC, NodeSettings, hbmem_frame_id_for, validate)
 from .stats import camera_status
+from .whole_frame import WholeFrame
 
 NODE_NAME = "classifier_node"
 #: seconds between two checks for result subscribers in lazy mode (rclpy on Humble has no

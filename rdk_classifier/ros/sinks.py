@@ -15,16 +15,14 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import FrameError
 from .detections import (DetectionTypes, detection2d_array_message, perception_targets_message,
                          stage_perfs, whole_frame_targets_message)
 from .messages import MessageTypes, classification_message, overlay_message, stamp_to_ns
+from .camera import Outcome, Wiring
 from .settings import NodeSettings, debug_topic_for
-
-if TYPE_CHECKING:
-    from .camera import Outcome, Wiring
 
 #: appended to an output topic for the same results as ai_msgs/PerceptionTargets
 TARGETS_SUFFIX = "/targets"
@@ -47,7 +45,7 @@ class ClassificationSink:
     def wanted(self, settings: NodeSettings) -> bool:
         return _subscribed(self.publisher)
 
-    def publish(self, outcome: "Outcome", settings: NodeSettings) -> None:
+    def publish(self, outcome: Outcome, settings: NodeSettings) -> None:
         if outcome.boxes is None:
             self.publisher.publish(classification_message(
                 self._types, outcome.header, outcome.result.top, settings.class_id_format,
@@ -67,7 +65,7 @@ class DetectionsSink:
     def wanted(self, settings: NodeSettings) -> bool:
         return _subscribed(self.publisher)
 
-    def publish(self, outcome: "Outcome", settings: NodeSettings) -> None:
+    def publish(self, outcome: Outcome, settings: NodeSettings) -> None:
         if outcome.boxes is not None:
             self.publisher.publish(detection2d_array_message(
                 self._types, outcome.header, outcome.detections, outcome.boxes,
@@ -106,7 +104,7 @@ class TargetsSink:
         self._rate = _Rate()
 
     @classmethod
-    def for_output(cls, wiring: "Wiring", output_topic: str) -> "TargetsSink":
+    def for_output(cls, wiring: Wiring, output_topic: str) -> "TargetsSink":
         types = wiring.detection_types
         return cls(wiring.publisher(types.PerceptionTargets, output_topic + TARGETS_SUFFIX),
                    types)
@@ -114,7 +112,7 @@ class TargetsSink:
     def wanted(self, settings: NodeSettings) -> bool:
         return _subscribed(self.publisher)
 
-    def publish(self, outcome: "Outcome", settings: NodeSettings) -> None:
+    def publish(self, outcome: Outcome, settings: NodeSettings) -> None:
         t = outcome.result.timing_ms
         end_ns = time.time_ns()
         start_ns = outcome.start_ns or end_ns - int(t.total * 1e6)
@@ -138,7 +136,7 @@ class DebugImageSink:
 
     needs_message = True
 
-    def __init__(self, wiring: "Wiring", input_name: str) -> None:
+    def __init__(self, wiring: Wiring, input_name: str) -> None:
         self._wiring = wiring
         self._topic = debug_topic_for(input_name)
         self.publisher: Any = None
@@ -152,7 +150,7 @@ class DebugImageSink:
     def wanted(self, settings: NodeSettings) -> bool:
         return settings.publish_debug_image and _subscribed(self.publisher)
 
-    def publish(self, outcome: "Outcome", settings: NodeSettings) -> None:
+    def publish(self, outcome: Outcome, settings: NodeSettings) -> None:
         if outcome.message is None or not self.wanted(settings):
             return
         try:
