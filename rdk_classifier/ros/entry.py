@@ -13,7 +13,8 @@ def main(args: Optional[list[str]] = None) -> int:
     except ImportError as exc:
         print(f"classifier_node needs ROS 2 (rclpy, sensor_msgs, vision_msgs): {exc}. Source your "
               "ROS 2 setup (Humble or Jazzy: e.g. /opt/ros/jazzy/setup.bash, "
-              "/opt/tros/humble/setup.bash) and build this package with colcon; see README.md, section ROS 2.", file=sys.stderr)
+              "/opt/tros/humble/setup.bash) and build this package with colcon; see README.md, "
+              "section ROS 2.", file=sys.stderr)
         return 1
     return node_main(args)
 
