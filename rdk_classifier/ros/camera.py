@@ -13,7 +13,10 @@ Every input topic of ``classifier_node`` is one ``Camera``, built alike for ever
   the waiting one); anything with the same ``start/submit/stats/wait_idle/stop`` can take its
   place (a scheduler shared by cameras);
 - outputs as a list of sinks (``sinks.py``): each publishes what it can of a job's ``Outcome``;
-  lazy mode listens to the sinks for subscribers.
+  lazy mode listens to the sinks for subscribers;
+- the result age (a frame's receipt to its result's publication, in the diagnostics): receipt is
+  the middleware's ``received_timestamp`` where rclpy hands callbacks a ``MessageInfo``
+  (``Wiring.message_info``, Jazzy), else the moment the callback runs (Humble).
 
 No rclpy import: the node hands in a ``Wiring`` with itself and its QoS factories.
 """
@@ -30,6 +33,7 @@ from typing import Any, Callable, Optional, Protocol
 from ..classifier import Classifier, Result
 from ..errors import FrameError
 from ..regions import FrameBoxes
+from .distro import received_ns
 from .messages import MessageTypes, as_frame_message, parse_serialized
 from .settings import NodeSettings
 from .stats import StreamStats
@@ -111,16 +115,33 @@ class Wiring:
     result_qos: Any
     settings: Callable[[], NodeSettings]       # the live settings
     detection_types: Any = None                # detections.DetectionTypes when needed
+    #: event callbacks for every output publisher (a fresh PublisherEventCallbacks each), or None;
+    #: the node gives ``matched`` events here for lazy mode where rclpy has them (Jazzy)
+    publisher_events: Optional[Callable[[], Any]] = None
+    #: subscription callbacks take ``(msg, MessageInfo)`` (rclpy on Jazzy)
+    message_info: bool = False
     _publishers: dict[str, Any] = field(default_factory=dict)
 
     def publisher(self, msg_type: Any, topic: str, qos: Any = None) -> Any:
         """One publisher per topic (cameras share one with ``output_topic``)."""
         pub = self._publishers.get(topic)
         if pub is None:
-            pub = self.node.create_publisher(msg_type, topic,
-                                             self.result_qos if qos is None else qos)
+            qos = self.result_qos if qos is None else qos
+            if self.publisher_events is None:
+                pub = self.node.create_publisher(msg_type, topic, qos)
+            else:
+                pub = self.node.create_publisher(msg_type, topic, qos,
+                                                 event_callbacks=self.publisher_events())
             self._publishers[topic] = pub
         return pub
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A job and when its frame was received (ns, system clock; None when not known)."""
+
+    job: Any
+    received_ns: Optional[int]
 
 
 class Camera:
@@ -159,8 +180,11 @@ class Camera:
         ``qos_overrides.<topic>.subscription.*``; then the handler's own (detections)."""
         w = self.wiring
         raw = w.settings().raw_subscriptions
+        # a two-argument callback gets (msg, MessageInfo) where rclpy offers it (Jazzy)
+        callback = partial(self.on_message_info if w.message_info else self.on_message,
+                           serialized=raw)
         self.subscription = w.node.create_subscription(
-            self.msg_type, self.topic, partial(self.on_message, serialized=raw),
+            self.msg_type, self.topic, callback,
             w.camera_qos(), raw=raw, qos_overriding_options=w.qos_overriding())
         self.handler.subscribe(self)
 
@@ -179,18 +203,27 @@ class Camera:
         return any(s.needs_message and s.wanted(settings) for s in self.sinks)
 
     # --- per frame: executor thread ---------------------------------------------------------------
-    def on_message(self, msg: Any, serialized: bool = False) -> None:
-        """A frame from the subscription (serialized bytes or a typed message)."""
+    def on_message(self, msg: Any, serialized: bool = False,
+                   received: Optional[int] = None) -> None:
+        """A frame from the subscription (serialized bytes or a typed message); ``received``:
+        when the middleware received it (ns, system clock), else now."""
+        if received is None:
+            received = time.time_ns()
+
         def job() -> Any:
             m = (parse_serialized(self.parse_kind, msg, self.frame_id) if serialized
                  else as_frame_message(msg, self.frame_id))
             return self.handler.on_frame(self, m)
-        self.offer(job)
+        self.offer(job, received)
 
-    def offer(self, make_job: Callable[[], Any]) -> None:
+    def on_message_info(self, msg: Any, info: Any, serialized: bool = False) -> None:
+        """The same, from a callback that rclpy gives the ``MessageInfo`` too (Jazzy)."""
+        self.on_message(msg, serialized, received_ns(info))
+
+    def offer(self, make_job: Callable[[], Any], received: Optional[int] = None) -> None:
         """Make a job (None: nothing to do yet) and hand it to the runner. A bad frame is
         counted, logged (throttled) and skipped; any other failure too, without ending the
-        executor's spin."""
+        executor's spin. ``received``: when the job's frame arrived (for the result age)."""
         log = self.wiring.node.get_logger()
         try:
             job = make_job()
@@ -206,12 +239,13 @@ class Camera:
                       f"{exc}", throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
             return
         if job is not None:
-            self.worker.submit(job)
+            self.worker.submit(_Received(job, received))
 
     # --- per job: worker thread -------------------------------------------------------------------
-    def _run(self, job: Any) -> bool:
+    def _run(self, item: Any) -> bool:
         """Run a job and hand its outcome to every sink. False (the runner counts the job as
         dropped) for a job the handler refuses (prepared for the model before a swap)."""
+        job, received = (item.job, item.received_ns) if isinstance(item, _Received) else (item, None)
         t0 = time.perf_counter()
         settings = self.wiring.settings()  # an immutable snapshot for this job
         with self.lock:
@@ -224,7 +258,8 @@ class Camera:
         # the worker's own time outside the classifier (the frame was made in the callback)
         node_ms = max(0.0, (time.perf_counter() - t0) * 1e3 - t.inference - t.postprocess
                       - outcome.worker_preprocess_ms)
-        self.stats.add_result(outcome.result, node_ms)
+        age_ms = None if received is None else (time.time_ns() - received) / 1e6
+        self.stats.add_result(outcome.result, node_ms, age_ms)
         return True
 
     def _on_worker_error(self, job: Any, exc: BaseException) -> None:

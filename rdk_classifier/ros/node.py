@@ -30,8 +30,18 @@ the frame per message instead of three. ``raw_subscriptions:=false`` takes typed
 give the same results. Camera QoS is best effort, depth 1, overridable per topic through the
 standard ``qos_overrides.<topic>.subscription.*`` parameters (QoSOverridingOptions). With
 ``lazy`` (default) the cameras are subscribed only while the results (or the enabled debug image)
-have a subscriber (checked every ``LAZY_POLL_PERIOD``): no frames received, nothing converted or
-inferred while nobody listens. Diagnostics consumers do not count.
+have a subscriber: no frames received, nothing converted or inferred while nobody listens.
+Diagnostics consumers do not count.
+
+Humble and Jazzy. The node runs on both; where the installed rclpy has Jazzy's mechanisms
+(``distro.probe``: feature checks, not the distro's name) it uses them, else the Humble path:
+- lazy mode: output publishers get ``matched`` events (``PublisherEventCallbacks(matched=...)``) and
+  the cameras follow them; on Humble a timer checks the subscriber counts every
+  ``LAZY_POLL_PERIOD``;
+- result age (diagnostics): camera callbacks take ``(msg, MessageInfo)`` and count from the
+  middleware's ``received_timestamp``; on Humble from the moment the callback runs;
+- ``executor:=events`` spins with ``rclpy.experimental.EventsExecutor`` where it exists (rclpy >=
+  7.1.4), else with the single-threaded executor and a warning.
 
 Topics (names relative to the node namespace, so remapping works):
 - in: ``image_topics`` (sensor_msgs/Image), ``compressed_topics`` (sensor_msgs/CompressedImage),
@@ -44,7 +54,7 @@ Topics (names relative to the node namespace, so remapping works):
 Diagnostics go through ``diagnostic_updater`` when it is installed; otherwise the node publishes
 the same ``diagnostic_msgs/DiagnosticArray`` on ``/diagnostics`` itself, at the same period.
 
-This is the only module of the package that imports rclpy (Humble API only).
+With ``distro.py`` (the feature checks), the only module of the package that imports rclpy.
 
 The ROS-free parts (cameras and their handlers, sinks, settings, stats and diagnostics,
 messages, CDR parsing, worker) live in their own modules.
@@ -71,6 +81,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from ..classifier import Classifier
 from ..errors import RdkClassifierError
 from .box_mode import Boxes
+from . import distro
 from .camera import Camera, Wiring
 from .malloc_tuning import tune_malloc
 from .messages import (database_location, label_info_message, make_header,
@@ -81,8 +92,8 @@ from .stats import camera_status
 from .whole_frame import WholeFrame
 
 NODE_NAME = "classifier_node"
-#: seconds between two checks for result subscribers in lazy mode (rclpy on Humble has no
-#: matched-subscription event; a poll costs ~0.1 ms per camera)
+#: seconds between two checks for result subscribers in lazy mode where rclpy has no
+#: matched event (Humble; a poll costs ~0.1 ms per camera)
 LAZY_POLL_PERIOD = 0.05
 
 #: camera frames: best effort, only the newest one matters
@@ -139,9 +150,15 @@ class ClassifierNode(Node):
             self._fail("invalid parameters: " + "; ".join(problems))
         malloc_note = tune_malloc() if self._settings.malloc_tuning else None  # before frames flow
         topics = self._input_topics(self._settings)
+        self.features = distro.probe()
+        # lazy mode by matched events where rclpy has them (Jazzy), else by a polling timer
+        lazy_events = self._settings.lazy and self.features.publisher_matched
         wiring = Wiring(self, self._types, _camera_qos, QoSOverridingOptions.with_default_policies,
                         RESULT_QOS, lambda: self._settings,
-                        detection_types=self._detection_types(self._settings))
+                        detection_types=self._detection_types(self._settings),
+                        publisher_events=(partial(distro.matched_callbacks, self.features,
+                                                  self._on_matched) if lazy_events else None),
+                        message_info=self.features.message_info)
         try:
             classifiers = self._load_classifiers(self._settings, len(topics))
         except RdkClassifierError as exc:
@@ -163,7 +180,9 @@ class ClassifierNode(Node):
             self._cameras.append(cam)
             if not self._settings.lazy:
                 cam.subscribe()
-        if self._settings.lazy:
+        if lazy_events:
+            self._update_lazy()  # then each matched event
+        elif self._settings.lazy:
             self._lazy_timer = self.create_timer(LAZY_POLL_PERIOD, self._update_lazy)
 
         self._setup_diagnostics(self._settings.diagnostics_period)
@@ -180,6 +199,15 @@ class ClassifierNode(Node):
                         for c in self._cameras))
         if malloc_note:
             self.get_logger().info(malloc_note)
+        self.get_logger().info(
+            f"{self.features.summary()}: lazy by "
+            f"{'matched events' if self.features.publisher_matched else 'polling'}, result age "
+            f"from {self._age_from()}")
+
+    @property
+    def settings(self) -> NodeSettings:
+        """The parameter values in force (an immutable snapshot)."""
+        return self._settings
 
     # --- start-up ---------------------------------------------------------------------------------
     def _fail(self, message: str) -> None:
@@ -246,6 +274,14 @@ class ClassifierNode(Node):
                                        else "publish_perception_targets:=true")
                        + "; install TROS' ai_msgs or leave it off")
         return types
+
+    def _on_matched(self, status: Any) -> None:
+        """A matched event of an output publisher (Jazzy): subscribers came or went."""
+        self._update_lazy()
+
+    def _age_from(self) -> str:
+        return ("middleware receive time (MessageInfo)" if self.features.message_info
+                else "callback start (this rclpy passes no MessageInfo)")
 
     def _update_lazy(self) -> None:
         """Lazy mode: subscribe a camera when one of its outputs gains a subscriber, let go when
@@ -369,7 +405,8 @@ class ClassifierNode(Node):
             cam.stats.report(cam.worker_stats(), window="diagnostics"), levels,
             input_topic=cam.input_name, output_topic=cam.output_name, model=clf.model_name,
             backend=clf.backend.name, fallback_reason=clf.fallback_reason,
-            subscribed=cam.subscription is not None, extra=cam.handler.key_values())
+            subscribed=cam.subscription is not None, extra=cam.handler.key_values(),
+            age_from=self._age_from())
 
     def _fill_status(self, cam: Camera, stat: Any) -> Any:
         from diagnostic_msgs.msg import DiagnosticStatus
@@ -426,7 +463,11 @@ def main(args: Optional[list[str]] = None) -> int:
     node = None
     try:
         node = ClassifierNode()
-        rclpy.spin(node)
+        executor, note = distro.make_executor(node.settings.executor, node.features)
+        if note:
+            node.get_logger().warning(note)
+        executor.add_node(node)
+        executor.spin()
     except StartupError:
         return 1  # already logged as FATAL with what to do
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -27,6 +27,8 @@ class _Totals:
     inference_ms: float = 0.0
     postprocess_ms: float = 0.0
     node_ms: float = 0.0
+    age_ms: float = 0.0
+    aged: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class StreamReport:
     postprocess_ms: float
     node_ms: float             # conversion + message building + publish, outside the classifier
     top1: Optional[tuple[int, str, float]]
+    #: mean time from a frame's receipt to its result's publication (0.0: none in the window)
+    result_age_ms: float = 0.0
 
     def line(self) -> str:
         top = f", top-1 {self.top1[1]!r} {self.top1[2]:.2f}" if self.top1 else ""
@@ -70,13 +74,19 @@ class StreamStats:
         self._published = 0
         self._bad = 0
         self._sums = [0.0, 0.0, 0.0, 0.0]  # preprocess, inference, postprocess, node
+        self._age_sum, self._aged = 0.0, 0  # result ages (ms) and how many were known
         self._top1: Optional[tuple[int, str, float]] = None
         self._windows: dict[str, _Totals] = {}
         self._started = clock()
 
-    def add_result(self, result: Result, node_ms: float) -> None:
+    def add_result(self, result: Result, node_ms: float,
+                   age_ms: Optional[float] = None) -> None:
+        """``age_ms``: from the frame's receipt to the result's publication, when known."""
         t = result.timing_ms
         with self._lock:
+            if age_ms is not None:
+                self._age_sum += max(0.0, age_ms)
+                self._aged += 1
             self._published += 1
             self._sums[0] += t.preprocess
             self._sums[1] += t.inference
@@ -106,7 +116,9 @@ class StreamStats:
         now = self._clock()
         with self._lock:
             cur = _Totals(now, worker.received, worker.dropped, self._published, self._bad,
-                          worker.errors, *self._sums)
+                          worker.errors, preprocess_ms=self._sums[0],
+                          inference_ms=self._sums[1], postprocess_ms=self._sums[2],
+                          node_ms=self._sums[3], age_ms=self._age_sum, aged=self._aged)
             prev = self._windows.get(window) or _Totals(self._started)
             self._windows[window] = cur
             top1 = self._top1
@@ -127,7 +139,9 @@ class StreamStats:
             preprocess_ms=mean(cur.preprocess_ms, prev.preprocess_ms),
             inference_ms=mean(cur.inference_ms, prev.inference_ms),
             postprocess_ms=mean(cur.postprocess_ms, prev.postprocess_ms),
-            node_ms=mean(cur.node_ms, prev.node_ms), top1=top1)
+            node_ms=mean(cur.node_ms, prev.node_ms), top1=top1,
+            result_age_ms=((cur.age_ms - prev.age_ms) / (cur.aged - prev.aged)
+                           if cur.aged > prev.aged else 0.0))
 
 
 __all__ = ["StreamStats", "StreamReport", "camera_status"]
@@ -135,7 +149,7 @@ __all__ = ["StreamStats", "StreamReport", "camera_status"]
 
 def camera_status(r: StreamReport, levels: Any, *, input_topic: str, output_topic: str,
                   model: str, backend: str, fallback_reason: str | None, subscribed: bool,
-                  extra: Sequence[tuple[str, str]] = ()
+                  extra: Sequence[tuple[str, str]] = (), age_from: str = ""
                   ) -> tuple[Any, str, list[tuple[str, str]]]:
     """Diagnostic level, message and key/values of one camera from its report: a pure function,
     so the stand-in tests and diagnostic_updater see the same thing. ``levels``: a class with
@@ -160,7 +174,10 @@ def camera_status(r: StreamReport, levels: Any, *, input_topic: str, output_topi
           ("preprocess (ms)", f"{r.preprocess_ms:.2f}"),
           ("inference (ms)", f"{r.inference_ms:.2f}"),
           ("postprocess (ms)", f"{r.postprocess_ms:.3f}"),
-          ("node overhead (ms)", f"{r.node_ms:.3f}")]
+          ("node overhead (ms)", f"{r.node_ms:.3f}"),
+          ("result age (ms)", f"{r.result_age_ms:.2f}")]
+    if age_from:
+        kv.append(("result age from", age_from))
     if r.top1:
         kv.append(("top-1", f"{r.top1[0]} {r.top1[1]} {r.top1[2]:.3f}"))
     if fallback_reason:
