@@ -1,5 +1,5 @@
-"""Box mode under the REAL rclpy (ROS 2 Humble), two processes: classifier_node runs in its own
-process; this one publishes camera frames and a detector's messages (vision_msgs/Detection2DArray
+"""Box mode under the REAL rclpy (ROS 2 Humble or Jazzy), two processes: classifier_node runs in its
+own process; this one publishes camera frames and a detector's messages (vision_msgs/Detection2DArray
 on one camera, ai_msgs/PerceptionTargets on another, when ai_msgs is built) over DDS, detections
 sometimes before their frame, and gets the classified boxes back with the frames' stamps.
 Skipped where rclpy (or vision_msgs) is not installed (CI); run in a sourced ROS 2 environment:

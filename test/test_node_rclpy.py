@@ -1,5 +1,5 @@
-"""classifier_node under the REAL rclpy (ROS 2 Humble). Skipped where rclpy is not installed
-(CI); run on a ROS 2 machine after sourcing its setup file:
+"""classifier_node under the REAL rclpy (ROS 2 Humble or Jazzy). Skipped where rclpy is not
+installed (CI); run on a ROS 2 machine after sourcing its setup file:
 
     python -m pytest -q test/test_node_rclpy.py
 
@@ -317,3 +317,126 @@ def test_lazy_mode_subscribes_when_the_results_get_a_subscriber(context):
         assert int(res.results[0].class_id) in CAT_CLASSES
     finally:
         b.close()
+
+
+# --- what this rclpy offers (Humble or Jazzy), as the node found it -------------------------------
+def test_the_feature_checks_match_what_this_rclpy_does(context):
+    """``distro.probe`` says what this rclpy has; each claim is checked by using it over DDS."""
+    from rdk_classifier.ros import distro
+
+    features = distro.probe()
+    print(features.summary())
+    from std_msgs.msg import String
+
+    a = Node("rt_feature_a", context=context)
+    b = Node("rt_feature_b", context=context)
+    ex = SingleThreadedExecutor(context=context)
+    ex.add_node(a)
+    ex.add_node(b)
+    try:
+        matched: list = []
+        callbacks = distro.matched_callbacks(features, matched.append)
+        if features.publisher_matched:
+            pub = a.create_publisher(String, "rt_feature", RELIABLE, event_callbacks=callbacks)
+        else:
+            assert callbacks is None
+            from rclpy.qos_event import PublisherEventCallbacks  # Humble's: no matched
+            with pytest.raises(TypeError):
+                PublisherEventCallbacks(matched=matched.append)
+            pub = a.create_publisher(String, "rt_feature", RELIABLE)
+        got: list = []
+        if features.message_info:
+            b.create_subscription(String, "rt_feature", lambda m, info: got.append(
+                (m.data, distro.received_ns(info))), RELIABLE)
+        else:
+            b.create_subscription(String, "rt_feature", lambda m: got.append((m.data, None)),
+                                  RELIABLE)
+        end = time.monotonic() + TIMEOUT
+        while time.monotonic() < end and not got:
+            pub.publish(String(data="hi"))
+            ex.spin_once(timeout_sec=0.1)
+        assert got and got[0][0] == "hi"
+        if features.message_info:
+            assert abs(got[0][1] - time.time_ns()) < 60 * 10**9   # ns, system clock
+        if features.publisher_matched:
+            assert matched and distro.matched_count(matched[-1]) == 1
+    finally:
+        ex.shutdown()
+        a.destroy_node()
+        b.destroy_node()
+
+
+def test_lazy_mode_lets_go_when_the_last_listener_leaves(context):
+    b = Bench(context, image_topics=["rt_cam/image_raw"], log_period=0.0, lazy=True)
+    try:
+        # the mechanism the node chose: events where rclpy has them, else the polling timer
+        assert hasattr(b.node, "_lazy_timer") != b.node.features.publisher_matched
+        subs = lambda: len(b.node.get_subscriptions_info_by_topic("/rt_cam/image_raw"))  # noqa
+        b.listen("/rt_cam/image_raw/classification", Classification)
+        assert b.spin_until(lambda: subs() == 1, 5.0)
+        for sub in list(b.peer.subscriptions):
+            b.peer.destroy_subscription(sub)
+        assert b.spin_until(lambda: subs() == 0, 5.0)
+    finally:
+        b.close()
+
+
+def test_result_age_in_diagnostics(bench):
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    bench.camera("/rt_cam/image_raw", Image)
+    out = bench.listen("/rt_cam/image_raw/classification", Classification)
+    arrays = bench.listen("/diagnostics", DiagnosticArray)
+    bench.send("/rt_cam/image_raw", image(load_bgr(PHOTOS / "chelsea.png"), "bgr8", 17 * 10**9),
+               out)
+
+    def values():
+        for a in reversed(arrays):
+            for s in a.status:
+                if s.name == "classifier_node: /rt_cam/image_raw":
+                    kv = {v.key: v.value for v in s.values}
+                    if float(kv["result age (ms)"]) > 0:
+                        return kv
+        return None
+
+    assert bench.spin_until(lambda: values() is not None, 5.0)
+    kv = values()
+    assert float(kv["result age (ms)"]) >= float(kv["inference (ms)"]) > 0
+    assert kv["result age from"].startswith(
+        "middleware" if bench.node.features.message_info else "callback")
+
+
+def test_events_executor_option_in_a_node_process():
+    """``executor:=events``: spun by rclpy.experimental.EventsExecutor where this rclpy has it,
+    else a warning and the single-threaded executor; the node answers either way."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from rdk_classifier.ros import distro
+
+    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get("RDK_CLASSIFIER_TEST_DOMAIN", "42"))
+    cmd = [sys.executable, "-c", "import sys; from rdk_classifier.ros.node import main; "
+           "sys.exit(main(sys.argv))", "--ros-args", "-p", "executor:=events",
+           "-p", "log_period:=0.0", "-r", "__node:=rt_events_node"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+                              daemon=True)
+    reader.start()
+    try:  # until the node has started (model loaded, executor chosen) and spun a while
+        end = time.monotonic() + 120.0
+        while time.monotonic() < end and proc.poll() is None and not any(
+                "lazy by" in line for line in lines):
+            time.sleep(0.1)
+        assert proc.poll() is None, "".join(lines)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+    out = "".join(lines)
+    assert "classifying with" in out and proc.returncode == 0, out
+    fell_back = "rclpy.experimental.EventsExecutor" in out
+    assert fell_back != distro.probe().events_executor, out
