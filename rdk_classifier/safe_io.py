@@ -181,23 +181,39 @@ def ensure_directory(path: PathLike, what: str = "output folder") -> Path:
 @contextlib.contextmanager
 def exclusive_claim(path: PathLike, what: str = "output") -> Iterator[Path]:
     """Hold an exclusive lock on ``path`` (via ``<dir>/.<name>.lock``) while the block runs, so a
-    second run with the same output fails at once instead of racing the first. The lock file is
-    left in place (removing it would let a third run lock a different inode)."""
+    second run with the same output fails at once instead of racing the first.
+
+    The lock file is removed when the block ends, while still locked. A run that opened the old
+    lock file before it was removed sees, once it holds the lock, that the name no longer leads to
+    the file it locked, and starts over on the new one: two runs never hold different inodes."""
     p = Path(path)
     lock = p.with_name(f".{p.name}.lock")
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                     0o644)
-    except OSError as exc:
-        raise OutputError(f"cannot claim {what} {p}: {lock}: {exc.strerror or exc}") from None
-    try:
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        try:
+            fd = os.open(lock, flags, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot claim {what} {p}: {lock}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise OutputError(f"{what} {p} is being written by another process (lock {lock}); "
                               f"wait for it or choose another path") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.lstat(lock))
+        except OSError:  # removed by the run that held it before us
+            same = False
+        if same:
+            break
+        os.close(fd)
+    else:  # pragma: no cover - a hundred removals in a row: someone deletes it on purpose
+        raise OutputError(f"cannot claim {what} {p}: {lock} keeps disappearing")
+    try:
         yield p
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
         os.close(fd)
 
 

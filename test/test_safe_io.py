@@ -95,7 +95,7 @@ def test_staged_directory_appears_whole_or_not_at_all(tmp_path):
             inner.mkdir()
             (inner / "bag_0.mcap").write_bytes(b"partial")
             raise KeyboardInterrupt
-    assert list(tmp_path.iterdir()) == [tmp_path / ".bag.lock"]
+    assert list(tmp_path.iterdir()) == []  # nothing staged, no lock file left
     with safe_io.staged_directory(final) as inner:
         inner.mkdir()
         (inner / "bag_0.mcap").write_bytes(b"whole")
