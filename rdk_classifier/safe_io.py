@@ -246,33 +246,55 @@ def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[Pa
 
 
 
-def read_bounded_text(path: str | Path, max_bytes: int, what: str,
-                      error: type[Exception] = OutputError) -> str:
-    """The UTF-8 text of a regular file of at most ``max_bytes`` (BOM removed), for every small
-    input file a user names (class names, ground truth, boxes). Opened without blocking and checked
-    with fstat, so a FIFO, a device (/dev/zero) or a directory is refused with ``error`` instead of
-    hanging or exhausting memory."""
+@contextlib.contextmanager
+def open_bounded(path: str | Path, max_bytes: int, what: str,
+                 error: type[Exception] = OutputError, limit_hint: str = "") -> Iterator[IO[bytes]]:
+    """A binary file object of a regular file of at most ``max_bytes``, for every input a user
+    names. Opened without blocking and checked with fstat, so a FIFO, a device (/dev/zero) or a
+    directory is refused with ``error`` instead of hanging or exhausting memory; a file over the
+    limit is refused by its size before a byte is read. ``limit_hint`` names the option that
+    changes the limit (added to the refusal)."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise error(f"cannot read {what} {path}: "
+                    f"{getattr(exc, 'strerror', None) or exc}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise error(f"{what} {path} is not a regular file")
         if st.st_size > max_bytes:
-            raise error(f"{what} {path} has {st.st_size} bytes; the limit is {max_bytes}")
+            raise error(f"{what} {path} has {st.st_size} bytes; the limit is {max_bytes}"
+                        + (f" ({limit_hint})" if limit_hint else ""))
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
+            yield f
     finally:
         os.close(fd)
+
+
+def read_bounded_bytes(path: str | Path, max_bytes: int, what: str,
+                       error: type[Exception] = OutputError, limit_hint: str = "") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (see ``open_bounded``); a file that
+    grows past the limit while it is read is refused too."""
+    with open_bounded(path, max_bytes, what, error, limit_hint) as f:
+        data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise error(f"{what} {path} is larger than {max_bytes} bytes")
+        raise error(f"{what} {path} is larger than {max_bytes} bytes"
+                    + (f" ({limit_hint})" if limit_hint else ""))
+    return data
+
+
+def read_bounded_text(path: str | Path, max_bytes: int, what: str,
+                      error: type[Exception] = OutputError, limit_hint: str = "") -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes`` (BOM removed), for every small
+    input file a user names (class names, boxes, manifests); see ``open_bounded``."""
+    data = read_bounded_bytes(path, max_bytes, what, error, limit_hint)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
 __all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "ensure_directory",
-           "exclusive_claim", "read_bounded_text", "staged_directory", "write_bytes", "write_text"]
+           "exclusive_claim", "open_bounded", "read_bounded_bytes", "read_bounded_text",
+           "staged_directory", "write_bytes", "write_text"]

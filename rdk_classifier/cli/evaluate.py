@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..evaluation import EvaluationReport, evaluate, read_labels
+from ..evaluation import MAX_LABELLED_IMAGES, EvaluationReport, evaluate, read_labels
 from .common import add_model_options, load_classifier
 
 
@@ -23,6 +23,10 @@ def add_parser(subparsers) -> None:
                    help="ground truth: '<file name> <class index>' per line")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="threads, each with its own model instance (default: 1)")
+    p.add_argument("--max-images", type=int, default=MAX_LABELLED_IMAGES, metavar="N",
+                   dest="max_images",
+                   help=f"most images the label file may list (default: {MAX_LABELLED_IMAGES}; "
+                        f"ImageNet's validation set lists 50,000)")
     p.add_argument("--per-image", action="store_true", dest="per_image",
                    help="also list every image's result")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -63,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("error: --workers must be >= 1", file=sys.stderr)
         return 2
-    samples = read_labels(args.label_file)
+    if args.max_images < 1:
+        print("error: --max-images must be >= 1", file=sys.stderr)
+        return 2
+    samples = read_labels(args.label_file, max_images=args.max_images)
     clf = load_classifier(args)
     from tqdm import tqdm
 
