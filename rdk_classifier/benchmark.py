@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from .classifier import Classifier, Timing
-from .frames import bgr_to_nv12, load_image
+from .frames import DEFAULT_MAX_PIXELS, bgr_to_nv12, check_pixel_budget, load_image
 
 INPUTS = ("bgr8", "nv12", "jpeg")
 DEFAULT_SIZE = (1920, 1080)   # width, height
@@ -141,6 +141,7 @@ class BenchReport:
     latencies_ms: list[float] = field(repr=False)
     stages: list[Timing] = field(repr=False)
     per_thread_frames: list[int] = field(default_factory=list)
+    resize_mode: str | None = None  # how the frames were fitted to the model input
 
     @property
     def fps(self) -> float:
@@ -159,6 +160,7 @@ class BenchReport:
         return {
             "model": self.model,
             "backend": self.backend,
+            "resize_mode": self.resize_mode,
             "threads": self.threads,
             "frames": self.frames,
             "warmup": self.warmup,
@@ -200,6 +202,9 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
     if encoding not in INPUTS:
         raise ValueError(f"unknown input {encoding!r}; choose one of {', '.join(INPUTS)}")
     width, height = size
+    # before any frame is allocated: a 100000x100000 --size is one line, not a numpy traceback
+    check_pixel_budget(width, height, classifier.preprocessor.max_pixels or DEFAULT_MAX_PIXELS,
+                       "bench frame (--size)")
     data = make_frames(width, height, encoding, image)
     clfs = [classifier] + [classifier.clone() for _ in range(threads - 1)]
     share = [frames // threads + (1 if k < frames % threads else 0) for k in range(threads)]
@@ -279,7 +284,8 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
         frames=sum(len(x) for x in latencies), warmup=warmup, input=encoding,
         size=(width, height), source=str(image) if image else "procedural", elapsed_s=elapsed,
         latencies_ms=[v for x in latencies for v in x], stages=[v for x in stages for v in x],
-        per_thread_frames=[len(x) for x in latencies])
+        per_thread_frames=[len(x) for x in latencies],
+        resize_mode=classifier.preprocessor.mode)
 
 
 __all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "encode_frame", "latency_summary",

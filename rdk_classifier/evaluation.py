@@ -191,6 +191,7 @@ class EvaluationReport:
     results: list[ImageResult]    # label file order
     workers: int = 1
     elapsed_s: float = 0.0
+    resize_mode: str | None = None  # how the images were fitted to the model input
 
     @property
     def evaluated(self) -> list[ImageResult]:
@@ -236,6 +237,7 @@ class EvaluationReport:
     def to_dict(self, per_image: bool = False) -> dict:
         d = {
             "model": self.model,
+            "resize_mode": self.resize_mode,
             "count": self.count,
             "listed": self.listed,
             "top1": self.top1,
@@ -294,7 +296,8 @@ def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[La
         _evaluate_threads(classifier, image_dir, samples, workers, results, progress)
     elapsed = time.perf_counter() - start
     return EvaluationReport(classifier.model_name, len(samples),
-                            [r for r in results if r is not None], workers, elapsed)
+                            [r for r in results if r is not None], workers, elapsed,
+                            classifier.preprocessor.mode)
 
 
 def check_images(image_dir: Path, samples: Sequence[LabelledImage]) -> None:

@@ -10,7 +10,8 @@ from ..classifier import Result
 from ..errors import BoxesFileError, FrameError
 from ..regions import load_boxes_file
 from .boxes import classify_file_boxes, print_boxes_result
-from .common import add_model_options, expand_images, load_classifier, model_line
+from .common import (add_model_options, expand_images, load_classifier, model_line,
+                     no_images_message, url_error)
 
 
 def add_parser(subparsers) -> None:
@@ -41,9 +42,12 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         print("error: --top-k must be >= 1", file=sys.stderr)
         return 2
+    if url_error(args.paths):
+        print(f"error: {url_error(args.paths)}", file=sys.stderr)
+        return 2
     files = expand_images(args.paths, args.recursive)
     if not files:
-        print("error: no image files found in " + " ".join(args.paths), file=sys.stderr)
+        print(f"error: {no_images_message(args.paths, args.recursive)}", file=sys.stderr)
         return 1
     boxes = None
     if args.boxes:

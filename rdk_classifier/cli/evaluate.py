@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..evaluation import MAX_LABELLED_IMAGES, EvaluationReport, evaluate, read_labels
-from .common import add_model_options, load_classifier
+from .common import WORKERS_RANGE, add_model_options, load_classifier, ranged_int
 
 
 def add_parser(subparsers) -> None:
@@ -21,8 +21,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--images", required=True, metavar="DIR", help="folder holding the images")
     p.add_argument("--labels", required=True, metavar="FILE", dest="label_file",
                    help="ground truth: '<file name> <class index>' per line")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="threads, each with its own model instance (default: 1)")
+    p.add_argument("--workers", type=ranged_int(*WORKERS_RANGE), default=1, metavar="N",
+                   help="threads, each with its own model instance, %d..%d (default: 1)"
+                        % WORKERS_RANGE)
     p.add_argument("--max-images", type=int, default=MAX_LABELLED_IMAGES, metavar="N",
                    dest="max_images",
                    help=f"most images the label file may list (default: {MAX_LABELLED_IMAGES}; "
@@ -47,7 +48,7 @@ def format_text(report: EvaluationReport, per_image: bool) -> str:
                          f"{best.score:.3f}) [{mark}]")
     t = report.mean_timing_ms()
     lines += [
-        f"model: {report.model}",
+        f"model: {report.model} (resize {report.resize_mode})",
         f"images: {report.count} classified of {report.listed} listed "
         f"({len(report.missing)} missing, {len(report.failed)} unreadable)",
         f"top-1: {report.top1:.4f} ({report.top1_hits}/{report.count})",
