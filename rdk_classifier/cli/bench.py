@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if args.warmup < 0:
         print("error: --warmup must be >= 0", file=sys.stderr)
         return 2
-    check_pixel_budget(*args.size, DEFAULT_MAX_PIXELS, "bench frame (--size)")  # before the model
+    width, height = args.size
+    check_pixel_budget(width, height, DEFAULT_MAX_PIXELS, "bench frame (--size)")  # before the model
     clf = load_classifier(args)
     try:
         report = run_benchmark(clf, threads=args.threads, frames=args.frames, warmup=args.warmup,
