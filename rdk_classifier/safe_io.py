@@ -217,12 +217,54 @@ def exclusive_claim(path: PathLike, what: str = "output") -> Iterator[Path]:
         os.close(fd)
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def exchange_paths(a: PathLike, b: PathLike) -> bool:
+    """Swap two existing entries atomically (Linux ``renameat2(RENAME_EXCHANGE)``): a reader sees
+    the old or the new one under each name, never none. False where the system cannot (not Linux,
+    an old kernel or C library, a file system without it); the caller then falls back."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(a))
+
+
+def _swap_in(new: Path, final: Path, parking: Path) -> None:
+    """Put the complete folder ``new`` at ``final`` (an existing folder): exchanged atomically
+    where the system can; else the old one is renamed to ``parking`` first and put back if the
+    second rename fails. Afterwards the old folder is at ``new`` (exchange) or ``parking``."""
+    if exchange_paths(new, final):
+        return
+    os.rename(final, parking)
+    try:
+        os.rename(new, final)
+    except BaseException:
+        os.rename(parking, final)
+        raise
+
+
 @contextlib.contextmanager
 def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[PathLike] = (),
                      what: str = "output") -> Iterator[Path]:
     """A hidden empty folder beside ``path``; the block fills ``<yielded>/<name>`` (which does
     not exist yet, for writers that insist on creating it), and on success it is renamed to
-    ``path``. On failure or interruption everything staged is removed. Holds ``exclusive_claim``.
+    ``path`` (with ``force``, swapped with the old folder, which is then removed). On failure or
+    interruption everything staged is removed and an old folder is untouched. Holds
+    ``exclusive_claim``.
     """
     final = check_output(path, force=force, inputs=inputs, what=what, directory=True)
     with exclusive_claim(final, what):
@@ -238,13 +280,28 @@ def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[Pa
                 raise OutputError(f"{what} {final} was not written")
             check_output(final, force=force, what=what, directory=True)  # again: late arrivals
             if force and os.path.lexists(final):
-                old = stage / ".replaced"
-                os.rename(final, old)
-            os.rename(inner, final)
+                _swap_in(inner, final, stage / ".replaced")
+            else:
+                os.rename(inner, final)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def replace_directory(path: PathLike, *, force: bool = False, inputs: Iterable[PathLike] = (),
+                      what: str = "output folder") -> Iterator[Path]:
+    """The new version of folder ``path``, built completely before it replaces anything.
+
+    Yields an empty hidden folder beside ``path``; when the block ends normally it becomes
+    ``path``: renamed into place, or (an existing folder, only with ``force``) swapped with the
+    old one atomically, then the old one is deleted. Until that moment the old folder is whole
+    and untouched: an error, Ctrl-C or SIGTERM in the block leaves it as it was and removes the
+    stage (SIGKILL leaves a hidden ``.<name>.*.partial`` beside it, never a half-old folder).
+    Refused like every output: a symlink, a file in the way, an input of the command, an existing
+    folder without ``force``; and a second writer of the same folder (``exclusive_claim``)."""
+    with staged_directory(path, force=force, inputs=inputs, what=what) as inner:
+        inner.mkdir()
+        yield inner
 
 @contextlib.contextmanager
 def open_bounded(path: str | Path, max_bytes: int, what: str,
@@ -296,5 +353,6 @@ def read_bounded_text(path: str | Path, max_bytes: int, what: str,
         raise error(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
 __all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "ensure_directory",
-           "exclusive_claim", "open_bounded", "read_bounded_bytes", "read_bounded_text",
-           "staged_directory", "write_bytes", "write_text"]
+           "exchange_paths", "exclusive_claim", "open_bounded", "read_bounded_bytes",
+           "read_bounded_text", "replace_directory", "staged_directory", "write_bytes",
+           "write_text"]
