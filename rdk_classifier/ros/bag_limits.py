@@ -62,10 +62,12 @@ def _inflate(make: Callable[[], Any], data: bytes, limit: int, what: str) -> byt
 
 
 def _zstd_decompressor():
+    import importlib
+
     try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python >= 3.14
+        zstd = importlib.import_module("compression.zstd")  # Python >= 3.14
     except ImportError:
-        from backports import zstd  # type: ignore[import-not-found,no-redef]
+        zstd = importlib.import_module("backports.zstd")  # what rosbags uses before 3.14
     return zstd.ZstdDecompressor()
 
 
@@ -106,7 +108,7 @@ def bounded_inflation(limit: int | None = None) -> Iterator[None]:
             table["lz4"] = lambda data, size: _inflate(  # type: ignore[index]
                 _lz4_decompressor, data, min(size, limit), "a compressed MCAP chunk")
         if saved_zstd is not None:
-            reader_module.zstd = _BoundedZstd(saved_zstd, limit)
+            setattr(reader_module, "zstd", _BoundedZstd(saved_zstd, limit))
     try:
         yield
     finally:
@@ -115,7 +117,7 @@ def bounded_inflation(limit: int | None = None) -> Iterator[None]:
                 table.clear()  # type: ignore[union-attr]
                 table.update(saved_table)  # type: ignore[union-attr]
             if saved_zstd is not None:
-                reader_module.zstd = saved_zstd
+                setattr(reader_module, "zstd", saved_zstd)
 
 
 __all__ = ["bounded_inflation", "check_declared_sizes"]
