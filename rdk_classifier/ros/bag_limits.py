@@ -108,7 +108,7 @@ def bounded_inflation(limit: int | None = None) -> Iterator[None]:
             table["lz4"] = lambda data, size: _inflate(  # type: ignore[index]
                 _lz4_decompressor, data, min(size, limit), "a compressed MCAP chunk")
         if saved_zstd is not None:
-            setattr(reader_module, "zstd", _BoundedZstd(saved_zstd, limit))
+            reader_module.zstd = _BoundedZstd(saved_zstd, limit)  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -117,7 +117,7 @@ def bounded_inflation(limit: int | None = None) -> Iterator[None]:
                 table.clear()  # type: ignore[union-attr]
                 table.update(saved_table)  # type: ignore[union-attr]
             if saved_zstd is not None:
-                setattr(reader_module, "zstd", saved_zstd)
+                reader_module.zstd = saved_zstd
 
 
 __all__ = ["bounded_inflation", "check_declared_sizes"]
