@@ -15,13 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("rosbags")
-from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer  # noqa: E402
+from rosbags.rosbag2 import CompressionMode  # noqa: E402
 
 from box_messages import detection_array  # noqa: E402
+from hostile_bags import DET, IMAGE, IMG, PERIOD, T0, image, write_bag  # noqa: E402
 from rdk_classifier.cli import main as cli_main  # noqa: E402
 from rdk_classifier.ros import detections as det  # noqa: E402
 from rdk_classifier.ros.detections import DETECTION_2D_ARRAY  # noqa: E402
@@ -32,35 +32,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-T0 = 1_700_000_000_000_000_000
-PERIOD = 33_333_333
-IMG, DET = "/cam/image_raw", "/cam/detections"
-IMAGE = "sensor_msgs/msg/Image"
 SCALE = max(1, int(os.environ.get("FUZZ_EXAMPLES", "1")))
-
-
-def image(ts, width: int, height: int, stamp: int):
-    T = ts.types
-    return T["sensor_msgs/msg/Image"](
-        header=T["std_msgs/msg/Header"](
-            stamp=T["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9),
-            frame_id="cam"),
-        height=height, width=width, encoding="bgr8", is_bigendian=0, step=width * 3,
-        data=np.zeros(width * height * 3, np.uint8))
-
-
-def write_bag(path: Path, records, storage="mcap", compression=None):
-    ts = humble_typestore()
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    w = Writer(path, version=8, storage_plugin=plugin)
-    if compression is not None:
-        w.set_compression(compression, CompressionFormat.ZSTD)
-    with w:
-        conns = {}
-        for topic, msgtype, t, msg in records:
-            if topic not in conns:
-                conns[topic] = w.add_connection(topic, msgtype, typestore=ts)
-            w.write(conns[topic], t, bytes(ts.serialize_cdr(msg, msgtype)))
 
 
 def run_child(*argv: str) -> tuple[int, str, int]:
