@@ -4,7 +4,8 @@ The data lives in ``zoo.yaml`` beside this module (parsed once). ``get_model`` l
 ``resolve_model`` turns a name or a file path into a file on this machine and the runtime to run
 it on, and ``rdk_classifier.download.fetch_model`` brings a missing ``.bin`` into the cache.
 
-Length: the registry loader validates every field of zoo.yaml (71 rows) and resolves names, files
+Length: the registry loader validates every field of zoo.yaml (82 rows, X5 and S-series builds)
+and resolves names, files
 and runtimes; the table itself is data in zoo.yaml.
 """
 
@@ -20,8 +21,10 @@ from typing import Any
 
 import yaml
 
+from . import boards
 from .normalization import IMAGENET_MEAN, IMAGENET_SCALE
-from .errors import ModelError, ModelNotFoundError, ModelUnavailableHereError, UnknownModelError
+from .errors import (ModelError, ModelNotFoundError, ModelUnavailableHereError, SocMismatchError,
+                     UnknownModelError)
 
 
 DEFAULT_MODEL = "EfficientNet_Lite0_int8"
@@ -41,7 +44,45 @@ PACKAGED_MODEL_DIR = Path(__file__).resolve().parent / "models"
 REGISTRY_FILE = Path(__file__).resolve().parent / "zoo.yaml"
 
 _FIGURES = ("params_m", "float_top1", "quant_top1", "latency_ms", "latency_mt_ms", "fps")
+_BUILD_FIGURES = ("latency_ms", "fps", "fps_threads", "quant_top1", "float_top1")
 _BIN_SUFFIX = "_224x224_nv12.bin"
+#: the model file suffixes a path can have (.bin: X5, .hbm: S series, .onnx: CPU)
+MODEL_SUFFIXES = (".bin", ".hbm", ".onnx")
+
+
+@dataclass(frozen=True)
+class SocBuild:
+    """One compiled file of a model for one chip: where it is published, what it was compiled
+    for, and the figures the zoo publishes for it (None where it publishes none)."""
+
+    soc: str                     # x5 | s100 | s100p | s600 (boards.SOCS)
+    file: str                    # the file name (.bin on X5, .hbm on the S series)
+    url: str | None              # None: not published for download (preinstalled only)
+    url_path: str | None         # the path under the zoo's base URL of that chip's files
+    march: str                   # the BPU architecture it is compiled for (boards.MARCH)
+    input_size: tuple[int, int]  # (height, width) of this build
+    input_contract: str          # packed_nv12 (X5) | nv12_y_uv (S series), boards.INPUT_CONTRACT
+    latency_ms: float | None = None
+    fps: float | None = None
+    #: the thread / submission count the FPS was measured with (None: as the source gives it)
+    fps_threads: int | None = None
+    quant_top1: float | None = None
+    float_top1: float | None = None
+    #: how the figures were obtained, in the source's words (board tool, toolchain estimate)
+    measured: str | None = None
+
+    @property
+    def folder(self) -> str | None:
+        """The archive folder of the file (``rdk_s100/ResNet``); None for a flat X5 file."""
+        if not self.url_path or "/" not in self.url_path:
+            return None
+        return self.url_path.rsplit("/", 1)[0]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_size"] = list(self.input_size)
+        d["folder"] = self.folder
+        return d
 
 
 @dataclass(frozen=True)
@@ -77,12 +118,28 @@ class ModelInfo:
     sha256: str | None = None
     #: further names that resolve to this model (e.g. the zoo tables' spellings)
     aliases: tuple[str, ...] = ()
+    #: the compiled files per chip (the X5 one is bin_file/url above); empty for CPU models
+    builds: tuple[SocBuild, ...] = ()
+
+    def build(self, soc: str) -> SocBuild | None:
+        """The file this chip runs (its own build, or one it runs: an S100P runs s100 builds)."""
+        for want in boards.RUNS_BUILDS_OF[soc]:
+            for b in self.builds:
+                if b.soc == want:
+                    return b
+        return None
+
+    @property
+    def socs(self) -> tuple[str, ...]:
+        """The chips this model has a build for (the X5 row or the S builds)."""
+        return tuple(b.soc for b in self.builds)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (tuples become lists)."""
         d = asdict(self)
         for key in ("input_size", "mean", "scale", "aliases"):
             d[key] = list(d[key])
+        d["builds"] = [b.to_dict() for b in self.builds]
         return d
 
 
@@ -92,9 +149,11 @@ class ResolvedModel:
 
     info: ModelInfo
     path: Path
-    runtime: str  # "bpu" (a .bin) or "cpu" (an .onnx)
+    runtime: str  # "bpu" (a .bin / .hbm) or "cpu" (an .onnx)
     #: set when the model asked for cannot run here and this one runs instead (``fallback=True``)
     fallback_reason: str | None = None
+    #: the chip build picked for this board (None: a CPU model, or a file given by path)
+    build: SocBuild | None = None
 
 
 # ----------------------------------------------------------------------------- registry loading
@@ -104,6 +163,7 @@ class _Registry:
     base_url: str
     models: tuple[ModelInfo, ...]
     index: dict[str, ModelInfo]  # casefolded name / alias -> model
+    s_base_url: str = ""
 
 
 def _figure(value: Any, where: str) -> float | None:
@@ -121,7 +181,49 @@ def _triple(value: Any, where: str) -> tuple[float, float, float]:
     return float(a), float(b), float(c)
 
 
-def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
+def _s_builds(name: str, rows: Any, s_base_url: str, input_size: tuple[int, int]
+              ) -> list[SocBuild]:
+    """The S-series builds of one model (zoo.yaml ``s_builds``), checked."""
+    if rows is None:
+        return []
+    if not isinstance(rows, dict):
+        raise ValueError(f"zoo.yaml s_builds.{name}: expected a mapping soc -> build")
+    out = []
+    for soc, row in rows.items():
+        where = f"zoo.yaml s_builds.{name}.{soc}"
+        if soc not in boards.SOCS or soc == "x5":
+            raise ValueError(f"{where}: the chip must be one of s100, s100p, s600")
+        if not isinstance(row, dict) or set(row) - {"file", "folder", "input_size", "figures"}:
+            raise ValueError(f"{where}: keys are file, folder, input_size, figures")
+        file, folder = row.get("file"), row.get("folder")
+        if not (isinstance(file, str) and file.endswith(".hbm") and "/" not in file):
+            raise ValueError(f"{where}: file must be an .hbm file name, got {file!r}")
+        if not (isinstance(folder, str) and folder.startswith(f"rdk_{soc if soc != 's100p' else 's100'}")
+                and ".." not in folder.split("/") and "://" not in folder):
+            raise ValueError(f"{where}: folder must be a relative path under the chip's "
+                             f"rdk_<soc>/ archive folder, got {folder!r}")
+        size = row.get("input_size", list(input_size))
+        figures = row.get("figures") or {}
+        unknown = set(figures) - {*_BUILD_FIGURES, "measured"}
+        if unknown:
+            raise ValueError(f"{where}.figures: unknown keys {sorted(unknown)}")
+        threads = figures.get("fps_threads")
+        url_path = f"{folder}/{file}"
+        out.append(SocBuild(
+            soc=soc, file=file, url=s_base_url + url_path, url_path=url_path,
+            march=boards.MARCH[soc], input_size=(int(size[0]), int(size[1])),
+            input_contract=boards.INPUT_CONTRACT[soc],
+            latency_ms=_figure(figures.get("latency_ms"), f"{where}.latency_ms"),
+            fps=_figure(figures.get("fps"), f"{where}.fps"),
+            fps_threads=int(threads) if threads is not None else None,
+            quant_top1=_figure(figures.get("quant_top1"), f"{where}.quant_top1"),
+            float_top1=_figure(figures.get("float_top1"), f"{where}.float_top1"),
+            measured=figures.get("measured")))
+    return out
+
+
+def _build_info(row: dict, defaults: dict, base_url: str, s_rows: Any = None,
+                s_base_url: str = "") -> ModelInfo:
     name = row.get("name")
     if not isinstance(name, str) or not name:
         raise ValueError(f"zoo.yaml: a model row has no name: {row!r}")
@@ -131,14 +233,16 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
     merged = {**defaults.get(runtime, {}), **row}
     known = {"name", "family", "runtime", "bin_file", "onnx_file", "onnx_url", "input_size",
              "resize_mode", "output_kind", "mean", "scale", "recommended", "seed", "aliases",
-             "url_path", "preinstalled", "sha256"}
+             "url_path", "preinstalled", "sha256", "figures"}
     unknown = set(merged) - known
     if unknown:
         raise ValueError(f"zoo.yaml {name}: unknown keys {sorted(unknown)}")
     bin_file = merged.get("bin_file")
     onnx_file = merged.get("onnx_file")
-    if runtime == "bpu" and not bin_file:
-        raise ValueError(f"zoo.yaml {name}: a bpu model needs bin_file")
+    if runtime == "bpu" and not bin_file and not s_rows:
+        raise ValueError(f"zoo.yaml {name}: a bpu model needs bin_file (X5) or s_builds")
+    if runtime == "cpu" and s_rows:
+        raise ValueError(f"zoo.yaml {name}: a cpu model has no s_builds")
     if runtime == "cpu" and not onnx_file:
         raise ValueError(f"zoo.yaml {name}: a cpu model needs onnx_file")
     size = merged.get("input_size")
@@ -152,7 +256,11 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
     seed = merged.get("seed")
     if seed is not None and set(seed) != set(_FIGURES):
         raise ValueError(f"zoo.yaml {name}: seed needs exactly {_FIGURES}")
-    figures = {k: _figure((seed or {}).get(k), f"zoo.yaml {name}.{k}") for k in _FIGURES}
+    other = merged.get("figures")  # published figures of a model outside the seed table
+    if other is not None and (seed is not None or set(other) != set(_FIGURES)):
+        raise ValueError(f"zoo.yaml {name}: figures needs exactly {_FIGURES}, and no seed")
+    figures = {k: _figure((seed or other or {}).get(k), f"zoo.yaml {name}.{k}")
+               for k in _FIGURES}
     url_path = merged.get("url_path", bin_file) if bin_file else None
     if url_path is not None and (not isinstance(url_path, str) or url_path.startswith("/")
                                  or ".." in url_path.split("/") or "://" in url_path
@@ -167,6 +275,18 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
     if not isinstance(aliases, (list, tuple)) or not all(isinstance(a, str) and a
                                                          for a in aliases):
         raise ValueError(f"zoo.yaml {name}: aliases must be a list of names")
+    in_size = (int(size[0]), int(size[1]))
+    builds: list[SocBuild] = []
+    if bin_file:
+        builds.append(SocBuild(
+            soc="x5", file=bin_file, url=base_url + url_path if url_path else None,
+            url_path=url_path, march=boards.MARCH["x5"], input_size=in_size,
+            input_contract=boards.INPUT_CONTRACT["x5"], latency_ms=figures["latency_ms"],
+            fps=figures["fps"], quant_top1=figures["quant_top1"],
+            float_top1=figures["float_top1"],
+            measured="RDK X5 (the zoo's published table)" if figures["fps"] is not None
+            else None))
+    builds += _s_builds(name, s_rows, s_base_url, in_size)
     return ModelInfo(
         name=name,
         family=merged.get("family"),
@@ -186,13 +306,15 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
         preinstalled=bool(merged.get("preinstalled", False)),
         sha256=sha256,
         aliases=tuple(aliases),
+        builds=tuple(builds),
         **figures,
     )
 
 
 def _aliases(row: dict, info: ModelInfo) -> list[str]:
     keys = [info.name, *info.aliases]
-    for file in (info.bin_file, info.onnx_file):
+    s_files = {b.file for b in info.builds if b.soc != "x5"}
+    for file in (info.bin_file, info.onnx_file, *sorted(s_files)):
         if file:
             keys.append(file)
             keys.append(Path(file).stem)
@@ -209,10 +331,15 @@ def _registry() -> _Registry:
     if not base_url.endswith("/"):
         base_url += "/"
     defaults = data.get("defaults", {})
+    s_base_url = str(data.get("s_base_url", ""))
+    if s_base_url and not s_base_url.endswith("/"):
+        s_base_url += "/"
+    s_builds = dict(data.get("s_builds") or {})
     models: list[ModelInfo] = []
     index: dict[str, ModelInfo] = {}
     for row in data["models"]:
-        info = _build_info(row, defaults, base_url)
+        info = _build_info(row, defaults, base_url, s_builds.pop(row.get("name"), None),
+                           s_base_url)
         for key in _aliases(row, info):
             folded = key.casefold()
             other = index.get(folded)
@@ -220,9 +347,11 @@ def _registry() -> _Registry:
                 raise ValueError(f"zoo.yaml: {key!r} names both {other.name} and {info.name}")
             index[folded] = info
         models.append(info)
+    if s_builds:
+        raise ValueError(f"zoo.yaml: s_builds for models that have no row: {sorted(s_builds)}")
     if DEFAULT_MODEL.casefold() not in index:
         raise ValueError(f"zoo.yaml: the default model {DEFAULT_MODEL} is missing")
-    return _Registry(base_url, tuple(models), index)
+    return _Registry(base_url, tuple(models), index, s_base_url)
 
 
 # ----------------------------------------------------------------------------- public API
