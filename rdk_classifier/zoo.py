@@ -4,9 +4,12 @@ The data lives in ``zoo.yaml`` beside this module (parsed once). ``get_model`` l
 ``resolve_model`` turns a name or a file path into a file on this machine and the runtime to run
 it on, and ``rdk_classifier.download.fetch_model`` brings a missing ``.bin`` into the cache.
 
+Boards: every BPU model has one compiled file per chip (``ModelInfo.builds``: the X5 ``.bin``,
+the S100/S600 ``.hbm``); ``resolve_model`` picks the file of this board's chip
+(``boards.detect_soc``, or ``soc=``) and refuses a file built for another chip.
+
 Length: the registry loader validates every field of zoo.yaml (82 rows, X5 and S-series builds)
-and resolves names, files
-and runtimes; the table itself is data in zoo.yaml.
+and resolves names, files, chips and runtimes; the table itself is data in zoo.yaml.
 """
 
 from __future__ import annotations
@@ -449,12 +452,12 @@ def _info_for_file(path: Path) -> ModelInfo:
     """The registry row of a file named like a registry file, else a synthesized row."""
     suffix = path.suffix.lower()
     for info in _registry().models:
-        if path.name in (info.bin_file, info.onnx_file):
+        if path.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds)):
             return info
     # input_size is nominal: the backend reads the real one from the model file
     return ModelInfo(
-        name=path.stem, family=None, runtime="bpu" if suffix == ".bin" else "cpu",
-        bin_file=path.name if suffix == ".bin" else None,
+        name=path.stem, family=None, runtime="cpu" if suffix == ".onnx" else "bpu",
+        bin_file=path.name if suffix in (".bin", ".hbm") else None,
         onnx_file=path.name if suffix == ".onnx" else None, url=None, onnx_url=None,
         input_size=(224, 224), resize_mode="letterbox", output_kind="unknown",
         mean=IMAGENET_MEAN, scale=IMAGENET_SCALE, params_m=None, float_top1=None,
@@ -476,8 +479,61 @@ def _fallback_to_default(info: ModelInfo, why: str, fallback: bool) -> ResolvedM
     return dataclasses.replace(default, fallback_reason=reason)
 
 
+def s_base_url() -> str:
+    """Where the S-series builds are published (the archive root; folders per chip)."""
+    return _registry().s_base_url
+
+
+def build_candidates(build: SocBuild, board_soc: str, cache_dir: Path | None = None,
+                     system_dir: Path | None = None) -> list[Path]:
+    """Where an S-series build is looked for: the board's model folder
+    (/opt/hobot/model/<soc>/basic, or ``system_dir`` / $RDK_CLASSIFIER_SYSTEM_MODEL_DIR), then
+    the cache's folder of that chip (``<cache>/<soc>/``: s100 and s600 files share names)."""
+    env = os.environ.get(SYSTEM_MODEL_DIR_ENV)
+    system = (Path(system_dir) if system_dir is not None else
+              Path(env).expanduser() if env else boards.system_model_dir(board_soc))
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return [system / build.file, cache / build.soc / build.file]
+
+
+def _build_for(info: ModelInfo, soc: str) -> SocBuild:
+    build = info.build(soc)
+    if build is None:
+        have = ", ".join(b.soc.upper() for b in info.builds) or "none"
+        raise SocMismatchError(
+            f"{info.name} has no build for the RDK {soc.upper()} ({boards.MARCH[soc]}); the zoo "
+            f"publishes it for: {have}. `python -m rdk_classifier zoo list --soc {soc}` lists "
+            f"the models of this board")
+    return build
+
+
+def _resolve_s_series(info: ModelInfo, soc: str, runtime: str, cache_dir: Path | None,
+                      system_dir: Path | None, fallback: bool) -> ResolvedModel:
+    """A BPU model on an S-series board: its .hbm for this chip."""
+    build = _build_for(info, soc)
+    if runtime == "cpu" or (runtime == "auto" and not _bpu_runtime_available()):
+        onnx = _find_onnx_of_bpu_model(info, cache_dir)
+        if onnx is not None:
+            return ResolvedModel(info, onnx, "cpu")
+        if runtime == "cpu":
+            raise ModelNotFoundError(
+                f"{info.name} exists only as compiled BPU files and no ONNX of it is on this "
+                f"machine; on the CPU use {DEFAULT_MODEL} or EfficientNet_Lite0_fp32")
+        return _fallback_to_default(
+            info, f"{info.name} is a BPU model and hbm_runtime does not import here", fallback)
+    candidates = build_candidates(build, soc, cache_dir, system_dir)
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise ModelNotFoundError(
+            f"{info.name}: {build.file} (the RDK {build.soc.upper()} build) is not in "
+            f"{' or '.join(str(p.parent) for p in candidates)}; download it with "
+            f"`{fetch_command(info.name)} --soc {soc}` (from {build.url})")
+    return ResolvedModel(info, path, "bpu", build=build)
+
+
 def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = None, *,
-                  system_dir: Path | None = None, fallback: bool = False) -> ResolvedModel:
+                  system_dir: Path | None = None, fallback: bool = False,
+                  soc: str | None = "auto") -> ResolvedModel:
     """Turn a zoo name or a model file path into a file on this machine and its runtime.
 
     ``runtime``: ``bpu`` needs a .bin, ``cpu`` an .onnx; ``auto`` picks the BPU when a BPU runtime
@@ -485,16 +541,37 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
     without a BPU is an error (``ModelUnavailableHereError``) unless ``fallback``: then the default
     CPU model runs and ``fallback_reason`` says why (callers log it and name it). ``system_dir``
     replaces /opt/hobot/model/x5/basic (tests; also $RDK_CLASSIFIER_SYSTEM_MODEL_DIR).
+
+    ``soc``: the board's chip (x5, s100, s100p, s600); "auto" detects it
+    (``boards.detect_soc``: $RDK_CLASSIFIER_SOC, /sys/class/boardinfo/soc_name), None skips the
+    chip logic (the X5 files, as on a PC). On an S-series chip a zoo name resolves to that chip's
+    .hbm; a file built for another chip is refused (``SocMismatchError``) before any runtime
+    sees it.
     """
     if runtime not in RESOLVE_RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RESOLVE_RUNTIMES)}, got {runtime!r}")
+    board = boards.detect_soc()[0] if soc == "auto" else boards.normalize_soc(soc)
     spec = str(spec).strip()
     as_path = Path(spec).expanduser()
-    if as_path.suffix.lower() in (".bin", ".onnx") and (as_path.is_file() or os.sep in spec
-                                                       or not _known(spec)):
-        return _resolve_file(as_path, runtime, fallback)
+    if as_path.suffix.lower() in MODEL_SUFFIXES and (as_path.is_file() or os.sep in spec
+                                                     or not _known(spec)):
+        return _resolve_file(as_path, runtime, fallback, board)
 
     info = get_model(spec)
+    if info.runtime == "bpu" and board is not None and board != "x5":
+        return _resolve_s_series(info, board, runtime, cache_dir, system_dir, fallback)
+    if info.runtime == "bpu" and not info.bin_file:
+        if runtime != "cpu" and board is not None:
+            _build_for(info, board)  # raises: no X5 build
+        onnx = _find_onnx_of_bpu_model(info, cache_dir)
+        if onnx is not None:
+            return ResolvedModel(info, onnx, "cpu")
+        why = (f"{info.name} is compiled for the S series only "
+               f"({', '.join(b.soc.upper() for b in info.builds)}) and has no RDK X5 .bin")
+        if runtime == "bpu":
+            raise SocMismatchError(f"{why}; on an S-series board it resolves to its .hbm "
+                                   f"(set the chip with --soc or ${boards.SOC_ENV})")
+        return _fallback_to_default(info, why, fallback)
     if info.runtime == "cpu":
         if runtime == "bpu":
             raise ModelError(f"{info.name} is a CPU (ONNX) model and has no .bin for the BPU; "
@@ -511,6 +588,7 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
     # a BPU model
     if runtime == "bpu" or (runtime == "auto" and _bpu_runtime_available()):
         path = find_local(info, cache_dir, system_dir)
+        build = info.build("x5")
         if path is None:
             where = " or ".join(str(p.parent) for p in local_candidates(info, cache_dir, system_dir))
             raise ModelNotFoundError(
@@ -518,7 +596,7 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
                 f"`{fetch_command(info.name)}`"
                 + (f" --dest {cache_dir}" if cache_dir is not None else "")
                 + f" (from {info.url})")
-        return ResolvedModel(info, path, "bpu")
+        return ResolvedModel(info, path, "bpu", build=build)
 
     onnx = _find_onnx_of_bpu_model(info, cache_dir)
     if onnx is not None:
@@ -537,19 +615,22 @@ def _known(spec: str) -> bool:
     return spec.casefold() in _registry().index
 
 
-def _resolve_file(path: Path, runtime: str, fallback: bool) -> ResolvedModel:
+def _resolve_file(path: Path, runtime: str, fallback: bool, board: str | None = None
+                  ) -> ResolvedModel:
     if not path.is_file():
         raise ModelNotFoundError(f"model file not found: {path}")
     info = _info_for_file(path)
-    if path.suffix.lower() == ".onnx":
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
         if runtime == "bpu":
-            raise ModelError(f"{path} is an ONNX model; the BPU runs only compiled .bin models "
-                             f"(use runtime cpu or auto)")
+            raise ModelError(f"{path} is an ONNX model; the BPU runs only compiled .bin/.hbm "
+                             f"models (use runtime cpu or auto)")
         return ResolvedModel(info, path, "cpu")
     if runtime == "cpu":
-        raise ModelError(f"{path} is a BPU .bin model; ONNX Runtime cannot run it (use runtime "
-                         f"bpu or auto, or pass an .onnx file)")
+        raise ModelError(f"{path} is a compiled BPU {suffix} model; ONNX Runtime cannot run it "
+                         f"(use runtime bpu or auto, or pass an .onnx file)")
+    boards.check_file_for_soc(path, board)
     if runtime == "bpu" or _bpu_runtime_available():
         return ResolvedModel(info, path, "bpu")
-    return _fallback_to_default(info, f"{path} is a BPU model (.bin) and no BPU runtime "
+    return _fallback_to_default(info, f"{path} is a BPU model ({suffix}) and no BPU runtime "
                                       f"(hbm_runtime, hobot_dnn) imports on this machine", fallback)
