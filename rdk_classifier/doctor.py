@@ -243,7 +243,8 @@ def board_models(soc: str | None = None) -> dict:
         directory = zoo.system_model_dir()
         present = [m.name for m in zoo.list_models() if zoo.on_board(m) is not None]
         return {"directory": str(directory), "exists": directory.is_dir(), "present": present}
-    present, directory = [], None
+    present: list[str] = []
+    directory: Path | None = None
     for m in zoo.list_models():
         build = m.build(soc)
         if build is not None:
