@@ -242,17 +242,10 @@ def board_models(soc: str | None = None) -> dict:
     if soc is None or soc == "x5":
         directory = zoo.system_model_dir()
         present = [m.name for m in zoo.list_models() if zoo.on_board(m) is not None]
-        return {"directory": str(directory), "exists": directory.is_dir(), "present": present}
-    present: list[str] = []
-    directory: Path | None = None
-    for m in zoo.list_models():
-        build = m.build(soc)
-        if build is not None:
-            where = zoo.build_candidates(build, soc, cache_dir=Path("/nonexistent"))[0]
-            directory = where.parent
-            if where.is_file():
-                present.append(m.name)
-    directory = directory or boards.system_model_dir(soc)
+    else:
+        directory = zoo.board_model_dir(soc)
+        present = [m.name for m in zoo.list_models()
+                   if (b := m.build(soc)) is not None and (directory / b.file).is_file()]
     return {"directory": str(directory), "exists": directory.is_dir(), "present": present}
 
 
@@ -386,7 +379,7 @@ def _pick_bpu_model(model: str | None, soc: str | None = None):
             return zoo.resolve_model(info.name, runtime="bpu", soc=soc)
     suffix = boards.MODEL_SUFFIX.get(soc or "x5")
     where = (f"{zoo.system_model_dir()} and {zoo.default_cache_dir()}" if soc in (None, "x5")
-             else f"{boards.system_model_dir(soc)} and {zoo.default_cache_dir() / soc}")
+             else f"{zoo.board_model_dir(soc)} and {zoo.default_cache_dir() / soc}")
     fetch = zoo.fetch_command("ResNet18") + (f" --soc {soc}" if soc not in (None, "x5") else "")
     raise RdkClassifierError(
         f"no zoo {suffix} is on this machine (looked in {where}); fetch one with `{fetch}` or "

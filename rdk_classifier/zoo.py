@@ -489,11 +489,16 @@ def build_candidates(build: SocBuild, board_soc: str, cache_dir: Path | None = N
     """Where an S-series build is looked for: the board's model folder
     (/opt/hobot/model/<soc>/basic, or ``system_dir`` / $RDK_CLASSIFIER_SYSTEM_MODEL_DIR), then
     the cache's folder of that chip (``<cache>/<soc>/``: s100 and s600 files share names)."""
-    env = os.environ.get(SYSTEM_MODEL_DIR_ENV)
-    system = (Path(system_dir) if system_dir is not None else
-              Path(env).expanduser() if env else boards.system_model_dir(board_soc))
+    system = Path(system_dir) if system_dir is not None else board_model_dir(board_soc)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return [system / build.file, cache / build.soc / build.file]
+
+
+def board_model_dir(soc: str) -> Path:
+    """The board's preinstalled model folder of a chip (/opt/hobot/model/<soc>/basic;
+    $RDK_CLASSIFIER_SYSTEM_MODEL_DIR overrides)."""
+    env = os.environ.get(SYSTEM_MODEL_DIR_ENV)
+    return Path(env).expanduser() if env else boards.system_model_dir(soc)
 
 
 def _build_for(info: ModelInfo, soc: str) -> SocBuild:
