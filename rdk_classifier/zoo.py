@@ -501,7 +501,8 @@ def board_model_dir(soc: str) -> Path:
     return Path(env).expanduser() if env else boards.system_model_dir(soc)
 
 
-def _build_for(info: ModelInfo, soc: str) -> SocBuild:
+def build_for(info: ModelInfo, soc: str) -> SocBuild:
+    """The build of ``info`` this chip runs; SocMismatchError naming the chips it has if none."""
     build = info.build(soc)
     if build is None:
         have = ", ".join(b.soc.upper() for b in info.builds) or "none"
@@ -515,7 +516,7 @@ def _build_for(info: ModelInfo, soc: str) -> SocBuild:
 def _resolve_s_series(info: ModelInfo, soc: str, runtime: str, cache_dir: Path | None,
                       system_dir: Path | None, fallback: bool) -> ResolvedModel:
     """A BPU model on an S-series board: its .hbm for this chip."""
-    build = _build_for(info, soc)
+    build = build_for(info, soc)
     if runtime == "cpu" or (runtime == "auto" and not _bpu_runtime_available()):
         onnx = _find_onnx_of_bpu_model(info, cache_dir)
         if onnx is not None:
@@ -567,7 +568,7 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
         return _resolve_s_series(info, board, runtime, cache_dir, system_dir, fallback)
     if info.runtime == "bpu" and not info.bin_file:
         if runtime != "cpu" and board is not None:
-            _build_for(info, board)  # raises: no X5 build
+            build_for(info, board)  # raises: no X5 build
         onnx = _find_onnx_of_bpu_model(info, cache_dir)
         if onnx is not None:
             return ResolvedModel(info, onnx, "cpu")

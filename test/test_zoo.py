@@ -676,3 +676,71 @@ def test_an_unknown_soc_is_an_error():
 def test_the_s_file_names_resolve_to_their_model():
     assert zoo.get_model("resnet50_224x224_nv12.hbm").name == "ResNet50"
     assert zoo.get_model("efficientnet_lite3_300x300_nv12").name == "EfficientNet_Lite3"
+
+
+def test_cli_list_for_an_s_chip(capsys, isolated_dirs):
+    system, _ = isolated_dirs
+    (system / "efficientnet_lite0_224x224_nv12.hbm").write_bytes(b"x")
+    code, out, _ = cli(capsys, "list", "--soc", "S100", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and {r["name"] for r in rows} == set(MANIFEST_S)
+    lite0 = next(r for r in rows if r["name"] == "EfficientNet_Lite0")
+    assert (lite0["file"], lite0["march"], lite0["input_contract"], lite0["on_board"]) == (
+        "efficientnet_lite0_224x224_nv12.hbm", "nash-e", "nv12_y_uv", True)
+    assert (lite0["latency_ms"], lite0["fps"], lite0["fps_threads"]) == (0.448, 4827.886, 2)
+    assert lite0["url"] == ARCHIVE + "rdk_s100/EfficientNet/efficientnet_lite0_224x224_nv12.hbm"
+    code, out, _ = cli(capsys, "list", "--soc", "s100p", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert {(r["soc"], r["board_soc"]) for r in rows} == {("s100", "s100p")}
+    code, out, _ = cli(capsys, "list", "--soc", "s600")
+    assert "13 models for the RDK S600 (nash-p, .hbm files" in out
+    assert "resnet152_224x224_nv12.hbm" in out and "EdgeNeXt" not in out
+
+
+def test_cli_list_for_the_x5_leaves_out_the_s_only_models(capsys):
+    _, out, _ = cli(capsys, "list", "--soc", "x5", "--json")
+    names = {json.loads(line)["name"] for line in out.splitlines()}
+    assert "ResNet18" in names and "HGNetV2_b4" in names and "EfficientNet_Lite0_int8" in names
+    assert not names & S_ONLY
+    assert len(names) == len(zoo.list_models()) - len(S_ONLY)
+
+
+def test_cli_soc_auto_off_board_and_a_bad_chip(capsys, monkeypatch):
+    monkeypatch.delenv("RDK_CLASSIFIER_SOC", raising=False)
+    if __import__("pathlib").Path("/sys/class/boardinfo/soc_name").exists():
+        pytest.skip("this machine is an RDK board")
+    code, _, err = cli(capsys, "list", "--soc", "auto")
+    assert code != 0 and "cannot tell the chip" in err
+    code, _, err = cli(capsys, "list", "--soc", "s700")
+    assert code != 0 and "one of x5, s100, s100p, s600" in err
+
+
+def test_cli_show_for_an_s_chip(capsys, isolated_dirs):
+    code, out, _ = cli(capsys, "show", "ResNet50", "--soc", "s600")
+    assert code == 0 and "build s600     resnet50_224x224_nv12.hbm (nash-p, nv12_y_uv" in out
+    assert "zoo fetch ResNet50 --soc s600" in out
+    code, _, err = cli(capsys, "show", "ResNet50", "--soc", "x5")
+    assert code != 0 and "no build for the RDK X5" in err
+
+
+def test_cli_fetch_for_an_s_chip_from_a_mirror(capsys, isolated_dirs, tmp_path):
+    _, cache = isolated_dirs
+    mirror = tmp_path / "mirror"
+    for soc in ("s100", "s600"):
+        (mirror / f"rdk_{soc}" / "ResNet").mkdir(parents=True)
+        (mirror / f"rdk_{soc}" / "ResNet" / "resnet18_224x224_nv12.hbm").write_bytes(
+            f"{soc} build".encode() * 100)
+    code, out, _ = cli(capsys, "fetch", "ResNet18", "--soc", "s600", "--base-url", str(mirror),
+                       "--no-progress")
+    path = cache / "s600" / "resnet18_224x224_nv12.hbm"
+    assert code == 0 and out.strip() == str(path)
+    assert path.read_bytes().startswith(b"s600 build")
+    code, out, _ = cli(capsys, "fetch", "ResNet18", "--soc", "s100p", "--base-url", str(mirror),
+                       "--no-progress")  # an S100P gets the s100 build, in the s100 folder
+    assert code == 0 and (cache / "s100" / "resnet18_224x224_nv12.hbm").read_bytes().startswith(
+        b"s100 build")
+    r = zoo.resolve_model("ResNet18", runtime="bpu", soc="s600")
+    assert r.path == path and r.build.soc == "s600"
+    code, _, err = cli(capsys, "fetch", "EdgeNeXt_base", "--soc", "s600", "--base-url",
+                       str(mirror), "--no-progress")
+    assert code != 0 and "no build for the RDK S600" in err
