@@ -76,6 +76,8 @@ class ClassifierConfig:
     cache_dir: str | None = None
     #: run the default CPU model when the one asked for cannot run here (never silently)
     fallback_to_cpu: bool = False
+    #: the board's chip (auto: detected): picks the zoo file, refuses another chip's (boards)
+    soc: str | None = "auto"
 
 
 class Classifier:
@@ -99,7 +101,7 @@ class Classifier:
     def from_config(cls, config: ClassifierConfig) -> "Classifier":
         resolved = zoo.resolve_model(config.model, runtime=config.backend,
                                      cache_dir=Path(config.cache_dir) if config.cache_dir else None,
-                                     fallback=config.fallback_to_cpu)
+                                     fallback=config.fallback_to_cpu, soc=config.soc)
         names = load_class_names(config.class_names)  # before the model: a bad file costs no load
         backend = create_backend(resolved, threads=config.threads, bpu_core=config.bpu_core,
                                  bpu_priority=config.bpu_priority)

@@ -157,6 +157,8 @@ class ResolvedModel:
     fallback_reason: str | None = None
     #: the chip build picked for this board (None: a CPU model, or a file given by path)
     build: SocBuild | None = None
+    #: the board's chip it was resolved for (None: unknown, no chip checks)
+    soc: str | None = None
 
 
 # ----------------------------------------------------------------------------- registry loading
@@ -534,7 +536,7 @@ def _resolve_s_series(info: ModelInfo, soc: str, runtime: str, cache_dir: Path |
             f"{info.name}: {build.file} (the RDK {build.soc.upper()} build) is not in "
             f"{' or '.join(str(p.parent) for p in candidates)}; download it with "
             f"`{fetch_command(info.name)} --soc {soc}` (from {build.url})")
-    return ResolvedModel(info, path, "bpu", build=build)
+    return ResolvedModel(info, path, "bpu", build=build, soc=soc)
 
 
 def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = None, *,
@@ -602,7 +604,7 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
                 f"`{fetch_command(info.name)}`"
                 + (f" --dest {cache_dir}" if cache_dir is not None else "")
                 + f" (from {info.url})")
-        return ResolvedModel(info, path, "bpu", build=build)
+        return ResolvedModel(info, path, "bpu", build=build, soc=board)
 
     onnx = _find_onnx_of_bpu_model(info, cache_dir)
     if onnx is not None:
@@ -637,6 +639,6 @@ def _resolve_file(path: Path, runtime: str, fallback: bool, board: str | None = 
                          f"(use runtime bpu or auto, or pass an .onnx file)")
     boards.check_file_for_soc(path, board)
     if runtime == "bpu" or _bpu_runtime_available():
-        return ResolvedModel(info, path, "bpu")
+        return ResolvedModel(info, path, "bpu", soc=board)
     return _fallback_to_default(info, f"{path} is a BPU model ({suffix}) and no BPU runtime "
                                       f"(hbm_runtime, hobot_dnn) imports on this machine", fallback)

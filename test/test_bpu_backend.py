@@ -630,3 +630,26 @@ def test_the_contract_must_be_the_boards(monkeypatch, tmp_path):
 def test_pyeasy_dnn_never_gets_the_y_uv_contract(monkeypatch, model_file):
     doubles.install_pyeasy_dnn(monkeypatch)
     assert bpu.BpuBackend(model_file).input_contract == "packed_nv12"
+
+
+def test_the_one_path_runs_an_s600_zoo_model(monkeypatch, model_dirs):
+    """zoo name -> this chip's .hbm -> Y + UV -> scores: Classifier.from_config on an S600."""
+    from rdk_classifier.classifier import Classifier, ClassifierConfig
+
+    system, _ = model_dirs
+    (system / "resnet18_224x224_nv12.hbm").write_bytes(b"x")
+    (system / "resnet18_224x224_nv12.bin").write_bytes(b"x")
+    hbm = doubles.install_hbm_runtime_s(monkeypatch, quant="per_tensor")
+    clf = Classifier.from_config(ClassifierConfig(model="ResNet18", backend="bpu", soc="s600"))
+    try:
+        assert clf.backend.input_contract == "nv12_y_uv" and clf.backend.soc == "s600"
+        assert clf.backend.path.suffix == ".hbm"
+        result = clf.classify_file(PHOTOS / "coffee.png")
+        fed = hbm.instances[0].inputs_seen_s[-1]
+        nv12 = np.concatenate([fed["input_y"].reshape(-1), fed["input_uv"].reshape(-1)])
+        scores = doubles.expected_scores(nv12, 1000, "per_tensor")
+        assert result.top[0].class_id == int(np.argmax(scores))
+    finally:
+        clf.close()
+    with pytest.raises(SocMismatchError, match="no build for the RDK S600"):
+        Classifier.from_config(ClassifierConfig(model="RepVGG_A0", backend="bpu", soc="s600"))
