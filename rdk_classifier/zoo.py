@@ -471,8 +471,10 @@ def _fallback_to_default(info: ModelInfo, why: str, fallback: bool) -> ResolvedM
     """The default CPU model in place of one that cannot run here, only when asked for: a
     silent substitute would give another model's answers under this model's name."""
     if not fallback:
+        boards_of = ", ".join(f"RDK {s.upper()}" for s in info.socs) or "an RDK X5"
         raise ModelUnavailableHereError(
-            f"{why}. Run it on an RDK X5, choose a CPU model ({DEFAULT_MODEL} or "
+            f"{why}. Run it on a board it is built for ({boards_of}), choose a CPU model "
+            f"({DEFAULT_MODEL} or "
             f"EfficientNet_Lite0_fp32, or an .onnx file), or allow the CPU default explicitly "
             f"(--fallback-cpu on the command line, fallback_to_cpu:=true for the node)")
     default = resolve_model(DEFAULT_MODEL, runtime="cpu")

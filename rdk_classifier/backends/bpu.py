@@ -114,7 +114,8 @@ def _import_runtime(only: str | None = None) -> tuple[str, ModuleType, list[str]
         return found[0][0], found[0][1], failures
     raise BackendUnavailableError(
         "no BPU runtime imports here (" + "; ".join(failures) + "). The BPU backend runs on an "
-        "RDK X5 with hbm_runtime (RDK OS >= 3.5.0) or hobot_dnn; elsewhere use the CPU backend "
+        "RDK X5 with hbm_runtime (RDK OS >= 3.5.0) or hobot_dnn, or on an RDK S100/S600 with "
+        "hbm_runtime; elsewhere use the CPU backend "
         "(backend cpu or auto) with an ONNX model")
 
 
