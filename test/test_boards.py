@@ -79,3 +79,11 @@ def test_check_without_a_chip_checks_nothing():
     boards.check_file_for_soc("rdk_s100/x.hbm", None)
     with pytest.raises(SocMismatchError):
         boards.check_file_for_soc("rdk_s100/x.hbm", "s600")
+
+
+def test_the_node_parameter_reaches_the_classifier_config():
+    from rdk_classifier.classifier import ClassifierConfig
+    from rdk_classifier.ros.settings import SPECS, NodeSettings
+
+    assert SPECS["soc"].default == "auto" == ClassifierConfig().soc
+    assert NodeSettings().updated({"soc": "s600"}).classifier_config().soc == "s600"
