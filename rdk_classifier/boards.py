@@ -140,6 +140,8 @@ def check_file_for_soc(path: str | Path, soc: str | None) -> None:
             f"{soc.upper()} ({MARCH[soc]}), whose runtime takes {want} models only. Use the "
             f"{soc.upper()} build of the model (`python -m rdk_classifier zoo list --soc {soc}`)")
     built_for = soc_of_file(path)
+    if built_for is not None and suffix in (".bin", ".hbm") and MODEL_SUFFIX[built_for] != suffix:
+        built_for = None  # a folder name that cannot be right for this file type says nothing
     if built_for is not None and built_for not in RUNS_BUILDS_OF[soc]:
         raise SocMismatchError(
             f"{path} is built for the RDK {built_for.upper()} ({MARCH[built_for]}); this board "

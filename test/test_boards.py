@@ -87,3 +87,10 @@ def test_the_node_parameter_reaches_the_classifier_config():
 
     assert SPECS["soc"].default == "auto" == ClassifierConfig().soc
     assert NodeSettings().updated({"soc": "s600"}).classifier_config().soc == "s600"
+
+
+def test_a_folder_name_that_contradicts_the_suffix_is_ignored(tmp_path):
+    boards.check_file_for_soc("/home/me/x5/exports/mine.hbm", "s600")  # not an X5 file
+    boards.check_file_for_soc("/data/s100/old/resnet18_224x224_nv12.bin", "x5")
+    with pytest.raises(SocMismatchError, match="RDK S100"):
+        boards.check_file_for_soc("/home/me/x5/rdk_s100/mine.hbm", "s600")
