@@ -99,9 +99,9 @@ class Classifier:
 
     @classmethod
     def from_config(cls, config: ClassifierConfig) -> "Classifier":
-        resolved = zoo.resolve_model(config.model, runtime=config.backend,
+        resolved = zoo.resolve_model(config.model, runtime=config.backend, soc=config.soc,
                                      cache_dir=Path(config.cache_dir) if config.cache_dir else None,
-                                     fallback=config.fallback_to_cpu, soc=config.soc)
+                                     fallback=config.fallback_to_cpu)
         names = load_class_names(config.class_names)  # before the model: a bad file costs no load
         backend = create_backend(resolved, threads=config.threads, bpu_core=config.bpu_core,
                                  bpu_priority=config.bpu_priority)

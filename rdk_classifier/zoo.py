@@ -119,10 +119,10 @@ class ModelInfo:
     preinstalled: bool = False
     #: SHA-256 of the model file, hex; None where unknown
     sha256: str | None = None
-    #: further names that resolve to this model (e.g. the zoo tables' spellings)
-    aliases: tuple[str, ...] = ()
     #: the compiled files per chip (the X5 one is bin_file/url above); empty for CPU models
     builds: tuple[SocBuild, ...] = ()
+    #: further names that resolve to this model (e.g. the zoo tables' spellings)
+    aliases: tuple[str, ...] = ()
 
     def build(self, soc: str) -> SocBuild | None:
         """The file this chip runs (its own build, or one it runs: an S100P runs s100 builds)."""
