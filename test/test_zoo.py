@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -744,3 +745,13 @@ def test_cli_fetch_for_an_s_chip_from_a_mirror(capsys, isolated_dirs, tmp_path):
     code, _, err = cli(capsys, "fetch", "EdgeNeXt_base", "--soc", "s600", "--base-url",
                        str(mirror), "--no-progress")
     assert code != 0 and "no build for the RDK S600" in err
+
+
+def test_classify_soc_option_refuses_a_file_of_another_chip(capsys, tmp_path):
+    from rdk_classifier.cli import main
+
+    model = _fake_model(tmp_path / "rdk_s100" / "resnet18_224x224_nv12.hbm")
+    code = main(["classify", "--model", str(model), "--soc", "s600", "--backend", "bpu",
+                 str(Path(__file__).parent / "data" / "photos" / "coffee.png")])
+    err = capsys.readouterr().err
+    assert code != 0 and "built for the RDK S100 (nash-e)" in err and "RDK S600" in err
