@@ -21,9 +21,10 @@ Two input contracts, read from the model's own inputs (never from the board's na
   samples and ``utils/py_utils/preprocess.py``): TWO uint8 inputs, Y ``(1, H, W, 1)`` and the
   interleaved UV ``(1, H/2, W/2, 2)``; H and W are dimensions 1 and 2 of Y. Which input is which is
   read from the shapes (the names are only reported). Both are views on the packed NV12 (its
-  first H*W bytes and the rest), so nothing is copied. The output is read by its real
-layout (facts from D-Robotics' own sources: x5-hobot-spdev ``src/python/dnn_python.cpp``, the
-``hbm_runtime`` ``HB_HBMRuntime.pyi`` and its rdk_doc page):
+  first H*W bytes and the rest), so nothing is copied.
+
+The output is read by its real layout (facts from D-Robotics' own sources: x5-hobot-spdev
+``src/python/dnn_python.cpp``, the ``hbm_runtime`` ``HB_HBMRuntime.pyi`` and its rdk_doc page):
 
 * ``hbm_runtime`` returns one numpy array per output; ``output_shapes`` is the valid shape and
   ``output_strides`` the byte strides of the (possibly padded) buffer. An array of the valid shape
@@ -219,7 +220,8 @@ def _per_class(values: Any, n: int, what: str, where: str, aligned_n: int | None
 
 
 class BpuBackend:
-    """A ``.bin`` model on the BPU. One instance per worker thread (see the module docstring).
+    """A compiled model (``.bin`` / ``.hbm``) on the BPU. One instance per worker thread (see the
+    module docstring).
 
     ``soc``: this board's chip (None: no check): a file or an input contract of another chip
     is refused with the reason (``SocMismatchError``).
