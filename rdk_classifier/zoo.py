@@ -546,9 +546,10 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
                   soc: str | None = "auto") -> ResolvedModel:
     """Turn a zoo name or a model file path into a file on this machine and its runtime.
 
-    ``runtime``: ``bpu`` needs a .bin, ``cpu`` an .onnx; ``auto`` picks the BPU when a BPU runtime
-    imports and the model is a .bin, else the CPU. A BPU-only model under ``auto`` on a machine
-    without a BPU is an error (``ModelUnavailableHereError``) unless ``fallback``: then the default
+    ``runtime``: ``bpu`` needs a .bin / .hbm, ``cpu`` an .onnx; ``auto`` picks the BPU when a BPU
+    runtime imports and the model is compiled for it, else the CPU. A BPU-only model under
+    ``auto`` on a machine without a BPU is an error (``ModelUnavailableHereError``) unless
+    ``fallback``: then the default
     CPU model runs and ``fallback_reason`` says why (callers log it and name it). ``system_dir``
     replaces /opt/hobot/model/x5/basic (tests; also $RDK_CLASSIFIER_SYSTEM_MODEL_DIR).
 
@@ -560,14 +561,20 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
     """
     if runtime not in RESOLVE_RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RESOLVE_RUNTIMES)}, got {runtime!r}")
-    board = boards.detect_soc()[0] if soc == "auto" else boards.normalize_soc(soc)
+    given = None if soc == "auto" else boards.normalize_soc(soc)
+
+    def chip() -> str | None:  # detected only where a BPU model needs it (a CPU model runs anywhere)
+        return boards.detect_soc()[0] if soc == "auto" else given
+
     spec = str(spec).strip()
     as_path = Path(spec).expanduser()
     if as_path.suffix.lower() in MODEL_SUFFIXES and (as_path.is_file() or os.sep in spec
                                                      or not _known(spec)):
-        return _resolve_file(as_path, runtime, fallback, board)
+        return _resolve_file(as_path, runtime, fallback,
+                             None if as_path.suffix.lower() == ".onnx" else chip())
 
     info = get_model(spec)
+    board = chip() if info.runtime == "bpu" else None
     if info.runtime == "bpu" and board is not None and board != "x5":
         return _resolve_s_series(info, board, runtime, cache_dir, system_dir, fallback)
     if info.runtime == "bpu" and not info.bin_file:

@@ -755,3 +755,10 @@ def test_classify_soc_option_refuses_a_file_of_another_chip(capsys, tmp_path):
                  str(Path(__file__).parent / "data" / "photos" / "coffee.png")])
     err = capsys.readouterr().err
     assert code != 0 and "built for the RDK S100 (nash-e)" in err and "RDK S600" in err
+
+
+def test_a_cpu_model_needs_no_chip(monkeypatch):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "not-a-chip")
+    assert zoo.resolve_model(zoo.DEFAULT_MODEL).runtime == "cpu"  # never asks which board
+    with pytest.raises(ModelError, match="RDK_CLASSIFIER_SOC"):
+        zoo.resolve_model("ResNet18", runtime="bpu")
