@@ -549,9 +549,9 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
     ``runtime``: ``bpu`` needs a .bin / .hbm, ``cpu`` an .onnx; ``auto`` picks the BPU when a BPU
     runtime imports and the model is compiled for it, else the CPU. A BPU-only model under
     ``auto`` on a machine without a BPU is an error (``ModelUnavailableHereError``) unless
-    ``fallback``: then the default
-    CPU model runs and ``fallback_reason`` says why (callers log it and name it). ``system_dir``
-    replaces /opt/hobot/model/x5/basic (tests; also $RDK_CLASSIFIER_SYSTEM_MODEL_DIR).
+    ``fallback``: then the default CPU model runs and ``fallback_reason`` says why (callers log
+    it and name it). ``system_dir`` replaces the board's model folder (/opt/hobot/model/<soc>/basic;
+    tests; also $RDK_CLASSIFIER_SYSTEM_MODEL_DIR).
 
     ``soc``: the board's chip (x5, s100, s100p, s600); "auto" detects it
     (``boards.detect_soc``: $RDK_CLASSIFIER_SOC, /sys/class/boardinfo/soc_name), None skips the
