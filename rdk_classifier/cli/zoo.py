@@ -174,8 +174,9 @@ def _list(args: argparse.Namespace) -> int:
     for r in rows:
         print(line(r))
     present = sum(board.values())
-    print(f"\n{len(rows)} models. Figures: RDK X5, ImageNet-1k top-1 %, BPU latency; '-' = not in "
-          f"the seed table. `zoo show NAME` for details, `zoo fetch NAME` to download.")
+    print(f"\n{len(rows)} models. Figures: RDK X5, ImageNet-1k top-1 %, BPU latency; '-' = none "
+          f"published. `zoo show NAME` for details, `zoo fetch NAME` to download; "
+          f"`zoo list --soc s100|s100p|s600` for the S-series files.")
     print(f"on board: {present} of these are in {zoo.system_model_dir()} already"
           if present else f"on board: none found in {zoo.system_model_dir()} (not an RDK X5?)")
     return 0
