@@ -81,6 +81,8 @@ class ClassifierConfig:
     cache_dir: str | None = None
     #: run the default CPU model when the one asked for cannot run here (never silently)
     fallback_to_cpu: bool = False
+    #: the board's chip (auto: detected): picks the zoo file, refuses another chip's (boards)
+    soc: str | None = "auto"
 
 
 class Classifier:
@@ -102,7 +104,7 @@ class Classifier:
 
     @classmethod
     def from_config(cls, config: ClassifierConfig) -> "Classifier":
-        resolved = zoo.resolve_model(config.model, runtime=config.backend,
+        resolved = zoo.resolve_model(config.model, runtime=config.backend, soc=config.soc,
                                      cache_dir=Path(config.cache_dir) if config.cache_dir else None,
                                      fallback=config.fallback_to_cpu)
         names = load_class_names(config.class_names)  # before the model: a bad file costs no load

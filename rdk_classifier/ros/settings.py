@@ -53,6 +53,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", "string", "reload",
               "inference runtime: auto (BPU when a BPU runtime imports and the model is a .bin, "
               "else CPU), bpu, cpu", "one of " + ", ".join(BACKENDS)),
+    ParamSpec("soc", "auto", "string", "reload",
+              "the board's chip, which picks a zoo model's file (X5 .bin, S100/S600 .hbm) and "
+              "refuses one built for another chip: auto (/sys/class/boardinfo/soc_name, "
+              "$RDK_CLASSIFIER_SOC), x5, s100, s100p, s600", "auto or one of x5, s100, s100p, s600"),
     ParamSpec("fallback_to_cpu", False, "bool", "reload",
               f"where the model cannot run here (a BPU .bin without a BPU runtime), run "
               f"{zoo.DEFAULT_MODEL} on the CPU instead of refusing it; logged at WARN and named "
@@ -177,6 +181,7 @@ class NodeSettings:
 
     model: str = zoo.DEFAULT_MODEL
     backend: str = "auto"
+    soc: str = "auto"
     fallback_to_cpu: bool = False
     labels: str = ""
     resize_mode: str = ""
@@ -232,7 +237,7 @@ class NodeSettings:
                                 class_names=self.labels or None, threads=self.threads,
                                 bpu_core=self.bpu_core, bpu_priority=self.bpu_priority,
                                 cache_dir=self.cache_dir or None,
-                                fallback_to_cpu=self.fallback_to_cpu)
+                                fallback_to_cpu=self.fallback_to_cpu, soc=self.soc)
 
     def topics(self) -> list[tuple[str, str]]:
         """(topic, kind) to subscribe, kind ``image``, ``compressed`` or ``hbmem``; blanks and
