@@ -52,6 +52,11 @@ class Result:
     source: str | None = None
     model: str | None = None  # the model that produced it
 
+    def __str__(self) -> str:
+        """One line: the top-k as ``name (index) probability``, highest first."""
+        top = ", ".join(f"{p.label} ({p.class_id}) {p.score:.3f}" for p in self.top)
+        return f"{self.source + ': ' if self.source else ''}{top}"
+
     def to_dict(self) -> dict:
         return {
             "source": self.source,
@@ -122,6 +127,12 @@ class Classifier:
                    resize_mode: str | None = None, threads: int = 1, **kwargs) -> "Classifier":
         return cls.from_config(ClassifierConfig(model=model, backend=backend,
                                                 resize_mode=resize_mode, threads=threads, **kwargs))
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def clone(self) -> "Classifier":
         """Another classifier of the same model with its own backend (for another thread)."""
