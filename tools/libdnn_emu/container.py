@@ -91,9 +91,10 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 
 def properties(onnx_path: str | Path, layout: str = "float", *, model_name: str = "emulated_net",
                num_classes: int = 1000, bpu_cores: int = 1, nv12_layout: str = "NCHW",
-               fail_infer: bool = False) -> dict[str, Any]:
+               nv12_pitch: int | None = None, fail_infer: bool = False) -> dict[str, Any]:
     """The container JSON for ``onnx_path`` with one of OUTPUT_LAYOUTS (classes resized to
-    ``num_classes``). Normalization: the ONNX's mean_value/scale_value metadata, else the zoo's."""
+    ``num_classes``). Normalization: the ONNX's mean_value/scale_value metadata, else the zoo's.
+    ``nv12_pitch``: an aligned NV12 row length (bytes) wider than the image (default: packed)."""
     net_layout, h, w, meta = onnx_input(onnx_path)
     mean = _floats(meta.get("mean_value")) or ZOO_MEAN
     scale = _floats(meta.get("scale_value")) or ZOO_SCALE
@@ -113,13 +114,17 @@ def properties(onnx_path: str | Path, layout: str = "float", *, model_name: str 
                       zero_point=[0] * num_classes)
     elif quant == "per_tensor":
         output.update(scale=[PER_TENSOR_SCALE], zero_point=[0])
+    pitch = w if nv12_pitch is None else int(nv12_pitch)
+    if pitch < w:
+        raise ValueError(f"nv12_pitch {pitch} is narrower than the image ({w})")
     in_shape = [1, 3, h, w] if nv12_layout == "NCHW" else [1, h, w, 3]
+    in_aligned = [1, 3, h, pitch] if nv12_layout == "NCHW" else [1, h, pitch, 3]
     return {
         "format": "rdk_classifier libdnn emulator container", "version": 1,
         "model_name": model_name, "bpu_cores": bpu_cores,
         "inputs": [{"name": "data", "tensor_type": "NV12", "layout": nv12_layout,
-                    "valid_shape": in_shape, "aligned_shape": in_shape,
-                    "stride": [0] * 4, "aligned_byte_size": h * w * 3 // 2,
+                    "valid_shape": in_shape, "aligned_shape": in_aligned,
+                    "stride": [0] * 4, "aligned_byte_size": h * pitch * 3 // 2,
                     "quanti_type": "NONE", "quantize_axis": -1}],
         "outputs": [output],
         "network": {"input_layout": net_layout, "mean": list(mean), "scale": list(scale)},

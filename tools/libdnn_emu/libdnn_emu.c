@@ -346,8 +346,11 @@ static void free_tensor(emu_tensor *t) {
   t->props.scale.zeroPointData = NULL;
 }
 
+static void release_network(emu_model *m);
+
 static void free_model(emu_model *m) {
   if (m == NULL) return;
+  release_network(m);
   for (int i = 0; i < m->input_count; i++) free_tensor(&m->inputs[i]);
   for (int i = 0; i < m->output_count; i++) free_tensor(&m->outputs[i]);
   m->magic = 0;
@@ -569,6 +572,22 @@ done:
   PY.DecRef(runner);
   PY.GILState_Release(gil);
   return rc;
+}
+
+/* drop the runner's session of this model (nothing to do when it never ran) */
+static void release_network(emu_model *m) {
+  if (m->runner_id < 0 || py_bind() != 0) return;
+  int gil = PY.GILState_Ensure();
+  void *runner = py_runner();
+  if (runner != NULL) {
+    void *r = PY.Object_CallMethod(runner, "release", "l", m->runner_id);
+    if (r == NULL) py_take_error("runner.release"); else PY.DecRef(r);
+    PY.DecRef(runner);
+  } else {
+    py_take_error("import libdnn_emu_runner");
+  }
+  m->runner_id = -1;
+  PY.GILState_Release(gil);
 }
 
 /* ------------------------------------------------------------------ pre and post processing */

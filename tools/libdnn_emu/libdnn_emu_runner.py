@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-_sessions: list[ort.InferenceSession] = []
+_sessions: list[ort.InferenceSession | None] = []
 
 
 def load(path: str, offset: int, size: int) -> int:
@@ -32,10 +32,17 @@ def load(path: str, offset: int, size: int) -> int:
     return len(_sessions) - 1
 
 
+def release(model_id: int) -> None:
+    """The model was released (hbDNNRelease): drop its session."""
+    _sessions[model_id] = None
+
+
 def run(model_id: int, image: memoryview, out: memoryview, height: int, width: int) -> None:
     """image: float32 (1, 3, H, W) or (1, H, W, 3) as the network's input declares; out: the
     float32 scores buffer, filled in place (its size must be the network's output size)."""
     session = _sessions[model_id]
+    if session is None:
+        raise ValueError(f"model {model_id} was released")
     spec = session.get_inputs()[0]
     nhwc = len(spec.shape) == 4 and spec.shape[3] == 3
     shape = (1, height, width, 3) if nhwc else (1, 3, height, width)
