@@ -255,4 +255,4 @@ def test_container_round_trip_and_cli(tmp_path, capsys):
     before = out.read_bytes()
     assert container.main([str(eb.FP32_ONNX), str(out)]) == 2  # no --force: untouched
     assert out.read_bytes() == before
-    assert "--force" in capsys.readouterr().err
+    assert "exists" in capsys.readouterr().err

@@ -29,12 +29,15 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 MAGIC = b"RDKEMU01"
 HERE = Path(__file__).resolve().parent
+if str(HERE.parents[1]) not in sys.path:  # the repository: rdk_classifier.safe_io
+    sys.path.insert(0, str(HERE.parents[1]))
+
+from rdk_classifier import safe_io  # noqa: E402
 PAD_BYTE = 0x47  # every byte of an output buffer that is not a valid element
 
 #: name -> (tensor_type, layout, valid shape, aligned shape, quantization)
@@ -132,26 +135,20 @@ def properties(onnx_path: str | Path, layout: str = "float", *, model_name: str 
     }
 
 
-def write_container(path: str | Path, props: dict, onnx_bytes: bytes) -> Path:
-    """Write a container (temporary name in the target folder, then renamed into place)."""
-    path = Path(path)
+def write_container(path: str | Path, props: dict, onnx_bytes: bytes, *,
+                    force: bool = False) -> Path:
+    """Write a container the package's way (rdk_classifier.safe_io: a temporary name in the
+    target folder renamed into place; an existing file only with ``force``)."""
     text = json.dumps(props, indent=1).encode("ascii")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + struct.pack("<I", len(text)) + text + onnx_bytes)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return safe_io.write_bytes(path, MAGIC + struct.pack("<I", len(text)) + text + onnx_bytes,
+                               force=force, what="emulator container")
 
 
-def make_container(onnx_path: str | Path, out_path: str | Path, layout: str = "float",
-                   **kwargs: Any) -> Path:
+def make_container(onnx_path: str | Path, out_path: str | Path, layout: str = "float", *,
+                   force: bool = False, **kwargs: Any) -> Path:
     """A container of ``onnx_path`` with output layout ``layout`` at ``out_path``."""
     props = properties(onnx_path, layout, **kwargs)
-    return write_container(out_path, props, Path(onnx_path).read_bytes())
+    return write_container(out_path, props, Path(onnx_path).read_bytes(), force=force)
 
 
 def read_container(path: str | Path) -> tuple[dict, bytes]:
@@ -190,11 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fail-infer", action="store_true", help="every hbDNNInfer fails")
     ap.add_argument("--force", action="store_true", help="replace an existing file")
     args = ap.parse_args(argv)
-    if Path(args.out).exists() and not args.force:
-        print(f"{args.out} exists; use --force to replace it", file=sys.stderr)
+    try:
+        make_container(args.onnx, args.out, args.layout, model_name=args.model_name,
+                       nv12_layout=args.nv12_layout, fail_infer=args.fail_infer, force=args.force)
+    except (OSError, ValueError) as exc:  # OutputError (safe_io) is an OSError
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    make_container(args.onnx, args.out, args.layout, model_name=args.model_name,
-                   nv12_layout=args.nv12_layout, fail_infer=args.fail_infer)
     print(args.out)
     return 0
 

@@ -25,6 +25,9 @@ def load(path: str, offset: int, size: int) -> int:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    # int8 as the BPU computes it (wide accumulators): x86 AVX2 kernels would otherwise add u8*s8
+    # pairs in 16 bits and saturate (an ONNX Runtime setting; ignored by the other kernels)
+    options.add_session_config_entry("session.x64quantprecision", "1")
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     if len(session.get_inputs()) != 1:
         raise ValueError(f"{path}: the network needs exactly one input")
