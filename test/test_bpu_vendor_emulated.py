@@ -62,7 +62,8 @@ def log(tmp_path, monkeypatch):
 
 
 def model(tmp_path: Path, layout: str, onnx: Path = eb.FP32_ONNX, **kwargs) -> Path:
-    return container.make_container(onnx, tmp_path / f"{layout}_{onnx.stem}.bin", layout, **kwargs)
+    return container.make_container(onnx, tmp_path / f"{layout}_{onnx.stem}.bin", layout,
+                                    force=True, **kwargs)
 
 
 def top5(clf: Classifier, photo: Path) -> list[int]:

@@ -43,7 +43,8 @@ def log(tmp_path, monkeypatch):
 
 
 def make(tmp_path, layout: str, **kwargs):
-    return container.make_container(eb.FP32_ONNX, tmp_path / f"{layout}.bin", layout, **kwargs)
+    return container.make_container(eb.FP32_ONNX, tmp_path / f"{layout}.bin", layout, force=True,
+                                    **kwargs)
 
 
 def test_exports_every_symbol_the_bindings_import_with_the_config_version(lib):
