@@ -7,6 +7,7 @@ structures of tools/libdnn_emu/include/dnn/hb_dnn.h): what a binding does, witho
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,36 @@ def dequantize(values: np.ndarray, props: TensorProperties) -> np.ndarray:
     n = props.scale.scaleLen
     scale = np.ctypeslib.as_array(props.scale.scaleData, shape=(n,)).astype(np.float32)
     return values.astype(np.float32) * (scale if n > 1 else scale[0])
+
+
+# ------------------------------------------------------------------ the vendor's real binding
+
+#: a local D-Robotics x5-hobot-spdev checkout: the vendor's pyeasy_dnn is built from it (nothing
+#: of the vendor's is in this repository); tests that need it skip without it
+SPDEV = os.environ.get("RDK_X5_SPDEV")
+NEEDS_SPDEV = ("RDK_X5_SPDEV is not set: the vendor's pyeasy_dnn is built only from a local "
+               "x5-hobot-spdev checkout (bench/bench_bpu_emulator.py --spdev)")
+
+
+def vendor_pyeasy_dnn(work: Path):
+    """Build the vendor's pyeasy_dnn against the emulator in ``work``; yields the module
+    (``hobot_dnn.pyeasy_dnn``, importable while the generator is open)."""
+    if not SPDEV:
+        pytest.skip(NEEDS_SPDEV)
+    if shutil.which("gcc") is None or shutil.which("g++") is None:
+        pytest.skip("no C/C++ compiler to build the emulator and pyeasy_dnn")
+    from vendor_bindings import build_pyeasy_dnn  # tools/libdnn_emu
+
+    site, _ = build_pyeasy_dnn(SPDEV, work)
+    sys.path.insert(0, str(site))
+    for name in ("hobot_dnn", "hobot_dnn.pyeasy_dnn"):
+        sys.modules.pop(name, None)
+    from hobot_dnn import pyeasy_dnn
+
+    assert pyeasy_dnn.__file__.startswith(str(site))
+    try:
+        yield pyeasy_dnn
+    finally:
+        sys.path.remove(str(site))
+        for name in ("hobot_dnn", "hobot_dnn.pyeasy_dnn"):
+            sys.modules.pop(name, None)

@@ -10,8 +10,6 @@ behaviour (test/test_bpu_doubles_observed.py) runs the same scenario on the doub
 from __future__ import annotations
 
 import gc
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,10 +23,7 @@ from rdk_classifier.backends import bpu
 from rdk_classifier.classifier import Classifier
 from rdk_classifier.errors import ModelError
 
-SPDEV = os.environ.get("RDK_X5_SPDEV")
-pytestmark = pytest.mark.skipif(
-    not SPDEV, reason="RDK_X5_SPDEV is not set: the vendor's pyeasy_dnn is built only from a "
-                      "local x5-hobot-spdev checkout (bench/bench_bpu_emulator.py --spdev)")
+pytestmark = pytest.mark.skipif(not eb.SPDEV, reason=eb.NEEDS_SPDEV)
 
 PHOTOS = sorted(PHOTOS_DIR.glob("*.png")) + [p for p, _ in imagenet_samples()]
 
@@ -36,21 +31,7 @@ PHOTOS = sorted(PHOTOS_DIR.glob("*.png")) + [p for p, _ in imagenet_samples()]
 @pytest.fixture(scope="module")
 def vendor(tmp_path_factory):
     """hobot_dnn.pyeasy_dnn (the vendor's, built here) importable for this module only."""
-    if shutil.which("gcc") is None or shutil.which("g++") is None:
-        pytest.skip("no C/C++ compiler to build the emulator and pyeasy_dnn")
-    from vendor_bindings import build_pyeasy_dnn  # tools/libdnn_emu (on sys.path via emulated_bpu)
-
-    site, lib = build_pyeasy_dnn(SPDEV, tmp_path_factory.mktemp("vendor"))
-    sys.path.insert(0, str(site))
-    for name in ("hobot_dnn", "hobot_dnn.pyeasy_dnn"):
-        sys.modules.pop(name, None)
-    from hobot_dnn import pyeasy_dnn
-
-    assert pyeasy_dnn.__file__.startswith(str(site))
-    yield pyeasy_dnn
-    sys.path.remove(str(site))
-    for name in ("hobot_dnn", "hobot_dnn.pyeasy_dnn"):
-        sys.modules.pop(name, None)
+    yield from eb.vendor_pyeasy_dnn(tmp_path_factory.mktemp("vendor"))
 
 
 @pytest.fixture
