@@ -235,3 +235,28 @@ def test_forward_of_a_non_contiguous_array_reads_raw_memory(vendor, log, tmp_pat
     raw = m.forward(view)[0].buffer
     assert not np.array_equal(raw, m.forward(contiguous)[0].buffer)
     np.testing.assert_array_equal(raw, m.forward(big.reshape(-1)[:75264].copy())[0].buffer)
+
+
+# ----------------------------------------------------------------------------------- doctor
+
+def test_doctor_runs_its_bpu_checks_through_the_vendor_binding_on_the_emulator(vendor, tmp_path):
+    import json
+    import subprocess
+
+    path = model(tmp_path, "padded_nhwc")
+    site = str(Path(vendor.__file__).parents[1])
+    out = subprocess.run(
+        [sys.executable, "-m", "rdk_classifier", "doctor", "--json", "--runs", "1",
+         "--bpu-runtime-path", site, "--model", str(path)],
+        capture_output=True, text=True, cwd=eb.REPO, timeout=600,
+        env={**__import__("os").environ, "PYTHONPATH": str(eb.REPO)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    runtimes = {r["module"]: r for r in report["environment"]["bpu_runtimes"]}
+    assert runtimes["hobot_dnn.pyeasy_dnn"]["file"] == vendor.__file__
+    bpu_section = report["bpu"]
+    assert bpu_section["runtimes"] == ["pyeasy_dnn"] and bpu_section["path"] == str(path)
+    props = bpu_section["per_runtime"]["pyeasy_dnn"]["properties"]
+    assert props["output_aligned_shape"] == [1, 1, 1, 1024]
+    bpu_checks = [c for c in report["checks"] if c["name"].startswith("bpu")]
+    assert len(bpu_checks) == 3 and all(c["passed"] for c in bpu_checks)

@@ -257,3 +257,10 @@ def test_container_round_trip_and_cli(tmp_path, capsys):
     assert container.main([str(eb.FP32_ONNX), str(out)]) == 2  # no --force: untouched
     assert out.read_bytes() == before
     assert "exists" in capsys.readouterr().err
+
+
+def test_doctor_refuses_a_bpu_runtime_path_that_is_not_a_folder(tmp_path, capsys):
+    from rdk_classifier.cli import main
+
+    assert main(["doctor", "--bpu-runtime-path", str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
