@@ -35,8 +35,9 @@ has one, core 0). It maps to ``pyeasy_dnn``'s ``core_id`` (hbDNN's core mask: 0 
 ``hbm_runtime``'s ``bpu_cores`` (no setting = the runtime's automatic choice, else ``[k]``).
 
 Releasing: ``close()`` drops the runtime objects. ``hbm_runtime`` releases the model when its
-object goes; ``pyeasy_dnn`` frees only the tensors and never calls ``hbDNNRelease``, so every
-``pyeasy_dnn`` model load keeps its model memory until the process ends.
+object goes; a ``pyeasy_dnn`` Model is never freed (``load()`` leaks a reference to it; observed
+through the real binding on the libdnn emulator, tools/libdnn_emu), so every ``pyeasy_dnn`` model
+load keeps its tensors and model memory until the process ends.
 
 Threading: a ``BpuBackend`` owns one model object with one buffer set, and the runtimes' forward
 calls are synchronous. Never call ``infer`` of one instance from two threads at once: give every
@@ -452,8 +453,8 @@ class BpuBackend:
         return info
 
     def close(self) -> None:
-        """Drop the runtime objects. hbm_runtime releases the model with its object; pyeasy_dnn
-        frees only the tensors (it never calls hbDNNRelease: the model memory stays in use)."""
+        """Drop the runtime objects. hbm_runtime releases the model with its object; a pyeasy_dnn
+        Model is never freed (its load() leaks a reference): its memory stays in use."""
         self._model = None
         self._hbm_read = None
 
