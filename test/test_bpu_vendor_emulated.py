@@ -140,6 +140,20 @@ def test_both_nv12_packings_give_the_same_scores(vendor, log, tmp_path):
     np.testing.assert_array_equal(m.forward(nv12.reshape(1, 336, 224, 1))[0].buffer, a)
 
 
+def test_nv12_separate_input_gets_y_and_uv_in_two_memories(vendor, log, tmp_path):
+    """An NV12_SEPARATE model input: pyeasy_dnn allocates two memories (2/3 and 1/3 of the
+    aligned size) and splits the packed NV12 between them; the scores are the NV12 model's."""
+    packed = bpu.BpuBackend(model(tmp_path, "float"), runtime="pyeasy_dnn")
+    separate = bpu.BpuBackend(
+        container.make_container(eb.FP32_ONNX, tmp_path / "separate.bin", "float",
+                                 nv12_type="NV12_SEPARATE"), runtime="pyeasy_dnn")
+    assert separate.describe()["properties"]["inputs"][0]["tensor_type"] == "NV12_SEPARATE"
+    nv12 = np.random.default_rng(9).integers(0, 256, 75264, dtype=np.uint8)
+    np.testing.assert_array_equal(separate.infer(nv12), packed.infer(nv12))
+    allocs = [c["size"] for c in container.read_log(log) if c["call"] == "hbSysAllocCachedMem"]
+    assert allocs == [75264, 4000, 224 * 224, 224 * 224 // 2, 4000]
+
+
 def test_model_switch_keeps_each_models_answer(vendor, log, tmp_path):
     fp32 = bpu.BpuBackend(model(tmp_path, "float"), runtime="pyeasy_dnn")
     int8 = bpu.BpuBackend(model(tmp_path, "scale_per_channel",

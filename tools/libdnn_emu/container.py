@@ -94,10 +94,14 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 
 def properties(onnx_path: str | Path, layout: str = "float", *, model_name: str = "emulated_net",
                num_classes: int = 1000, bpu_cores: int = 1, nv12_layout: str = "NCHW",
-               nv12_pitch: int | None = None, fail_infer: bool = False) -> dict[str, Any]:
+               nv12_pitch: int | None = None, nv12_type: str = "NV12",
+               fail_infer: bool = False) -> dict[str, Any]:
     """The container JSON for ``onnx_path`` with one of OUTPUT_LAYOUTS (classes resized to
     ``num_classes``). Normalization: the ONNX's mean_value/scale_value metadata, else the zoo's.
-    ``nv12_pitch``: an aligned NV12 row length (bytes) wider than the image (default: packed)."""
+    ``nv12_pitch``: an aligned NV12 row length (bytes) wider than the image (default: packed).
+    ``nv12_type``: "NV12" (one memory, Y then UV) or "NV12_SEPARATE" (Y and UV in two)."""
+    if nv12_type not in ("NV12", "NV12_SEPARATE"):
+        raise ValueError(f"nv12_type must be NV12 or NV12_SEPARATE, got {nv12_type!r}")
     net_layout, h, w, meta = onnx_input(onnx_path)
     mean = _floats(meta.get("mean_value")) or ZOO_MEAN
     scale = _floats(meta.get("scale_value")) or ZOO_SCALE
@@ -125,7 +129,7 @@ def properties(onnx_path: str | Path, layout: str = "float", *, model_name: str 
     return {
         "format": "rdk_classifier libdnn emulator container", "version": 1,
         "model_name": model_name, "bpu_cores": bpu_cores,
-        "inputs": [{"name": "data", "tensor_type": "NV12", "layout": nv12_layout,
+        "inputs": [{"name": "data", "tensor_type": nv12_type, "layout": nv12_layout,
                     "valid_shape": in_shape, "aligned_shape": in_aligned,
                     "stride": [0] * 4, "aligned_byte_size": h * pitch * 3 // 2,
                     "quanti_type": "NONE", "quantize_axis": -1}],
@@ -184,12 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layout", choices=sorted(OUTPUT_LAYOUTS), default="float")
     ap.add_argument("--model-name", default="emulated_net")
     ap.add_argument("--nv12-layout", choices=("NCHW", "NHWC"), default="NCHW")
+    ap.add_argument("--nv12-type", choices=("NV12", "NV12_SEPARATE"), default="NV12")
     ap.add_argument("--fail-infer", action="store_true", help="every hbDNNInfer fails")
     ap.add_argument("--force", action="store_true", help="replace an existing file")
     args = ap.parse_args(argv)
     try:
         make_container(args.onnx, args.out, args.layout, model_name=args.model_name,
-                       nv12_layout=args.nv12_layout, fail_infer=args.fail_infer, force=args.force)
+                       nv12_layout=args.nv12_layout, nv12_type=args.nv12_type,
+                       fail_infer=args.fail_infer, force=args.force)
     except (OSError, ValueError) as exc:  # OutputError (safe_io) is an OSError
         print(f"error: {exc}", file=sys.stderr)
         return 2
