@@ -98,6 +98,24 @@ def test_padded_nchw_int32_output_is_refused_at_load(vendor, log, tmp_path):
     assert buf.size == 1000 and np.count_nonzero(buf == 0x47474747) == 750
 
 
+def test_zero_points_are_invisible_through_pyeasy_dnn(vendor, log, tmp_path):
+    """pyeasy_dnn exposes scale_data only: an output quantized with non-zero zero points reads
+    shifted by zero_point * scale per class (X5 int32 outputs are symmetric; hbm_runtime gives
+    the zero points)."""
+    from rdk_classifier.backends.cpu import CpuBackend
+
+    props, onnx = container.read_container(model(tmp_path, "scale_per_channel"))
+    zp = [(c % 5) - 2 for c in range(1000)]
+    props["outputs"][0]["zero_point"] = zp
+    path = container.write_container(tmp_path / "zp.bin", props, onnx)
+    backend = bpu.BpuBackend(path, runtime="pyeasy_dnn")
+    nv12 = np.random.default_rng(8).integers(16, 236, 75264, dtype=np.uint8)
+    cpu = CpuBackend(eb.FP32_ONNX, mean=(0, 0, 0), scale=(1, 1, 1)).infer(nv12)
+    scale = np.asarray(container.per_channel_scale(1000), np.float32)
+    shift = backend.infer(nv12) - cpu
+    np.testing.assert_allclose(shift, np.asarray(zp) * scale, atol=scale.max() / 2 + 1e-6)
+
+
 def test_2d_output_gives_an_empty_buffer_and_is_refused(vendor, log, tmp_path):
     """validShape (1, 1000): .buffer is built from dimensionSize[0..3] = (1, 1000, 0, 0)."""
     path = model(tmp_path, "float_2d")
