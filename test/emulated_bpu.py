@@ -56,7 +56,7 @@ def build_emulator(out_dir: Path) -> Path:
         warnings.warn("no C compiler (gcc): the libdnn emulator tests are skipped", stacklevel=2)
         pytest.skip("no C compiler (gcc) to build the libdnn emulator (tools/libdnn_emu)")
     try:
-        return container.build(out_dir)
+        return container.build(out_dir, werror=True)  # our own C: no warning either
     except subprocess.CalledProcessError as exc:  # a build failure is a failure, not a skip
         raise AssertionError(f"tools/libdnn_emu/build.sh failed: {exc}") from exc
 

@@ -163,9 +163,9 @@ def read_container(path: str | Path) -> tuple[dict, bytes]:
     return json.loads(data[12:12 + n]), data[12 + n:]
 
 
-def build(out_dir: str | Path, cc: str | None = None) -> Path:
+def build(out_dir: str | Path, cc: str | None = None, werror: bool = False) -> Path:
     """Build the emulator into ``out_dir`` with build.sh; the path of libdnn.so."""
-    env = dict(os.environ)
+    env = dict(os.environ, LIBDNN_EMU_WERROR="1" if werror else "0")
     if cc:
         env["CC"] = cc
     subprocess.run(["bash", str(HERE / "build.sh"), str(out_dir)], check=True, env=env,
