@@ -144,8 +144,9 @@ class Classifier:
     def postprocess(self, raw: np.ndarray, top: int | None = None) -> Result:
         probs = to_probabilities(raw)
         idx, scores = top_k(probs, self.top_k if top is None else top)
-        return Result([Prediction(int(i), class_name(self.class_names, int(i)), float(s))
-                       for i, s in zip(idx, scores)], model=self.model_name)
+        names = self.class_names
+        return Result([Prediction(i, class_name(names, i), s)
+                       for i, s in zip(idx.tolist(), scores.tolist())], model=self.model_name)
 
     def classify_nv12(self, nv12: np.ndarray, source: str | None = None,
                       top: int | None = None, preprocess_ms: float | None = None) -> Result:

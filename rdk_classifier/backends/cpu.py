@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from ..errors import FrameSizeError, ModelError
@@ -90,6 +91,12 @@ class CpuBackend:
         # reused for every frame: the normalized input tensor
         layout = (1, h, w, 3) if self._nhwc else (1, 3, h, w)
         self._tensor = np.empty(layout, np.float32)
+        # (v - mean) * scale of every byte value v, per channel, computed in float32 exactly as
+        # the arithmetic on the whole image would be: normalizing is one table look-up per pixel
+        # (OpenCV's LUT), bit-identical to subtracting and scaling, at about half the cost
+        self._lut = (np.arange(256, dtype=np.float32)[None, :] - self._mean[:, None]) \
+            * self._scale[:, None]
+        self._lut_hwc = np.ascontiguousarray(self._lut.T).reshape(1, 256, 3)
         self.num_classes = self._output_size(outputs[0].shape)
 
     @staticmethod
@@ -124,11 +131,10 @@ class CpuBackend:
         rgb = nv12_to_rgb(nv12, h, w)
         dst = self._tensor[0]
         if self._nhwc:
-            np.subtract(rgb, self._mean, out=dst)
-            dst *= self._scale
+            cv2.LUT(rgb, self._lut_hwc, dst=dst)
         else:
-            np.subtract(rgb.transpose(2, 0, 1), self._mean[:, None, None], out=dst)
-            dst *= self._scale[:, None, None]
+            for c, plane in enumerate(cv2.split(rgb)):
+                cv2.LUT(plane, self._lut[c], dst=dst[c])
         return self._tensor
 
     def _run(self, nv12: np.ndarray) -> np.ndarray:
