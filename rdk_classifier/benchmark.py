@@ -342,9 +342,16 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
                            for _ in range(threads - 1)]
     share = [frames // threads + (1 if k < frames % threads else 0) for k in range(threads)]
     try:
-        calls = [_classify_call(c, encoding, width, height) for c in clfs]
-        latencies, stages, elapsed = _timed_threads(
-            [lambda i, call=call: call(data[i % len(data)]) for call in calls], share, warmup)
+        def frame_call(clf: Classifier) -> Callable[[int], Timing | None]:
+            call = _classify_call(clf, encoding, width, height)
+            return lambda i: call(data[i % len(data)])
+
+        def model_call(run: Callable[[], object]) -> Callable[[int], Timing | None]:
+            def timed(_i: int) -> None:
+                run()
+            return timed
+
+        latencies, stages, elapsed = _timed_threads([frame_call(c) for c in clfs], share, warmup)
         model = None
         if model_only:
             first = data[0]
@@ -352,8 +359,7 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
             nv12 = (prep.from_encoded(first) if encoding == "jpeg"
                     else prep.from_raw(first, width, height, encoding))
             runs = [model_only_call(c.backend)(nv12) for c in clfs]
-            m_lat, _, m_elapsed = _timed_threads([lambda i, run=run: run() for run in runs],
-                                                 share, warmup)
+            m_lat, _, m_elapsed = _timed_threads([model_call(r) for r in runs], share, warmup)
             model = ModelOnly([v for x in m_lat for v in x], m_elapsed)
     finally:
         for c in clfs[1:]:
