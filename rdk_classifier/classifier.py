@@ -18,7 +18,7 @@ from . import zoo
 from .backends import Backend, create_backend
 from .backends.base import concurrency_of
 from .class_names import check_class_count, class_name, load_class_names
-from .frames import BufferLike, Preprocessor, read_image_file
+from .frames import BufferLike, Frame, Preprocessor, read_image_file
 from .postprocess import to_probabilities, top_k
 
 
@@ -190,8 +190,17 @@ class Classifier:
         return self._run(lambda: self.preprocessor.from_raw(data, width, height, encoding, step),
                          source, top)
 
+    def classify_frame(self, frame: Frame, source: str | None = None,
+                       top: int | None = None) -> Result:
+        """A ``Frame`` made elsewhere (e.g. once for a whole image and its boxes); the time it
+        took to make (``frame.decode_ms``) counts as preprocessing."""
+        result = self._run(lambda: self.preprocessor.convert(frame), source, top)
+        result.timing_ms.preprocess += frame.decode_ms
+        return result
+
     def classify_file(self, path: str | Path, top: int | None = None) -> Result:
-        data = read_image_file(path)  # regular files only, bounded
+        """An image file (read bounded: regular files only, ``frames.read_image_file``)."""
+        data = read_image_file(path)
         return self.classify_encoded(data, source=str(path), top=top)
 
     def close(self) -> None:

@@ -13,7 +13,8 @@ from box_messages import detection_array, perception_targets  # noqa: E402
 from box_scenes import jpeg, scene  # noqa: E402
 from ros_frames import compressed_msg, image_msg  # noqa: E402
 from rdk_classifier.cli import main as cli_main  # noqa: E402
-from rdk_classifier.regions import Box, RegionFrame, classify_boxes  # noqa: E402
+from rdk_classifier.frames import Frame  # noqa: E402
+from rdk_classifier.regions import Box, classify_boxes  # noqa: E402
 from rdk_classifier.ros.detections import DETECTION_2D_ARRAY, PERCEPTION_TARGETS  # noqa: E402
 from rdk_classifier.ros.rosbags_types import humble_typestore  # noqa: E402
 
@@ -85,7 +86,7 @@ def test_bag_boxes_nv12_and_jpeg(tmp_path, the_scene, classifier, capsys):
         assert t == T0 + i * PERIOD + 50_000_000  # the later of the two records
         ids = [d.id for d in m.detections]
         assert ids == [f"p{k}" for k in range(len(places)) if k != i]
-        direct = classify_boxes(classifier, RegionFrame.from_raw(frames[i].data, w, h, "nv12"),
+        direct = classify_boxes(classifier, Frame.from_raw(frames[i].data, w, h, "nv12"),
                                 [Box(*places[int(x[1:])][1]) for x in ids])
         assert [d.results[0].hypothesis.class_id for d in m.detections] == \
             [b.result.top[0].label for b in direct.classified]

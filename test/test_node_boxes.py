@@ -14,7 +14,8 @@ import rclpy_standin
 from box_messages import detection_array, perception_targets, roundtrip
 from box_scenes import jpeg, scene
 from ros_frames import compressed_msg, image_msg
-from rdk_classifier.regions import Box, RegionFrame, classify_boxes
+from rdk_classifier.frames import Frame
+from rdk_classifier.regions import Box, classify_boxes
 from rdk_classifier.ros.detections import DETECTION_2D_ARRAY, PERCEPTION_TARGETS
 
 TIMEOUT = 30.0
@@ -74,7 +75,7 @@ def test_box_mode_matches_by_stamp_out_of_order(ros, the_scene, classifier):
         assert [d.id for d in m.detections] == expected_ids
         # the node's answer is the core path's answer on the same frame and boxes
         boxes = [Box(*places[int(d_id[3:])][1]) for d_id in expected_ids]
-        direct = classify_boxes(classifier, RegionFrame.from_raw(frames[i].data, w, h, "nv12"),
+        direct = classify_boxes(classifier, Frame.from_raw(frames[i].data, w, h, "nv12"),
                                 boxes)
         for d, b in zip(m.detections, direct.classified):
             assert [int(r.hypothesis.class_id) for r in d.results] == \

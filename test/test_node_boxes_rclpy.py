@@ -27,7 +27,8 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from box_scenes import jpeg, scene  # noqa: E402
 from ros_frames import nv12_bytes  # noqa: E402
-from rdk_classifier.regions import Box, RegionFrame, classify_boxes  # noqa: E402
+from rdk_classifier.frames import Frame  # noqa: E402
+from rdk_classifier.regions import Box, classify_boxes  # noqa: E402
 from rdk_classifier.ros.detections import detection_types_from_ros_packages  # noqa: E402
 from rdk_classifier.ros.messages import make_header  # noqa: E402
 
@@ -147,7 +148,7 @@ def test_two_process_detection2d_array_nv12():
         from rdk_classifier.classifier import Classifier
 
         clf = Classifier.from_model(backend="cpu")
-        frame_region = RegionFrame.from_raw(nv12, w, h, "nv12")
+        frame_region = Frame.from_raw(nv12, w, h, "nv12")
         for m in got:
             chosen = sent[_stamp(m)]
             assert [d.id for d in m.detections] == [f"k{k}" for k in chosen]

@@ -1,14 +1,11 @@
-"""Box mode on the command line: ``bag --detections`` options and run, ``classify --boxes``."""
+"""Box mode on the command line: ``bag --detections`` options and run."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from ..regions import (BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, BoxFilter, FrameBoxes,
-                       RegionFrame, classify_boxes)
+from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, BoxFilter
 from .common import config_from_args
 
 
@@ -62,35 +59,3 @@ def run_boxes(args: argparse.Namespace, report_skip) -> int:
           f"{len(report.skipped)} skipped; unmatched: {report.unmatched_frames} frames, "
           f"{report.unmatched_detections} detection sets)")
     return 1 if report.skipped else 0
-
-
-def classify_file_boxes(clf, path, boxes) -> FrameBoxes:
-    """Every given box of an image file (decoded once), no filter but the count limit."""
-    frame = RegionFrame.from_encoded(Path(path).read_bytes())
-    return classify_boxes(clf, frame, boxes, BoxFilter(max_boxes=MAX_BOXES_LIMIT),
-                          source=str(path))
-
-
-def print_boxes_result(result, fb: FrameBoxes, as_json: bool) -> int:
-    """Print an image's result with its boxes; bad boxes also go to stderr. Returns 1 if any box
-    could not be classified."""
-    from .classify import format_text
-
-    if as_json:
-        d = result.to_dict()
-        d["boxes"] = [b.to_dict() for b in fb.boxes]
-        print(json.dumps(d), flush=True)
-    else:
-        lines = [format_text(result)]
-        for b in fb.boxes:
-            x = b.box
-            head = f"  box {b.index} ({x.x_offset}, {x.y_offset}, {x.width}x{x.height})"
-            if b.result is not None:  # b.ok
-                p = b.result.top[0]
-                lines.append(f"{head}: label {p.class_id:3d}, prob {p.score:.5f}, class {p.label}")
-            else:
-                lines.append(f"{head}: not classified")
-        print("\n".join(lines), flush=True)
-    for b in fb.failed:
-        print(f"error: {result.source}: box {b.index}: {b.error}", file=sys.stderr)
-    return 1 if fb.failed else 0

@@ -1,4 +1,5 @@
-"""``classify PATH...``: top-k of image files, as text like the seed's log or one JSON per line."""
+"""``classify PATH...``: top-k of image files, as text like the seed's log or one JSON per line;
+with ``--boxes`` also the top-k of given boxes of each image (the node's box-mode crop path)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import argparse
 import json
 import sys
 
-from ..classifier import Result
+from ..classifier import Classifier, Result
 from ..errors import BoxesFileError, FrameError
+from ..frames import Frame, read_image_file
 from ..parallel import ordered_map
-from ..regions import load_boxes_file
-from .boxes import classify_file_boxes, print_boxes_result
+from ..regions import MAX_BOXES_LIMIT, Box, BoxFilter, FrameBoxes, classify_boxes, load_boxes_file
 from .common import add_model_options, expand_images, load_classifier, model_line
 
 
@@ -62,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
     def classify_path(path):
         try:
-            result = clf.classify_file(path)
-            # the same crop path as the node's box mode
-            return result, (classify_file_boxes(clf, path, boxes) if boxes is not None else None)
+            if boxes is None:
+                return clf.classify_file(path), None
+            return classify_file_boxes(clf, path, boxes)  # the same crop path as the node's
         except (OSError, FrameError) as exc:
             return exc, None
 
@@ -86,3 +87,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"{with_bad_boxes} of {len(files)} images had boxes that could not be classified",
               file=sys.stderr)
     return 1 if failed or with_bad_boxes else 0
+
+
+def classify_file_boxes(clf: Classifier, path, boxes: list[Box]) -> tuple[Result, FrameBoxes]:
+    """An image file and every given box of it: the file read once (bounded) and decoded once
+    at full size; the whole image and each box are rectangles of that one frame. No filter but
+    the count limit."""
+    frame = Frame.from_encoded(read_image_file(path), max_pixels=clf.preprocessor.max_pixels)
+    result = clf.classify_frame(frame, source=str(path))
+    return result, classify_boxes(clf, frame, boxes, BoxFilter(max_boxes=MAX_BOXES_LIMIT),
+                                  source=str(path))
+
+
+def print_boxes_result(result: Result, fb: FrameBoxes, as_json: bool) -> int:
+    """Print an image's result with its boxes; bad boxes also go to stderr. Returns 1 if any box
+    could not be classified."""
+    if as_json:
+        d = result.to_dict()
+        d["boxes"] = [b.to_dict() for b in fb.boxes]
+        print(json.dumps(d), flush=True)
+    else:
+        lines = [format_text(result)]
+        for b in fb.boxes:
+            x = b.box
+            head = f"  box {b.index} ({x.x_offset}, {x.y_offset}, {x.width}x{x.height})"
+            if b.result is not None:  # b.ok
+                p = b.result.top[0]
+                lines.append(f"{head}: label {p.class_id:3d}, prob {p.score:.5f}, class {p.label}")
+            else:
+                lines.append(f"{head}: not classified")
+        print("\n".join(lines), flush=True)
+    for b in fb.failed:
+        print(f"error: {result.source}: box {b.index}: {b.error}", file=sys.stderr)
+    return 1 if fb.failed else 0

@@ -7,7 +7,7 @@
   ``detection_type:=ai_msgs``) feed one ``StampMatcher``: a detection set meets its frame by exact
   header stamp, within small caches of recent frames and detections, arriving in either order;
   whatever falls out of a cache unmatched is counted (diagnostics);
-- on a match, the executor thread makes the ``RegionFrame`` (views of the buffer; a JPEG decoded
+- on a match, the executor thread makes the ``Frame`` (views of the buffer; a JPEG decoded
   once) and the boxes, and puts them in the camera's latest-frame worker (the same slot,
   counters, model swap and diagnostics as a whole-frame camera); the worker classifies the
   selected boxes (``regions.classify_boxes``) and publishes ``vision_msgs/Detection2DArray`` on
@@ -36,7 +36,8 @@ from typing import Any, Callable, Optional
 from ..classifier import Result, Timing
 from ..errors import BoxError, FrameError
 from ..regions import (BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, MAX_PADDING, Box,
-                       BoxFilter, FrameBoxes, RegionFrame, classify_boxes)
+                       BoxFilter, FrameBoxes, classify_boxes)
+from ..frames import Frame
 from ..stamp_matching import DEFAULT_DETECTION_CACHE, DEFAULT_FRAME_CACHE, StampMatcher
 from .detections import (DETECTION_TYPE_NAMES, DetectionTypes, boxes_from_message,
                          detection2d_array_message, detection_types_from_ros_packages,
@@ -184,7 +185,7 @@ class BoxCounts:
 class BoxJob:
     """A matched frame and detection set, ready for the worker."""
 
-    frame: RegionFrame
+    frame: Frame
     boxes: list[Box]
     header: Any
     detections: Any
@@ -203,13 +204,13 @@ class _Stream:
         self.rate = _Rate()
 
 
-def region_frame_from_message(msg: Any) -> RegionFrame:
-    """A ``sensor_msgs/Image`` or ``CompressedImage`` as a ``RegionFrame`` (a JPEG is decoded
+def region_frame_from_message(msg: Any) -> Frame:
+    """A ``sensor_msgs/Image`` or ``CompressedImage`` as a ``Frame`` (a JPEG is decoded
     here, once for all its boxes). ``FrameError`` subclasses for frames that cannot be used."""
     if is_compressed(msg):
         check_compressed_format(msg.format)
-        return RegionFrame.from_encoded(frame_buffer(msg.data))
-    return RegionFrame.from_raw(frame_buffer(msg.data), int(msg.width), int(msg.height),
+        return Frame.from_encoded(frame_buffer(msg.data))
+    return Frame.from_raw(frame_buffer(msg.data), int(msg.width), int(msg.height),
                                 str(msg.encoding), int(msg.step) or None)
 
 
