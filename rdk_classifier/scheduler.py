@@ -57,7 +57,9 @@ class CameraPolicy:
 class Job:
     """One frame of one camera. ``run`` does the work (preprocessing if not done yet, inference,
     postprocessing) and returns what ``deliver`` publishes; ``stamp`` is the frame's capture time
-    in the scheduler clock's time base (a ROS header stamp in seconds)."""
+    in the scheduler clock's time base (a ROS header stamp in seconds). ``run`` returning
+    ``False`` says the frame was no longer valid (e.g. prepared for a model replaced since): it is
+    counted as dropped, not answered, and not delivered."""
 
     camera: str
     stamp: float
@@ -78,6 +80,11 @@ class CameraStats:
     answered: int = 0
     failed: int = 0
     ages_ms: deque = field(default_factory=lambda: deque(maxlen=DEFAULT_AGE_WINDOW))
+    dropped: int = 0     # run() said the frame was no longer valid, or it was dropped at stop
+    pending: bool = False
+    busy: bool = False
+    busy_seconds: float = 0.0     # total time in run() + deliver()
+    last_ms: float = 0.0          # the last job's time in run() + deliver()
 
     def age_summary(self) -> dict[str, float | None]:
         """p50 / p99 / max of the kept answer ages in ms (None before the first answer)."""
@@ -89,7 +96,7 @@ class CameraStats:
 
     def to_dict(self) -> dict:
         return {"received": self.received, "replaced": self.replaced, "answered": self.answered,
-                "failed": self.failed, "age_ms": self.age_summary()}
+                "failed": self.failed, "dropped": self.dropped, "age_ms": self.age_summary()}
 
 
 class _Camera:
@@ -119,12 +126,12 @@ class Scheduler:
     """Latest-frame slots of many cameras served by one model (see the module docstring).
 
     ``clock``: seconds, the time base of the jobs' stamps (default ``time.monotonic``; a node
-    passes its ROS clock). ``on_error(camera, exc)``: called for a job whose ``run`` or ``deliver``
+    passes its ROS clock). ``on_error(job, exc)``: called for a job whose ``run`` or ``deliver``
     raised (the frame is counted as failed and the scheduler goes on).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 on_error: Callable[[str, BaseException], None] | None = None,
+                 on_error: Callable[[Job, BaseException], None] | None = None,
                  age_window: int = DEFAULT_AGE_WINDOW) -> None:
         if age_window < 1:
             raise ValueError(f"age_window must be >= 1, got {age_window}")
@@ -194,32 +201,38 @@ class Scheduler:
             best.next_start = now + 1.0 / best.policy.max_rate
         return job, None
 
-    def _finish(self, job: Job, ok: bool) -> None:
+    def _finish(self, job: Job, outcome: str, seconds: float) -> None:
         now = self._clock()
         with self._lock:
             cam = self._cameras[job.camera]
             cam.busy = False
-            if ok:
-                cam.stats.answered += 1
-                cam.stats.ages_ms.append((now - job.stamp) * 1e3)
+            st = cam.stats
+            st.busy_seconds += seconds
+            st.last_ms = seconds * 1e3
+            if outcome == "answered":
+                st.answered += 1
+                st.ages_ms.append((now - job.stamp) * 1e3)
+            elif outcome == "dropped":
+                st.dropped += 1
             else:
-                cam.stats.failed += 1
-            self._lock.notify()
+                st.failed += 1
+            self._lock.notify_all()  # a worker may take this camera's next frame; wait_idle
 
     def _execute(self, job: Job) -> None:
+        t0 = time.perf_counter()
         try:
             output = job.run()
-            if job.deliver is not None:
+            if output is not False and job.deliver is not None:
                 job.deliver(output)
         except Exception as exc:  # a bad frame never stops the other cameras
-            self._finish(job, False)
+            self._finish(job, "failed", time.perf_counter() - t0)
             if self._on_error is not None:
-                self._on_error(job.camera, exc)
+                self._on_error(job, exc)
             return
         except BaseException:
-            self._finish(job, False)
+            self._finish(job, "failed", time.perf_counter() - t0)
             raise
-        self._finish(job, True)
+        self._finish(job, "dropped" if output is False else "answered", time.perf_counter() - t0)
 
     def step(self) -> str | None:
         """Run the next due job in the calling thread; its camera's name, None when none is due.
@@ -265,18 +278,56 @@ class Scheduler:
         with self._lock:
             self._stopping = True
             threads, self._threads = self._threads, []
+            for cam in self._cameras.values():
+                if cam.pending is not None:
+                    cam.pending = None
+                    cam.stats.dropped += 1
             self._lock.notify_all()
         for t in threads:
             if t is not threading.current_thread():
                 t.join()
 
+    def drop_pending(self, camera: str) -> bool:
+        """Empty a camera's slot (its waiting frame counted as dropped); True if one was there."""
+        with self._lock:
+            cam = self._cameras[camera]
+            had = cam.pending is not None
+            if had:
+                cam.pending = None
+                cam.stats.dropped += 1
+                self._lock.notify_all()
+            return had
+
+    def wait_idle(self, camera: str | None = None, timeout: float | None = None) -> bool:
+        """Block until ``camera`` (None: every camera) has no frame waiting or running (True), or
+        ``timeout`` seconds of real time pass (False). Without worker threads, nothing runs the
+        waiting frames: it returns at once whether idle or not."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                cams = self._cameras.values() if camera is None else [self._cameras[camera]]
+                if not any(c.pending is not None or c.busy for c in cams):
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if not self._threads or (remaining is not None and remaining <= 0):
+                    return False
+                self._lock.wait(remaining)
+
     # --- figures ------------------------------------------------------------------------------
     def stats(self) -> dict[str, CameraStats]:
         """A copy of every camera's counters, by camera name."""
         with self._lock:
-            return {name: CameraStats(c.stats.received, c.stats.replaced, c.stats.answered,
-                                      c.stats.failed, deque(c.stats.ages_ms))
-                    for name, c in self._cameras.items()}
+            return {name: self._copy(c) for name, c in self._cameras.items()}
+
+    def camera_stats(self, camera: str) -> CameraStats:
+        with self._lock:
+            return self._copy(self._cameras[camera])
+
+    @staticmethod
+    def _copy(c: _Camera) -> CameraStats:
+        s = c.stats
+        return CameraStats(s.received, s.replaced, s.answered, s.failed, deque(s.ages_ms),
+                           s.dropped, c.pending is not None, c.busy, s.busy_seconds, s.last_ms)
 
 
 __all__ = ["CameraPolicy", "CameraStats", "DEFAULT_AGE_WINDOW", "Job", "Scheduler",

@@ -136,7 +136,7 @@ def test_an_idle_camera_earns_no_burst():
 
 def test_one_frame_of_a_camera_at_a_time_and_errors_are_counted():
     clock, log, errors = FakeClock(), [], []
-    sched = Scheduler(clock, on_error=lambda cam, exc: errors.append((cam, str(exc))))
+    sched = Scheduler(clock, on_error=lambda job, exc: errors.append((job.camera, str(exc))))
     sched.add_camera("cam")
 
     def bad():
@@ -216,3 +216,33 @@ def test_same_answers_with_one_and_several_threads_from_one_model(classifier):
     # the cameras saw the same frames, so the same answers; and the photos are told apart
     assert one["cam0"] == one["cam1"] == one["cam2"]
     assert len({tuple(a[0]) for a in one["cam0"]}) > 1
+
+
+def test_a_camera_slot_has_the_workers_interface_and_counters():
+    from rdk_classifier.ros.camera_slot import SchedulerSlot
+
+    clock, seen = FakeClock(), []
+    sched = Scheduler(clock)
+
+    def process(item):
+        seen.append(item)
+        return item != "stale"  # False: prepared for a replaced model, counted as dropped
+
+    a = SchedulerSlot(sched, "a", process, stamp_of=lambda item: clock.now - 0.02)
+    b = SchedulerSlot(sched, "b", process, stamp_of=lambda item: clock.now)
+    assert a.start() is a and sched.cameras == ("a", "b")
+    a.submit("a1")
+    assert a.submit("a2") is True   # replaced a1 unseen
+    b.submit("stale")
+    while sched.step():
+        pass
+    assert seen == ["a2", "stale"]
+    sa, sb = a.stats(), b.stats()
+    assert (sa.received, sa.processed, sa.dropped, sa.errors) == (2, 1, 1, 0)
+    assert (sb.received, sb.processed, sb.dropped, sb.errors) == (1, 0, 1, 0)
+    assert a.scheduler_stats().age_summary()["p50"] == pytest.approx(20.0)
+    assert a.wait_idle(0) and b.wait_idle(0)
+    b.submit("b1")
+    assert not b.wait_idle(0)  # waiting, and no thread to run it
+    assert b.stop(timeout=0) and b.submit("b2") is False
+    assert b.stats().dropped == 2 and sched.step() is None
