@@ -246,3 +246,23 @@ def test_a_camera_slot_has_the_workers_interface_and_counters():
     assert not b.wait_idle(0)  # waiting, and no thread to run it
     assert b.stop(timeout=0) and b.submit("b2") is False
     assert b.stats().dropped == 2 and sched.step() is None
+
+
+def test_camera_policies_parameter():
+    from rdk_classifier.ros.settings import NodeSettings, parse_camera_policy, validate
+
+    assert parse_camera_policy("front weight=2 max_rate=15") == (
+        "front", {"weight": 2.0, "max_rate": 15.0})
+    s = NodeSettings(image_topics=("front", "rear"), max_rate=10.0,
+                     camera_policies=("front weight=2",))
+    assert validate(s) == []
+    assert s.camera_policy("front") == CameraPolicy(weight=2.0, max_rate=10.0)
+    assert s.camera_policy("rear") == CameraPolicy(weight=1.0, max_rate=10.0)
+    bad = NodeSettings(image_topics=("front",), camera_policies=(
+        "front weight=0", "side weight=1", "front speed=3", "weight=2"))
+    problems = validate(bad)
+    assert len(problems) == 4
+    assert "weight must be a positive number" in problems[0]
+    assert "'side weight=1' names no camera topic (the topics: front)" in problems[1]
+    assert "'speed=3' is not weight=W or max_rate=R" in problems[2]
+    assert "does not start with a topic" in problems[3]
