@@ -3,10 +3,10 @@
 Every input (a camera buffer with an encoding, a JPEG/PNG, an image file, a shared-memory frame)
 first becomes one ``Frame`` (validated, under the pixel budget, decoded at most once), then a
 rectangle of it (the whole frame is the full rectangle, a detector box a smaller one) goes through
-the one ``Preprocessor.convert``, and ends here as a packed NV12 array of the model's height x width: the full Y plane, then one interleaved UV plane
-(U first). The colour conversion is OpenCV's ``COLOR_BGR2YUV_I420`` followed by U/V interleaving,
-which is what the RDK toolchain and the zoo's demos use, so the CPU path sees the bytes the BPU
-models were calibrated on.
+the one ``Preprocessor.convert``, and ends here as a packed NV12 array of the model's height x
+width: the full Y plane, then one interleaved UV plane (U first). The colour conversion is
+OpenCV's ``COLOR_BGR2YUV_I420`` followed by U/V interleaving, which is what the RDK toolchain and
+the zoo's demos use, so the CPU path sees the bytes the BPU models were calibrated on.
 
 Resizing happens before colour conversion, on the region of the source that ends up in the output,
 so a 1080p frame costs one small resize and one small colour conversion. NV12/NV21 input is

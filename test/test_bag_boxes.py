@@ -127,3 +127,39 @@ def test_bag_boxes_errors(tmp_path, the_scene, capsys):
     assert rc == 1 and "box 1" in err and "outside" in err
     (_, m), = read_bag(tmp_path / "o4")[DET + "/classification"]
     assert [d.id for d in m.detections] == ["a"]
+
+
+def test_bag_boxes_damaged_input_keeps_what_was_read(tmp_path, the_scene):
+    """The box tool writes through the bag tool's one writer: a damaged input (zeroed bytes
+    near the end of the MCAP file) keeps the pairs read before the damage and counts the rest
+    as unreadable, as the whole-frame tool does."""
+    import cv2
+
+    from rdk_classifier.errors import BagError
+    from rdk_classifier.ros.box_bag import classify_bag_boxes
+
+    canvas, _ = the_scene
+    small = cv2.resize(canvas, (320, 180))
+    ts = humble_typestore()
+    records = []
+    for i in range(12):
+        stamp = T0 + i * PERIOD
+        records.append((IMG, "sensor_msgs/msg/Image", stamp, image_msg(ts, small, "bgr8", stamp)))
+        records.append((DET, DETECTION_2D_ARRAY, stamp + 1,
+                        detection_array(ts, stamp, [(10, 10, 200, 150, "obj", 0.9, "a")])))
+    write_bag(tmp_path / "in", records)
+    store = next((tmp_path / "in").glob("*.mcap"))
+    data = bytearray(store.read_bytes())
+    at = len(data) * 60 // 100   # 400 KB of zeros: over record headers, not only pixels
+    data[at:at + 400_000] = bytes(400_000)
+    store.write_bytes(bytes(data))
+    try:
+        report = classify_bag_boxes(tmp_path / "in", tmp_path / "out", [IMG], [DET],
+                                    on_skip=lambda s: None)
+    except BagError as exc:  # the reader refuses the file as a whole: one clear error
+        assert "cannot read bag" in str(exc) and "\n" not in str(exc)
+        return
+    assert report.skipped_by_kind["unreadable input"] >= 1  # counted, not silently dropped
+    assert 0 < report.total_classified < 12
+    assert (tmp_path / "out").is_dir()
+    assert len(read_bag(tmp_path / "out")[DET + "/classification"]) == report.total_classified

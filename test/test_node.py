@@ -422,8 +422,10 @@ def test_a_model_change_drops_the_frame_prepared_for_the_old_model(ros, chelsea,
 
 
 def test_an_unexpected_failure_in_the_callback_is_counted_not_raised(ros, chelsea, monkeypatch):
+    from rdk_classifier.ros import whole_frame
+
     node = ros.make()
-    real = ros.module.prepare_message
+    real = whole_frame.prepare_message
     calls = []
 
     def failing_once(*args, **kwargs):
@@ -432,7 +434,7 @@ def test_an_unexpected_failure_in_the_callback_is_counted_not_raised(ros, chelse
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ros.module, "prepare_message", failing_once)
+    monkeypatch.setattr(whole_frame, "prepare_message", failing_once)
     feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8", 1))  # no exception
     feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8", 2))
     assert stamps(ros, "/image_raw/classification") == [2]

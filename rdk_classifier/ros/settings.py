@@ -19,7 +19,10 @@ from ..backends import BACKENDS
 from ..classifier import ClassifierConfig
 from ..frames import RESIZE_MODES
 from ..scheduler import CameraPolicy
+from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, MAX_PADDING, BoxFilter
+from ..stamp_matching import DEFAULT_DETECTION_CACHE, DEFAULT_FRAME_CACHE
 from .cdr import HBM_DATA_SIZES
+from .detections import DETECTION_TYPE_NAMES
 from .messages import CLASS_ID_FORMATS
 
 #: the image topic subscribed when no topic parameter names any
@@ -135,7 +138,47 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("scheduler_threads", 0, "integer", "restart",
               "threads running the cameras' frames on the one model (0: the model's concurrent "
               "inferences + 1, at most one per camera)", "0..64", int_range=(0, 64)),
+    # --- box mode: a camera paired with a detector has every detector box classified ---------
+    ParamSpec("detection_topics", None, "string_array", "restart",
+              "box mode: one detector topic per camera, in the order image_topics, "
+              "compressed_topics, hbmem_topics; an empty entry (or none) keeps that camera in "
+              "whole-frame mode. Results: <detection topic>/classification "
+              "(vision_msgs/Detection2DArray)"),
+    ParamSpec("detection_type", "vision_msgs", "string", "restart",
+              "message type on detection_topics: vision_msgs (vision_msgs/Detection2DArray) or "
+              "ai_msgs (ai_msgs/PerceptionTargets, TROS detectors)",
+              "one of " + ", ".join(DETECTION_TYPE_NAMES)),
+    ParamSpec("publish_perception_targets", False, "bool", "restart",
+              "also publish the results as ai_msgs/PerceptionTargets on <output topic>/targets "
+              "(box mode and whole-frame mode), for the TROS web view; needs ai_msgs"),
+    ParamSpec("box_classes", None, "string_array", "restart",
+              "box mode: classify only boxes whose detector class (Detection2D: the best "
+              "hypothesis' class_id; PerceptionTargets: roi type, else target type) is listed; "
+              "empty: all"),
+    ParamSpec("box_min_size", 0, "integer", "restart",
+              "box mode: boxes narrower or lower than this many pixels are not classified",
+              "0..100000", int_range=(0, 100000)),
+    ParamSpec("box_min_score", 0.0, "double", "restart",
+              "box mode: boxes the detector scored lower are not classified", "0.0..1.0",
+              float_range=(0.0, 1.0)),
+    ParamSpec("box_max_count", DEFAULT_MAX_BOXES, "integer", "restart",
+              "box mode: at most this many boxes per frame (chosen by box_order)",
+              f"1..{MAX_BOXES_LIMIT}", int_range=(1, MAX_BOXES_LIMIT)),
+    ParamSpec("box_order", "score", "string", "restart",
+              "box mode: which boxes win above box_max_count: score (most confident first) or "
+              "area (largest first)", "one of " + ", ".join(BOX_ORDERS)),
+    ParamSpec("box_padding", 0.0, "double", "restart",
+              "box mode: grow each side of a box by this fraction of its size (context), "
+              "clamped to the frame", f"0.0..{MAX_PADDING}", float_range=(0.0, MAX_PADDING)),
+    ParamSpec("box_frame_cache", DEFAULT_FRAME_CACHE, "integer", "restart",
+              "box mode: recent frames kept waiting for their detections", "1..64",
+              int_range=(1, 64)),
+    ParamSpec("box_detection_cache", DEFAULT_DETECTION_CACHE, "integer", "restart",
+              "box mode: detection sets kept waiting for their frame", "1..64",
+              int_range=(1, 64)),
 )
+#: the box-mode part of the table (documented together in config/classifier.yaml)
+BOX_PARAMETERS = PARAMETERS[[p.name for p in PARAMETERS].index("detection_topics"):]
 
 SPECS = {p.name: p for p in PARAMETERS}
 RELOAD_PARAMETERS = frozenset(p.name for p in PARAMETERS if p.effect == "reload")
@@ -175,6 +218,17 @@ class NodeSettings:
     max_rate: float = 0.0
     camera_policies: tuple[str, ...] = ()
     scheduler_threads: int = 0
+    detection_topics: tuple[str, ...] = ()
+    detection_type: str = "vision_msgs"
+    publish_perception_targets: bool = False
+    box_classes: tuple[str, ...] = ()
+    box_min_size: int = 0
+    box_min_score: float = 0.0
+    box_max_count: int = DEFAULT_MAX_BOXES
+    box_order: str = "score"
+    box_padding: float = 0.0
+    box_frame_cache: int = DEFAULT_FRAME_CACHE
+    box_detection_cache: int = DEFAULT_DETECTION_CACHE
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "NodeSettings":
@@ -223,6 +277,18 @@ class NodeSettings:
                     seen.add(name)
                     out.append((name, kind))
         return out or [(DEFAULT_IMAGE_TOPIC, "image")]
+
+    def detection_topic_for(self, camera_topic: str) -> str:
+        """The detector topic paired with a camera (box mode), or "" (whole-frame mode):
+        ``detection_topics[i]`` pairs with the i-th camera of ``topics()``."""
+        pairs = zip((t for t, _ in self.topics()), self.detection_topics)
+        return next((d.strip() for cam, d in pairs if cam == camera_topic), "")
+
+    def box_filter(self) -> BoxFilter:
+        return BoxFilter(classes=tuple(c.strip() for c in self.box_classes if c.strip()),
+                         min_size=self.box_min_size, min_score=self.box_min_score,
+                         max_boxes=self.box_max_count, order=self.box_order,
+                         padding=self.box_padding)
 
 
 def parse_camera_policy(entry: str) -> tuple[str, dict[str, float]]:
@@ -296,7 +362,15 @@ def validate(settings: NodeSettings) -> list[str]:
     if s.hbmem_message_type not in HBM_DATA_SIZES:
         errors.append(f"hbmem_message_type {s.hbmem_message_type!r} is not one of "
                       f"{', '.join(HBM_DATA_SIZES)}")
-    for name in s.image_topics + s.compressed_topics + s.hbmem_topics + (
+    if s.detection_type not in DETECTION_TYPE_NAMES:
+        errors.append(f"detection_type {s.detection_type!r} is not one of "
+                      f"{', '.join(DETECTION_TYPE_NAMES)}")
+    errors += [p for p in s.box_filter().problems() if "order" in p]  # the rest: ranges above
+    cameras = [t for t, _ in s.topics()]
+    if len(s.detection_topics) > len(cameras):
+        errors.append(f"detection_topics has {len(s.detection_topics)} entries for "
+                      f"{len(cameras)} camera topics ({', '.join(cameras)})")
+    for name in s.image_topics + s.compressed_topics + s.hbmem_topics + s.detection_topics + (
             (s.output_topic,) if s.output_topic else ()):
         if any(c.isspace() for c in name.strip()):
             errors.append(f"topic {name!r} contains white space")
@@ -351,9 +425,9 @@ def debug_topic_for(resolved_input: str) -> str:
     return resolved_input.rstrip("/") + DEBUG_IMAGE_SUFFIX
 
 
-__all__ = ["ParamSpec", "PARAMETERS", "SPECS", "RELOAD_PARAMETERS", "LIVE_PARAMETERS",
-           "RESTART_PARAMETERS", "NodeSettings", "parse_camera_policy", "validate",
-           "topic_name_error", "output_topic_for",
+__all__ = ["ParamSpec", "PARAMETERS", "BOX_PARAMETERS", "SPECS", "RELOAD_PARAMETERS",
+           "LIVE_PARAMETERS", "RESTART_PARAMETERS", "NodeSettings", "parse_camera_policy",
+           "validate", "topic_name_error", "output_topic_for",
            "hbmem_frame_id_for",
            "debug_topic_for", "DEFAULT_IMAGE_TOPIC", "OUTPUT_SUFFIX", "DEBUG_IMAGE_SUFFIX",
            "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]
