@@ -141,7 +141,25 @@ def machine_info() -> dict:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
-            "opencv_threads": cv2.getNumThreads()}
+            "opencv_threads": cv2.getNumThreads(), "smt_siblings": smt_siblings()}
+
+
+def smt_siblings() -> int | None:
+    """Hardware threads sharing cpu0's core (2: the "cores" include hyperthread siblings, which
+    share one core's vector units, so a second inference thread adds far less than a second
+    core would); None where Linux does not say."""
+    try:
+        text = Path("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list").read_text()
+    except OSError:
+        return None
+    count = 0
+    for part in text.strip().split(","):
+        lo, _, hi = part.partition("-")
+        try:
+            count += int(hi or lo) - int(lo) + 1
+        except ValueError:
+            return None
+    return count or None
 
 
 # ----------------------------------------------------------------------------- the benchmark

@@ -44,7 +44,9 @@ def format_text(report: BenchReport) -> str:
     return "\n".join([
         f"model: {report.model} ({report.backend}), {report.threads} thread(s), "
         f"{report.frames} frames of {w}x{h} {report.input} ({report.source})",
-        f"machine: {m['cpu']}, {m['cores']} cores",
+        f"machine: {m['cpu']}, {m['cores']} cores"
+        + (f" ({m['smt_siblings']} hardware threads per core)"
+           if (m.get("smt_siblings") or 1) > 1 else ""),
         f"latency ms: mean {lat['mean']:.3f}  p50 {lat['p50']:.3f}  p99 {lat['p99']:.3f}  "
         f"min {lat['min']:.3f}  max {lat['max']:.3f}",
         f"stages ms (mean): preprocess {st['preprocess']:.3f}  inference {st['inference']:.3f}  "
