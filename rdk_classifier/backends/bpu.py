@@ -234,6 +234,9 @@ class BpuBackend:
     """
 
     name = "bpu"
+    #: one caller at a time: one model object with one buffer set, a synchronous forward (both
+    #: runtimes); a node serves all its cameras from this one instance through its scheduler
+    max_concurrent: int | None = 1
 
     def __init__(self, path: str | Path, core_id: int = ANY_CORE, priority: int = 0, *,
                  runtime: str | None = None, num_classes: int | None = None,
