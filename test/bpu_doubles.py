@@ -15,7 +15,8 @@ They follow D-Robotics' own sources attribute by attribute (read there, written 
   checks ``libdnn.so``; the PyPI build checks ``libhbucp.so``).
 * ``pyeasy_dnn`` as x5-hobot-spdev ``src/python/dnn_python.cpp`` implements it: ``load(path)`` ->
   list of ``Model`` (``name`` = the name inside the .bin, ``inputs``, ``outputs``,
-  ``estimate_latency``, ``forward(arg, core_id=0, priority=0)``; core_id 0 = any, 1 = core 0).
+  ``estimate_latency``, ``forward(arg, core_id=0, priority=0)``; core_id is hbDNN's core mask:
+  0 = any, 1 << k = core k).
   A failing ``load``/``forward`` sets a RuntimeError and returns None, which Python turns into
   ``SystemError`` with that RuntimeError as its cause. Tensor ``properties`` (a new object on each
   access): ``tensor_type`` / ``dtype`` strings ("NV12", "uint8", "float32", "int32"), ``layout``
@@ -324,6 +325,18 @@ class Tensor:
         return self._make_properties()
 
 
+def _raw_prefix(arr: np.ndarray, nbytes: int) -> np.ndarray:
+    """``nbytes`` bytes from an array's data pointer, as the real binding's memcpy reads them
+    (whatever the strides; the bytes must lie in the array's base buffer)."""
+    base = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    start = arr.ctypes.data - base.ctypes.data
+    assert 0 <= start and start + nbytes <= base.nbytes, "would read past the array's buffer"
+    return np.frombuffer((ctypes.c_uint8 * nbytes).from_address(arr.ctypes.data),
+                         np.uint8).copy()
+
+
 def _pyeasy_error(function: str, message: str) -> SystemError:
     """What CPython raises when a C function sets an error and still returns None."""
     err = SystemError(f"<built-in function {function}> returned a result with an exception set")
@@ -335,8 +348,18 @@ def make_pyeasy_dnn(height: int = 224, width: int = 224, num_classes: int = 1000
                     quant: str = "none", layout: str = "NCHW", output_shape: str = "NCHW",
                     output_aligned: tuple | None = None, tail_dims: tuple = (0, 0),
                     shape_mode: str = "pointer", fail_load: bool = False,
-                    fail_forward: bool = False) -> types.ModuleType:
+                    fail_forward: bool = False, bpu_cores: int = 1) -> types.ModuleType:
     """A module object that stands in for ``pyeasy_dnn``.
+
+    ``forward`` does with its argument what the real binding did on the libdnn emulator
+    (test/test_bpu_vendor_emulated.py; each behaviour has a test in
+    test/test_bpu_doubles_observed.py): an ndarray's ELEMENT COUNT of bytes is copied from its
+    data pointer whatever its dtype, shape or strides into the model's input memory (which keeps
+    its bytes between calls); a list/tuple is converted to uint8 item by item; anything else is
+    skipped with "arg_obj is NOT a container." on stdout and the model runs on the stale input.
+    ``core_id`` is hbDNN's core mask: 0 any, 1 << k core k; a core the chip (``bpu_cores``
+    cores) lacks fails the forward. ``load`` keeps every Model alive for good (``models``), as the
+    real one leaks a reference to each.
 
     ``quant`` "none" (float32 output) / "per_tensor" / "per_channel" (int32 times scale_data; no
     zero point). ``output_shape`` "NCHW" -> (1, n, 1, 1) in ``layout`` order, "NC" -> (1, n).
@@ -370,18 +393,27 @@ def make_pyeasy_dnn(height: int = 224, width: int = 224, num_classes: int = 1000
                 shape_mode))]
             self.outputs = [Tensor("output", self._output_properties)]
             self.forward_calls: list[dict] = []
+            self._memory = np.zeros(height * width * 3 // 2, np.uint8)  # the input sysMem
 
         def _output_properties(self) -> TensorProperties:
             return TensorProperties(out_type, out_type, layout, valid, aligned, scale, shape_mode)
 
         def forward(self, arg, core_id: int = 0, priority: int = 0):
-            assert isinstance(arg, np.ndarray) and arg.dtype == np.uint8
-            assert arg.flags.c_contiguous and arg.ndim == 1
-            assert arg.size == height * width * 3 // 2, arg.size
-            if fail_forward:
+            if isinstance(arg, np.ndarray):
+                data = _raw_prefix(arg, arg.size)  # element count as a byte count
+            elif isinstance(arg, (list, tuple)):
+                data = (np.concatenate([np.asarray(a).astype(np.uint8).reshape(-1) for a in arg])
+                        if arg else np.zeros(0, np.uint8))
+            else:
+                print("arg_obj is NOT a container.")
+                data = np.zeros(0, np.uint8)
+            # the real binding copies without a bound: more bytes would overrun its heap buffer
+            assert data.size <= self._memory.size, "the real pyeasy_dnn would overrun its buffer"
+            self._memory[: data.size] = data
+            if fail_forward or not 0 <= core_id < (1 << bpu_cores):
                 raise _pyeasy_error("forward", "forward execution failed.")
             self.forward_calls.append({"core_id": core_id, "priority": priority})
-            values = _device_values(arg, num_classes, quant, zero_point=False)
+            values = _device_values(self._memory, num_classes, quant, zero_point=False)
             device = _aligned_buffer(values, valid, aligned)
             count = math.prod(dims4)
             buf = device[:count].copy() if count <= device.size else np.concatenate(

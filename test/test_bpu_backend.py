@@ -235,7 +235,7 @@ def test_hbm_runtime_run_error_is_a_model_error(monkeypatch, model_file):
 # ----------------------------------------------------------------------------- cores (3)
 
 @pytest.mark.parametrize("core, pyeasy_core_id, hbm_cores", [(-1, 0, None), (0, 1, [0]),
-                                                             (2, 3, [2])])
+                                                             (2, 4, [2])])
 def test_core_mapping(core, pyeasy_core_id, hbm_cores):
     assert bpu.map_core(core, "pyeasy_dnn") == pyeasy_core_id
     assert bpu.map_core(core, "hbm_runtime") == hbm_cores

@@ -41,12 +41,14 @@ Whatever cannot be read correctly is refused with the shapes in the message, and
 one class vector (one dimension > 1) of ``num_classes`` values when that is given.
 
 ``core_id`` has one meaning here: -1 = any core (the runtime picks), k >= 0 = BPU core k (the X5
-has one, core 0). It maps to ``pyeasy_dnn``'s ``core_id`` (0 = any, k + 1 = core k) and to
+has one, core 0). It maps to ``pyeasy_dnn``'s ``core_id`` (hbDNN's core mask: 0 = any,
+``1 << k`` = core k) and to
 ``hbm_runtime``'s ``bpu_cores`` (no setting = the runtime's automatic choice, else ``[k]``).
 
 Releasing: ``close()`` drops the runtime objects. ``hbm_runtime`` releases the model when its
-object goes; ``pyeasy_dnn`` frees only the tensors and never calls ``hbDNNRelease``, so every
-``pyeasy_dnn`` model load keeps its model memory until the process ends.
+object goes; a ``pyeasy_dnn`` Model is never freed (``load()`` leaks a reference to it; observed
+through the real binding on the libdnn emulator, tools/libdnn_emu), so every ``pyeasy_dnn`` model
+load keeps its tensors and model memory until the process ends.
 
 Threading: a ``BpuBackend`` owns one model object with one buffer set, and the runtimes' forward
 calls are synchronous. Never call ``infer`` of one instance from two threads at once: give every
@@ -148,8 +150,8 @@ def runtime_message(exc: BaseException) -> str:
 def map_core(core_id: int, runtime: str) -> Any:
     """Our core id (-1 any, k core k) in the runtime's terms: pyeasy_dnn core_id, or hbm_runtime
     bpu_cores (None = leave the runtime's automatic choice)."""
-    if runtime == "pyeasy_dnn":
-        return 0 if core_id == ANY_CORE else core_id + 1
+    if runtime == "pyeasy_dnn":  # passed to hbDNNInferCtrlParam.bpuCoreId: a core mask
+        return 0 if core_id == ANY_CORE else 1 << core_id
     return None if core_id == ANY_CORE else [core_id]
 
 
@@ -232,6 +234,9 @@ class BpuBackend:
     """
 
     name = "bpu"
+    #: one caller at a time: one model object with one buffer set, a synchronous forward (both
+    #: runtimes); a node serves all its cameras from this one instance through its scheduler
+    max_concurrent: int | None = 1
 
     def __init__(self, path: str | Path, core_id: int = ANY_CORE, priority: int = 0, *,
                  runtime: str | None = None, num_classes: int | None = None,
@@ -498,8 +503,8 @@ class BpuBackend:
         return info
 
     def close(self) -> None:
-        """Drop the runtime objects. hbm_runtime releases the model with its object; pyeasy_dnn
-        frees only the tensors (it never calls hbDNNRelease: the model memory stays in use)."""
+        """Drop the runtime objects. hbm_runtime releases the model with its object; a pyeasy_dnn
+        Model is never freed (its load() leaks a reference): its memory stays in use."""
         self._model = None
         self._hbm_read = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .. import doctor
 
@@ -27,6 +28,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="with --out: replace an existing file")
     p.add_argument("--runs", type=int, default=doctor.TIMED_RUNS, metavar="N",
                    help=f"timed inferences per runtime (default: {doctor.TIMED_RUNS})")
+    p.add_argument("--bpu-runtime-path", metavar="DIR",
+                   help="import the BPU runtimes from DIR first: e.g. the vendor's bindings built "
+                        "against the libdnn emulator (bench/bench_bpu_emulator.py --work W puts "
+                        "hobot_dnn in W/site), to run the BPU checks off-board with --model set "
+                        "to an emulator container")
     p.set_defaults(func=run)
 
 
@@ -34,6 +40,12 @@ def run(args: argparse.Namespace) -> int:
     if args.runs < 1:
         print("error: --runs must be >= 1", file=sys.stderr)
         return 2
+    if args.bpu_runtime_path:
+        where = Path(args.bpu_runtime_path).expanduser()
+        if not where.is_dir():
+            print(f"error: --bpu-runtime-path {where} is not a folder", file=sys.stderr)
+            return 2
+        sys.path.insert(0, str(where.resolve()))
     report = doctor.run_doctor(args.model, runs=args.runs)
     data = json.dumps(report.to_dict(), indent=1, sort_keys=False)
     if args.out:

@@ -22,7 +22,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--labels", required=True, metavar="FILE", dest="label_file",
                    help="ground truth: '<file name> <class index>' per line")
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="threads, each with its own model instance (default: 1)")
+                   help="threads sharing the one model: decoding in parallel, inference as many "
+                        "at once as the backend takes (default: 1)")
     p.add_argument("--per-image", action="store_true", dest="per_image",
                    help="also list every image's result")
     p.add_argument("--json", action="store_true", help="print one JSON object")
