@@ -53,6 +53,7 @@ class Result:
     timing_ms: Timing = field(default_factory=Timing)
     source: str | None = None
     model: str | None = None  # the model that produced it
+    resize_mode: str | None = None  # how the frame was fitted to the model input
 
     def __str__(self) -> str:
         """One line: the top-k as ``name (index) probability``, highest first."""
@@ -63,9 +64,18 @@ class Result:
         return {
             "source": self.source,
             "model": self.model,
+            "resize_mode": self.resize_mode,
             "top": [{"class_id": p.class_id, "label": p.label, "score": p.score} for p in self.top],
             "timing_ms": self.timing_ms.to_dict(),
         }
+
+
+#: ranges of the numeric settings a user gives, one source for the CLI options (--cpu-threads,
+#: --top-k) and the node's parameters (threads, top_k, bpu_core, bpu_priority)
+THREADS_RANGE = (1, 64)
+TOP_K_RANGE = (1, 1000)
+BPU_CORE_RANGE = (-1, 3)
+BPU_PRIORITY_RANGE = (0, 255)
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,8 @@ class Classifier:
         idx, scores = top_k(probs, self.top_k if top is None else top)
         names = self.class_names
         return Result([Prediction(i, class_name(names, i), s)
-                       for i, s in zip(idx.tolist(), scores.tolist())], model=self.model_name)
+                       for i, s in zip(idx.tolist(), scores.tolist())], model=self.model_name,
+                      resize_mode=self.preprocessor.mode)
 
     def classify_nv12(self, nv12: np.ndarray, source: str | None = None,
                       top: int | None = None, preprocess_ms: float | None = None) -> Result:
@@ -252,5 +263,6 @@ def classify_prepared(clf: Classifier, frame: PreparedFrame, top: int | None = N
 
 
 
-__all__ = ["Classifier", "ClassifierConfig", "Prediction", "PreparedFrame", "Result", "Timing",
+__all__ = ["BPU_CORE_RANGE", "BPU_PRIORITY_RANGE", "THREADS_RANGE", "TOP_K_RANGE",
+           "Classifier", "ClassifierConfig", "Prediction", "PreparedFrame", "Result", "Timing",
            "classify_prepared"]

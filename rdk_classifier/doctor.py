@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,8 @@ import numpy as np
 
 from . import boards, zoo
 from .backends.onnx_session import X64_QUANT_PRECISION, cpu_int8_info
-from .errors import OutputExistsError, RdkClassifierError
+from . import safe_io
+from .errors import ModelNotFoundError, RdkClassifierError
 from .platform_info import read_cpuinfo, runtime_features
 
 #: the photos shipped as package data (rdk_classifier/data/photos/, CC0, see its README)
@@ -340,6 +340,9 @@ def check_cpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
             if str(model).lower().endswith(".onnx"):
                 name = model
     section: dict[str, Any] = {"model": name}
+    if model is not None and name != model:
+        section["note"] = (f"--model {model} is not a CPU model: the CPU path is checked with "
+                           f"the default CPU model {name}")
     try:
         resolved = zoo.resolve_model(name, runtime="cpu")
         backend = CpuBackend(resolved.path, resolved.info.mean, resolved.info.scale, threads=1,
@@ -386,6 +389,17 @@ def _pick_bpu_model(model: str | None, soc: str | None = None):
         f"pass --model FILE{suffix}")
 
 
+def _is_bpu_model(model: str | None) -> bool:
+    if model is None:
+        return False
+    if str(model).lower().endswith(".bin"):
+        return True
+    try:
+        return zoo.get_model(model).runtime == "bpu"
+    except RdkClassifierError:
+        return False
+
+
 def check_bpu(model: str | None, runs: int = TIMED_RUNS, soc: str | None = None
               ) -> tuple[dict, list[Check]]:
     """The BPU path with every runtime that imports, and the runtimes compared. ``soc``: the
@@ -400,6 +414,10 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS, soc: str | None = None
     section: dict[str, Any] = {"available": bool(runtimes), "runtimes": runtimes}
     if not runtimes:
         section["reason"] = "no BPU runtime imports here (see environment.bpu_runtimes)"
+        if _is_bpu_model(model):  # asked for and not checkable here: say so, never pass quietly
+            return section, [Check(f"bpu: {model}", False, f"the BPU model {model} cannot be "
+                                   f"checked here: no BPU runtime (hbm_runtime, hobot_dnn) "
+                                   f"imports on this machine")]
         return section, []
     if model is not None and str(model).lower().endswith(".onnx"):
         model = None
@@ -482,6 +500,8 @@ def compare_runtimes(outputs: dict[str, dict[str, np.ndarray]]) -> tuple[list[di
 
 
 def run_doctor(model: str | None = None, runs: int = TIMED_RUNS) -> Report:
+    """Every check; a ``model`` that does not exist is an error before any of them runs."""
+    check_requested_model(model)
     env = environment()
     cpu, cpu_checks = check_cpu(model, runs)
     bpu, bpu_checks = check_bpu(model, runs, env["board"]["soc"])
@@ -491,38 +511,33 @@ def run_doctor(model: str | None = None, runs: int = TIMED_RUNS) -> Report:
 # ----------------------------------------------------------------------------- output
 
 def write_report(path: str | Path, text: str, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then move it in
-    place; an existing file (or symlink) is replaced only with ``force``."""
-    target = Path(path).expanduser()
-    if not force and (target.exists() or target.is_symlink()):
-        raise OutputExistsError(f"{target} exists; choose another --out or pass --force")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputExistsError(f"cannot write {target}: folder {folder} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # fails if the target appeared meanwhile: never clobbers
-            except FileExistsError as exc:
-                raise OutputExistsError(f"{target} exists; choose another --out or pass "
-                                        f"--force") from exc
-            except OSError:  # a file system without hard links
-                if target.exists() or target.is_symlink():
-                    raise OutputExistsError(f"{target} exists; choose another --out or pass "
-                                            f"--force") from None
-                os.rename(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    """Write ``text`` to ``path`` through the package's safe writer: a temporary file in the same
+    folder renamed into place; never through a symlink, never onto a device or a folder; an
+    existing file is replaced only with ``force`` (and kept until the new one is whole)."""
+    return safe_io.write_text(Path(path).expanduser(), text, force=force, what="doctor report")
+
+
+def check_report_path(path: str | Path, force: bool = False) -> Path:
+    """OutputError now (before any check runs) unless ``write_report`` may write ``path``."""
+    return safe_io.check_output(Path(path).expanduser(), force=force, what="doctor report")
+
+
+def check_requested_model(model: str | None) -> None:
+    """A model asked for by name or file must exist: UnknownModelError / ModelNotFoundError
+    naming it (never a quiet check of the default model in its place)."""
+    if model is None:
+        return
+    spec = str(model).strip()
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in (".bin", ".onnx") and not zoo.is_model_name(spec):
+        if not path.is_file():
+            raise ModelNotFoundError(f"--model {spec}: model file not found")
+        return
+    info = zoo.get_model(spec)  # UnknownModelError with suggestions
+    if info.runtime == "bpu" and zoo.find_local(info) is None:
+        where = " or ".join(str(p.parent) for p in zoo.local_candidates(info))
+        raise ModelNotFoundError(f"--model {info.name}: {info.bin_file} is not in {where}; "
+                                 f"download it with `{zoo.fetch_command(info.name)}`")
 
 
 def format_text(report: Report) -> str:
@@ -564,7 +579,11 @@ def format_text(report: Report) -> str:
         if label == "BPU" and not section.get("available"):
             lines.append(f"BPU path: not checked: {section.get('reason')}")
             continue
-        lines.append(f"{label} path: model {section.get('model')} ({section.get('path', '-')})")
+        lines.append(f"{label} path: model {section.get('model')} ({section.get('path', '-')}"
+                     + (f", resize {section['resize_mode']}" if section.get("resize_mode") else "")
+                     + ")")
+        if section.get("note"):
+            lines.append(f"  note: {section['note']}")
         parts = section.get("per_runtime", {"cpu": section}) if label == "BPU" else {"onnxruntime": section}
         for runtime, entry in parts.items():
             if "error" in entry:

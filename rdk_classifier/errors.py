@@ -91,6 +91,11 @@ class OutputExistsError(OutputError, FileExistsError):
     """The output exists and ``--force`` was not given."""
 
 
+class BudgetError(RdkClassifierError, ValueError):
+    """Untrusted data would need more memory than the budget allows (``rdk_classifier.budget``);
+    refused before it is read or inflated."""
+
+
 class LabelFileError(RdkClassifierError):
     """A ground-truth file (val.txt) line is not ``<file name> <class index>``, or the file cannot be read."""
 

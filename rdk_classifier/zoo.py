@@ -628,8 +628,12 @@ def resolve_model(spec: str, runtime: str = "auto", cache_dir: Path | None = Non
               f"imports on this machine, and no ONNX of it is available locally", fallback)
 
 
-def _known(spec: str) -> bool:
-    return spec.casefold() in _registry().index
+def is_model_name(spec: str) -> bool:
+    """``spec`` is a registry name or alias (case-insensitive), not a file path."""
+    return spec.strip().casefold() in _registry().index
+
+
+_known = is_model_name
 
 
 def _resolve_file(path: Path, runtime: str, fallback: bool, board: str | None = None

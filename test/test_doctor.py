@@ -14,7 +14,7 @@ import bpu_doubles as doubles
 from rdk_classifier import doctor, zoo
 from rdk_classifier.backends import bpu
 from rdk_classifier.cli import main
-from rdk_classifier.errors import OutputExistsError
+from rdk_classifier.errors import OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,17 +162,17 @@ def test_write_report_refuses_a_symlink_and_a_missing_folder(tmp_path):
     victim.write_text("keep")
     link = tmp_path / "link.json"
     link.symlink_to(victim)
-    with pytest.raises(OutputExistsError):
-        doctor.write_report(link, "{}")
+    for force in (False, True):  # a symlink is never replaced nor written through
+        with pytest.raises(OutputError, match="symbolic link"):
+            doctor.write_report(link, "{}", force=force)
     dangling = tmp_path / "dangling.json"
     dangling.symlink_to(tmp_path / "nowhere")
-    with pytest.raises(OutputExistsError):
-        doctor.write_report(dangling, "{}")
+    with pytest.raises(OutputError, match="symbolic link"):
+        doctor.write_report(dangling, "{}", force=True)
     assert victim.read_text() == "keep" and not (tmp_path / "nowhere").exists()
-    with pytest.raises(OutputExistsError, match="does not exist"):
+    assert link.is_symlink() and dangling.is_symlink()
+    with pytest.raises(OutputError, match="does not exist"):
         doctor.write_report(tmp_path / "no" / "such.json", "{}")
-    doctor.write_report(link, "{}", force=True)  # replaces the link itself, not its target
-    assert victim.read_text() == "keep" and not link.is_symlink() and link.read_text() == "{}"
 
 
 # ----------------------------------------------------------------------------- environment

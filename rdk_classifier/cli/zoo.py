@@ -23,7 +23,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "zoo", help="list, show and download RDK Model Zoo models",
         description="The model registry: every RDK Model Zoo classification model with its file, "
-                    "URL and the published figures (params M, float/quantized top-1 %%, BPU "
+                    "URL and the published figures (params M, float/quantized top-1 %, BPU "
                     "latency ms single/multi-threaded, FPS on RDK X5), plus the CPU models.")
     sub = p.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", required=True)
 
@@ -174,9 +174,11 @@ def _list(args: argparse.Namespace) -> int:
     for r in rows:
         print(line(r))
     present = sum(board.values())
-    print(f"\n{len(rows)} models. Figures: RDK X5, ImageNet-1k top-1 %, BPU latency; '-' = none "
-          f"published. `zoo show NAME` for details, `zoo fetch NAME` to download; "
-          f"`zoo list --soc s100|s100p|s600` for the S-series files.")
+    print(f"\n{len(rows)} models. Figures: RDK X5, ImageNet-1k top-1 %, BPU latency, as published "
+          f"in the seed table (the 'Model Performance Data' table of the RDK Model Zoo "
+          f"classification README for RDK X5), for HGNetV2 in the zoo's HGNetV2 sample; '-' = none "
+          f"published; rec '*' = the table's recommended (bold) rows. `zoo show NAME` for details, "
+          f"`zoo fetch NAME` to download; `zoo list --soc s100|s100p|s600` for the S-series files.")
     print(f"on board: {present} of these are in {zoo.system_model_dir()} already"
           if present else f"on board: none found in {zoo.system_model_dir()} (not an RDK X5?)")
     return 0
@@ -202,7 +204,9 @@ def _show(args: argparse.Namespace) -> int:
     for key, value in d.items():
         if key in ("searched", "builds"):
             continue
-        print(f"{key.ljust(width)}  {_fmt(value)}")
+        print(f"{key.ljust(width)}  {_fmt(value)}"
+              + (" (in the seed table: the RDK Model Zoo classification README's 'Model "
+                 "Performance Data' for RDK X5)" if key == "in_seed_table" else ""))
     for b in info.builds:
         figures = ", ".join(f"{k} {getattr(b, k)}" for k in ("latency_ms", "fps", "fps_threads")
                             if getattr(b, k) is not None)

@@ -16,7 +16,8 @@ from typing import Any, Optional
 
 from .. import zoo
 from ..backends import BACKENDS
-from ..classifier import ClassifierConfig
+from ..classifier import (BPU_CORE_RANGE, BPU_PRIORITY_RANGE, THREADS_RANGE, TOP_K_RANGE,
+                          ClassifierConfig)
 from ..frames import RESIZE_MODES
 from ..scheduler import CameraPolicy
 from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, MAX_PADDING, BoxFilter
@@ -69,16 +70,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "empty or one of " + ", ".join(RESIZE_MODES)),
     ParamSpec("threads", 1, "integer", "reload",
               "ONNX Runtime intra-op threads of the node's one model (CPU backend); the cameras "
-              "share the model, several inferences at once", "1..64", int_range=(1, 64)),
+              "share the model, several inferences at once", "%d..%d" % THREADS_RANGE,
+              int_range=THREADS_RANGE),
     ParamSpec("bpu_core", -1, "integer", "reload",
               "BPU core: -1 = any (the runtime chooses), k = core k (the X5 has one, core 0)",
-              "-1..3", int_range=(-1, 3)),
-    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority", "0..255",
-              int_range=(0, 255)),
+              "%d..%d" % BPU_CORE_RANGE, int_range=BPU_CORE_RANGE),
+    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority",
+              "%d..%d" % BPU_PRIORITY_RANGE, int_range=BPU_PRIORITY_RANGE),
     ParamSpec("cache_dir", "", "string", "reload",
               "where downloaded zoo models are looked for; empty: the default cache"),
-    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message", "1..1000",
-              int_range=(1, 1000)),
+    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message",
+              "%d..%d" % TOP_K_RANGE, int_range=TOP_K_RANGE),
     ParamSpec("score_threshold", 0.0, "double", "live",
               "hypotheses with a lower probability are left out of the message", "0.0..1.0",
               float_range=(0.0, 1.0)),
