@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import zoo
+from . import boards, zoo
 from .backends.onnx_session import X64_QUANT_PRECISION, cpu_int8_info
 from . import safe_io
 from .errors import ModelNotFoundError, RdkClassifierError
@@ -227,19 +227,36 @@ def ros_environment() -> dict:
     return env
 
 
-def board_models() -> dict:
-    """Which registry models are in the board's model directory already."""
-    directory = zoo.system_model_dir()
-    present = [m.name for m in zoo.list_models() if zoo.on_board(m) is not None]
+def board() -> dict:
+    """Which RDK chip this is (boardinfo / override) and what that means for its models."""
+    soc, source = boards.detect_soc()
+    info: dict[str, Any] = {"soc": soc, "source": source}
+    if soc is not None:
+        info.update(march=boards.MARCH[soc], model_suffix=boards.MODEL_SUFFIX[soc],
+                    input_contract=boards.INPUT_CONTRACT[soc], os_image=boards.OS_IMAGE[soc])
+    return info
+
+
+def board_models(soc: str | None = None) -> dict:
+    """Which registry models are in the board's model directory already (this chip's files)."""
+    if soc is None or soc == "x5":
+        directory = zoo.system_model_dir()
+        present = [m.name for m in zoo.list_models() if zoo.on_board(m) is not None]
+    else:
+        directory = zoo.board_model_dir(soc)
+        present = [m.name for m in zoo.list_models()
+                   if (b := m.build(soc)) is not None and (directory / b.file).is_file()]
     return {"directory": str(directory), "exists": directory.is_dir(), "present": present}
 
 
 def environment() -> dict:
+    chip = board()
     return {"os_image": os_image(), "python": {"version": platform.python_version(),
                                                "implementation": platform.python_implementation(),
                                                "executable": sys.executable},
             "packages": packages(), "cpu": cpu_info(), "bpu_runtimes": bpu_runtimes(),
-            "ros2": ros_environment(), "board_models": board_models()}
+            "ros2": ros_environment(), "board": chip,
+            "board_models": board_models(chip["soc"])}
 
 
 # ----------------------------------------------------------------------------- model checks
@@ -348,18 +365,28 @@ def check_cpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
     return section, checks + photo_checks
 
 
-def _pick_bpu_model(model: str | None):
-    """The BPU model to check: ``model`` if given, else one already on the board."""
+def _pick_bpu_model(model: str | None, soc: str | None = None):
+    """The BPU model to check: ``model`` if given, else one already on the board (this chip's
+    file: the X5 .bin, the S-series .hbm)."""
     if model is not None:
-        return zoo.resolve_model(model, runtime="bpu")
+        return zoo.resolve_model(model, runtime="bpu", soc=soc)
     candidates = sorted(zoo.list_models(), key=lambda m: not m.preinstalled)
     for info in candidates:
-        if info.runtime == "bpu" and zoo.find_local(info) is not None:
-            return zoo.resolve_model(info.name, runtime="bpu")
+        if info.runtime != "bpu":
+            continue
+        if soc is not None and soc != "x5":
+            build = info.build(soc)
+            if build is not None and any(p.is_file() for p in zoo.build_candidates(build, soc)):
+                return zoo.resolve_model(info.name, runtime="bpu", soc=soc)
+        elif info.bin_file and zoo.find_local(info) is not None:
+            return zoo.resolve_model(info.name, runtime="bpu", soc=soc)
+    suffix = boards.MODEL_SUFFIX.get(soc or "x5")
+    where = (f"{zoo.system_model_dir()} and {zoo.default_cache_dir()}" if soc in (None, "x5")
+             else f"{zoo.board_model_dir(soc)} and {zoo.default_cache_dir() / soc}")
+    fetch = zoo.fetch_command("ResNet18") + (f" --soc {soc}" if soc not in (None, "x5") else "")
     raise RdkClassifierError(
-        f"no zoo .bin is on this machine (looked in {zoo.system_model_dir()} and "
-        f"{zoo.default_cache_dir()}); fetch one with `{zoo.fetch_command('ResNet18')}` or pass "
-        f"--model FILE.bin")
+        f"no zoo {suffix} is on this machine (looked in {where}); fetch one with `{fetch}` or "
+        f"pass --model FILE{suffix}")
 
 
 def _is_bpu_model(model: str | None) -> bool:
@@ -373,8 +400,11 @@ def _is_bpu_model(model: str | None) -> bool:
         return False
 
 
-def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Check]]:
-    """The BPU path with every runtime that imports, and the runtimes compared."""
+def check_bpu(model: str | None, runs: int = TIMED_RUNS, soc: str | None = None
+              ) -> tuple[dict, list[Check]]:
+    """The BPU path with every runtime that imports, and the runtimes compared. ``soc``: the
+    board's chip (None: unknown): its file is picked, and the model's input contract must be
+    that chip's."""
     from .backends.bpu import BpuBackend, available_runtimes
     from .classifier import Classifier
     from .frames import Preprocessor
@@ -398,12 +428,13 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
         except RdkClassifierError:
             pass
     try:
-        resolved = _pick_bpu_model(model)
+        resolved = _pick_bpu_model(model, soc)
     except RdkClassifierError as exc:
         section["error"] = str(exc)
         return section, [Check("bpu: a model to check", False, str(exc))]
     info = resolved.info
     section.update(model=info.name, path=str(resolved.path), resize_mode=info.resize_mode,
+                   soc=soc, build=resolved.build.to_dict() if resolved.build else None,
                    per_runtime={})
     labels = load_class_names()
     checks: list[Check] = []
@@ -412,15 +443,20 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
         entry: dict[str, Any] = {}
         section["per_runtime"][runtime] = entry
         try:
-            backend = BpuBackend(resolved.path, runtime=runtime, num_classes=len(labels))
+            backend = BpuBackend(resolved.path, runtime=runtime, num_classes=len(labels),
+                                 soc=soc)
         except RdkClassifierError as exc:
             entry["error"] = str(exc)
             checks.append(Check(f"bpu {runtime}: model loads", False, str(exc)))
             continue
         entry["properties"] = backend.describe()
+        entry["input_contract"] = backend.input_contract
         checks.append(Check(f"bpu {runtime}: model loads", True,
                             f"{info.name}: input {backend.input_spec.width}x"
                             f"{backend.input_spec.height}, {backend.num_classes} classes"))
+        if soc is not None:  # BpuBackend refused another contract: this one is the chip's
+            checks.append(Check(f"bpu {runtime}: input contract", True,
+                                f"{backend.input_contract}, as RDK {soc.upper()} models have"))
         spec = backend.input_spec
         classifier = Classifier(backend, Preprocessor(spec.height, spec.width, info.resize_mode),
                                 labels, info.name, top_k=PHOTO_TOP)
@@ -465,10 +501,10 @@ def compare_runtimes(outputs: dict[str, dict[str, np.ndarray]]) -> tuple[list[di
 
 def run_doctor(model: str | None = None, runs: int = TIMED_RUNS) -> Report:
     """Every check; a ``model`` that does not exist is an error before any of them runs."""
-    check_requested_model(model)
     env = environment()
+    check_requested_model(model, env["board"]["soc"])
     cpu, cpu_checks = check_cpu(model, runs)
-    bpu, bpu_checks = check_bpu(model, runs)
+    bpu, bpu_checks = check_bpu(model, runs, env["board"]["soc"])
     return Report(env, cpu, bpu, cpu_checks + bpu_checks)
 
 
@@ -486,18 +522,27 @@ def check_report_path(path: str | Path, force: bool = False) -> Path:
     return safe_io.check_output(Path(path).expanduser(), force=force, what="doctor report")
 
 
-def check_requested_model(model: str | None) -> None:
+def check_requested_model(model: str | None, soc: str | None = None) -> None:
     """A model asked for by name or file must exist: UnknownModelError / ModelNotFoundError
-    naming it (never a quiet check of the default model in its place)."""
+    naming it (never a quiet check of the default model in its place). ``soc``: the board's
+    chip, whose build of a zoo model is looked for (None or x5: the .bin)."""
     if model is None:
         return
     spec = str(model).strip()
     path = Path(spec).expanduser()
-    if path.suffix.lower() in (".bin", ".onnx") and not zoo.is_model_name(spec):
+    if path.suffix.lower() in (".bin", ".hbm", ".onnx") and not zoo.is_model_name(spec):
         if not path.is_file():
             raise ModelNotFoundError(f"--model {spec}: model file not found")
         return
     info = zoo.get_model(spec)  # UnknownModelError with suggestions
+    if info.runtime == "bpu" and soc not in (None, "x5"):
+        build = info.build(soc)
+        if build is None:
+            raise ModelNotFoundError(f"--model {info.name}: no build for the {soc} is published")
+        if not any(p.is_file() for p in zoo.build_candidates(build, soc)):
+            raise ModelNotFoundError(f"--model {info.name}: {build.file} is not on this machine; "
+                                     f"download it with `{zoo.fetch_command(info.name)} --soc {soc}`")
+        return
     if info.runtime == "bpu" and zoo.find_local(info) is None:
         where = " or ".join(str(p.parent) for p in zoo.local_candidates(info))
         raise ModelNotFoundError(f"--model {info.name}: {info.bin_file} is not in {where}; "
@@ -531,6 +576,11 @@ def format_text(report: Report) -> str:
         lines.append(f"BPU runtime: {rt['module']} {state}")
     ros = env["ros2"]
     lines.append(f"ROS 2      : {ros['ROS_DISTRO'] + ' (sourced)' if ros['sourced'] else 'not sourced'}")
+    chip = env.get("board", {})
+    lines.append(f"board      : RDK {chip['soc'].upper()} ({chip['march']}, {chip['model_suffix']} "
+                 f"models, {chip['input_contract']} input; {chip['source']})"
+                 if chip.get("soc") else f"board      : not an RDK chip this package knows "
+                                         f"({chip.get('source', '-')})")
     board = env["board_models"]
     lines.append(f"on board   : {', '.join(board['present']) or 'none'} ({board['directory']})")
     for label, section in (("CPU", report.cpu), ("BPU", report.bpu)):

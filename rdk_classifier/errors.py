@@ -65,6 +65,11 @@ class ModelOutputError(RdkClassifierError):
     """The model's output for one frame is unusable (NaN or infinity); the frame is skipped."""
 
 
+class SocMismatchError(ModelError):
+    """A model file is built for another RDK chip than this board's (an S100 .hbm on an S600,
+    a .bin on an S100, an .hbm on an X5): BPU models are compiled per chip."""
+
+
 class ModelUnavailableHereError(ModelError):
     """The model asked for cannot run on this machine (a BPU .bin without a BPU runtime) and no
     fallback to the CPU default was allowed."""

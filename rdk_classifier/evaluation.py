@@ -3,16 +3,14 @@
 Every image goes through ``Classifier.classify_file``, the same path as ``classify`` and the node, so
 the accuracy reported here is the accuracy they get. Labels come in the seed's ``val.txt`` format:
 one ``<file name> <class index>`` per line. Missing or unreadable images are counted and listed,
-never fatal. With several workers each thread owns one ``Classifier`` (``clone()``), because a
-backend instance must not be called from two threads at once.
+never fatal. Several workers are threads sharing the one ``Classifier`` (``parallel.ordered_map``):
+they decode in parallel, and run inference as many at once as the backend takes.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import queue
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .classifier import Classifier, Prediction, Timing
+from .parallel import ordered_map
 from .safe_io import open_bounded
 from .errors import EvaluationError, FrameError, LabelFileError
 
@@ -272,9 +271,9 @@ def classify_one(classifier: Classifier, image_dir: Path, sample: LabelledImage)
 def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[LabelledImage],
              workers: int = 1, progress: Callable[[ImageResult], object] | None = None
              ) -> EvaluationReport:
-    """Classify every listed image and score it. ``workers`` > 1 runs that many threads, each with
-    its own clone of ``classifier`` (the given one is used by the first). ``progress`` is called in
-    the calling thread once per finished image."""
+    """Classify every listed image and score it. ``workers`` > 1 runs that many threads sharing
+    ``classifier`` (one model load). ``progress`` is called in the calling thread once per
+    finished image, in label-file order."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     image_dir = Path(image_dir)
@@ -285,18 +284,15 @@ def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[La
                                  f"{classifier.model_name} ({num_classes} classes)")
     check_images(image_dir, samples)
     workers = max(1, min(workers, len(samples)))
-    results: list[ImageResult | None] = [None] * len(samples)
+    results: list[ImageResult] = []
     start = time.perf_counter()
-    if workers == 1:
-        for i, sample in enumerate(samples):
-            result = results[i] = classify_one(classifier, image_dir, sample)
-            if progress:
-                progress(result)
-    else:
-        _evaluate_threads(classifier, image_dir, samples, workers, results, progress)
+    for result in ordered_map(lambda sample: classify_one(classifier, image_dir, sample), samples,
+                              workers, name="evaluate"):
+        results.append(result)
+        if progress:
+            progress(result)
     elapsed = time.perf_counter() - start
-    return EvaluationReport(classifier.model_name, len(samples),
-                            [r for r in results if r is not None], workers, elapsed,
+    return EvaluationReport(classifier.model_name, len(samples), results, workers, elapsed,
                             classifier.preprocessor.mode)
 
 
@@ -320,51 +316,6 @@ def check_images(image_dir: Path, samples: Sequence[LabelledImage]) -> None:
     if samples and not seen:
         raise EvaluationError(f"none of the {len(samples)} images listed is in {image_dir} "
                               f"(first: {samples[0].name!r}); is --images the right folder?")
-
-
-def _evaluate_threads(classifier: Classifier, image_dir: Path, samples: Sequence[LabelledImage],
-                      workers: int, results: list, progress) -> None:
-    # clones load the model in the calling thread, so a load error surfaces here, not in a worker
-    clones = [classifier] + [classifier.clone() for _ in range(workers - 1)]
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in range(len(samples)):
-        todo.put(i)
-    done: queue.SimpleQueue = queue.SimpleQueue()
-
-    def work(clf: Classifier) -> None:
-        while True:
-            try:
-                i = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put((i, classify_one(clf, image_dir, samples[i])))
-            except BaseException as exc:  # a bug, not a bad image: hand it to the caller
-                done.put((i, exc))
-                return
-
-    threads = [threading.Thread(target=work, args=(c,), name=f"evaluate-{k}", daemon=True)
-               for k, c in enumerate(clones)]
-    for t in threads:
-        t.start()
-    try:
-        for _ in range(len(samples)):
-            i, outcome = done.get()
-            if isinstance(outcome, BaseException):
-                raise outcome
-            results[i] = outcome
-            if progress:
-                progress(outcome)
-    finally:
-        while True:  # let the other workers finish quickly after an error
-            try:
-                todo.get_nowait()
-            except queue.Empty:
-                break
-        for t in threads:
-            t.join()
-        for c in clones[1:]:
-            c.close()
 
 
 __all__ = ["EvaluationError", "EvaluationReport", "ImageResult", "LabelFileError", "LabelledImage", "TOP_K",

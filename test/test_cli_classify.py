@@ -85,3 +85,27 @@ def test_classify_fp32_model_and_resize_mode():
 def test_classify_empty_folder(tmp_path):
     proc = run_cli("classify", str(tmp_path))
     assert proc.returncode == 1 and "no image files" in proc.stderr
+
+
+def test_workers_keep_the_output_of_one_worker(tmp_path):
+    """--workers 3 shares one model over threads; the lines (answers, bad files on stderr, order)
+    are those of one worker."""
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    args = ["classify", "--json", "--model", "EfficientNet_Lite0_fp32", str(IMAGENET_DIR),
+            str(bad), str(PHOTOS_DIR)]
+    one, three = run_cli(*args), run_cli(*args, "--workers", "3")
+    assert one.returncode == three.returncode == 1
+
+    def answers(proc):
+        return [(o["source"], [(t["class_id"], round(t["score"], 5)) for t in o["top"]])
+                for o in map(json.loads, proc.stdout.splitlines())]
+
+    a1, a3 = answers(one), answers(three)
+    assert len(a1) == len(list(IMAGENET_DIR.glob("*.jpg"))) + 2
+    assert a1 == a3
+    assert [s for s, _ in a3] == sorted(s for s, _ in a3 if "imagenet" in s) + \
+        [str(PHOTOS_DIR / "chelsea.png"), str(PHOTOS_DIR / "coffee.png")]
+    assert one.stderr.splitlines()[-1] == three.stderr.splitlines()[-1] == \
+        f"1 of {len(a1) + 1} images could not be classified"
+    assert run_cli("classify", "--workers", "0", str(bad)).returncode == 2

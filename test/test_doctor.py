@@ -233,3 +233,63 @@ def test_wrong_board_runtime_is_reported_with_its_error(monkeypatch):
     entry = doctor.bpu_runtimes()[0]
     assert entry["module"] == "hbm_runtime" and entry["imports"] is False
     assert entry["error"].startswith("RuntimeError: Missing Horizon runtime libraries")
+
+
+# ----------------------------------------------------------------------------- S-series boards
+
+def test_doctor_on_an_s600_checks_its_hbm_and_the_y_uv_contract(monkeypatch, capsys, isolated):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s600")
+    (isolated / "resnet18_224x224_nv12.hbm").write_bytes(b"x")
+    (isolated / "resnet18_224x224_nv12.bin").write_bytes(b"x")  # an X5 file: not picked
+    doubles.install_hbm_runtime_s(monkeypatch)
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1")
+    report = json.loads(out)
+    chip = report["environment"]["board"]
+    assert (chip["soc"], chip["march"], chip["model_suffix"], chip["input_contract"]) == (
+        "s600", "nash-p", ".hbm", "nv12_y_uv")
+    assert chip["source"] == "$RDK_CLASSIFIER_SOC"
+    assert report["environment"]["board_models"]["present"] == ["ResNet18"]
+    part = report["bpu"]
+    assert part["model"] == "ResNet18" and part["path"].endswith(".hbm")
+    assert part["build"]["soc"] == "s600" and part["build"]["march"] == "nash-p"
+    entry = part["per_runtime"]["hbm_runtime"]
+    assert entry["input_contract"] == "nv12_y_uv"
+    shapes = entry["properties"]["properties"]["input_shapes"][doubles.BIN_MODEL_NAME]
+    assert shapes == {"input_y": [1, 224, 224, 1], "input_uv": [1, 112, 112, 2]}
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["bpu hbm_runtime: model loads"]["passed"]
+    assert checks["bpu hbm_runtime: input contract"]["passed"]
+    assert "RDK S600" in checks["bpu hbm_runtime: input contract"]["detail"]
+    assert entry["timing_ms"]["runs"] == 1 and code == 1  # the doubles are not a network
+    code, out, _ = run_cli(capsys, "--runs", "1")
+    assert "board      : RDK S600 (nash-p, .hbm models, nv12_y_uv input; $RDK_CLASSIFIER_SOC)" in out
+
+
+def test_doctor_on_an_s100_refuses_a_model_with_the_x5_contract(monkeypatch, capsys, isolated):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s100")
+    path = isolated / "custom_224x224_nv12.hbm"
+    path.write_bytes(b"x")
+    doubles.install_hbm_runtime(monkeypatch, accepts=".hbm")  # one packed input
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1", "--model", str(path))
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    failed = checks["bpu hbm_runtime: model loads"]
+    assert not failed["passed"] and "packed_nv12 input contract" in failed["detail"]
+    assert "RDK S100" in failed["detail"] and code == 1
+
+
+def test_doctor_on_an_s100_without_a_model_names_the_s_fetch(monkeypatch, capsys, isolated):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s100")
+    (isolated / "resnet18_224x224_nv12.bin").write_bytes(b"x")  # an X5 file does not count
+    doubles.install_hbm_runtime_s(monkeypatch)
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1")
+    check = json.loads(out)["checks"][-1]
+    assert check["name"] == "bpu: a model to check" and not check["passed"]
+    assert "no zoo .hbm" in check["detail"] and "--soc s100" in check["detail"]
+
+
+def test_doctor_off_board_says_so(monkeypatch, capsys):
+    monkeypatch.delenv("RDK_CLASSIFIER_SOC", raising=False)
+    chip = doctor.board()
+    if Path("/sys/class/boardinfo/soc_name").exists():
+        pytest.skip("this machine is an RDK board")
+    assert chip == {"soc": None, "source": "no /sys/class/boardinfo/soc_name (not an RDK board)"}

@@ -17,11 +17,13 @@ def add_parser(subparsers) -> None:
         "bench", help="latency and FPS per stage, N threads (like hrt_model_exec perf)",
         description="Classify camera-sized frames through the same path as the node and report "
                     "latency (mean, p50, p99, min, max), FPS and the split into preprocess, "
-                    "inference and postprocess. Each thread has its own model instance. Frames "
+                    "inference and postprocess; then the model alone on a ready input (what "
+                    "hrt_model_exec perf reports). The threads share one model where the runtime "
+                    "takes concurrent calls (ONNX Runtime), else each has its own instance. Frames "
                     "are made from --image if given, else from a deterministic procedurally "
                     "textured picture.")
     p.add_argument("--threads", type=ranged_int(*WORKERS_RANGE), default=1, metavar="N",
-                   help="threads, each with its own model instance, %d..%d (default: 1)"
+                   help="threads running frames at once, %d..%d (default: 1)"
                         % WORKERS_RANGE)
     p.add_argument("--frames", type=ranged_int(*FRAMES_RANGE), default=200, metavar="N",
                    help="timed frames, all threads together, %d..%d (default: 200)" % FRAMES_RANGE)
@@ -46,13 +48,19 @@ def format_text(report: BenchReport) -> str:
         f"model: {report.model} ({report.backend}, resize {report.resize_mode}), "
         f"{report.threads} thread(s), "
         f"{report.frames} frames of {w}x{h} {report.input} ({report.source})",
-        f"machine: {m['cpu']}, {m['cores']} cores",
+        f"machine: {m['cpu']}, {m['cores']} cores"
+        + (f" ({m['smt_siblings']} hardware threads per core)"
+           if (m.get("smt_siblings") or 1) > 1 else ""),
         f"latency ms: mean {lat['mean']:.3f}  p50 {lat['p50']:.3f}  p99 {lat['p99']:.3f}  "
         f"min {lat['min']:.3f}  max {lat['max']:.3f}",
         f"stages ms (mean): preprocess {st['preprocess']:.3f}  inference {st['inference']:.3f}  "
         f"postprocess {st['postprocess']:.3f}",
         f"FPS: {report.fps:.1f}  ({report.elapsed_s:.2f} s)",
-    ])
+    ] + ([] if report.model_only is None else [
+        "model only (ready input, like hrt_model_exec perf): latency ms p50 "
+        f"{d['model_only']['latency_ms']['p50']:.3f}  p99 {d['model_only']['latency_ms']['p99']:.3f}"
+        f"  FPS {report.model_only.fps:.1f}",
+    ]))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -65,6 +65,10 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
                    help=f"where the model cannot run here (a BPU .bin on a machine without a BPU), "
                         f"run {zoo.DEFAULT_MODEL} instead of failing; the output names the model "
                         f"that ran")
+    g.add_argument("--soc", default="auto", metavar="SOC",
+                   help="the board's chip, which picks a zoo model's file and refuses one built "
+                        "for another chip: auto (/sys/class/boardinfo/soc_name, "
+                        "$RDK_CLASSIFIER_SOC), x5, s100, s100p, s600 (default: auto)")
     if top_k:
         g.add_argument("--top-k", type=ranged_int(*TOP_K_RANGE), default=5, metavar="K",
                        help="how many classes to report, %d..%d (default: 5)" % TOP_K_RANGE)
@@ -73,7 +77,8 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
 def config_from_args(args: argparse.Namespace) -> ClassifierConfig:
     return ClassifierConfig(model=args.model, backend=args.backend, resize_mode=args.resize_mode,
                             top_k=getattr(args, "top_k", 5), class_names=args.class_names,
-                            threads=args.cpu_threads, fallback_to_cpu=args.fallback_cpu)
+                            threads=args.cpu_threads, fallback_to_cpu=args.fallback_cpu,
+                            soc=getattr(args, "soc", "auto"))
 
 
 def load_classifier(args: argparse.Namespace) -> Classifier:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .. import doctor
 
@@ -28,6 +29,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="with --out: replace an existing file")
     p.add_argument("--runs", type=int, default=doctor.TIMED_RUNS, metavar="N",
                    help=f"timed inferences per runtime (default: {doctor.TIMED_RUNS})")
+    p.add_argument("--bpu-runtime-path", metavar="DIR",
+                   help="import the BPU runtimes from DIR first: e.g. the vendor's bindings built "
+                        "against the libdnn emulator (bench/bench_bpu_emulator.py --work W puts "
+                        "hobot_dnn in W/site), to run the BPU checks off-board with --model set "
+                        "to an emulator container")
     p.set_defaults(func=run)
 
 
@@ -35,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if args.runs < 1:
         print("error: --runs must be >= 1", file=sys.stderr)
         return 2
+    if args.bpu_runtime_path:
+        where = Path(args.bpu_runtime_path).expanduser()
+        if not where.is_dir():
+            print(f"error: --bpu-runtime-path {where} is not a folder", file=sys.stderr)
+            return 2
+        sys.path.insert(0, str(where.resolve()))
     if args.out:  # refused now, not after a minute of checks
         doctor.check_report_path(args.out, force=args.force)
     report = doctor.run_doctor(args.model, runs=args.runs)

@@ -22,8 +22,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--labels", required=True, metavar="FILE", dest="label_file",
                    help="ground truth: '<file name> <class index>' per line")
     p.add_argument("--workers", type=ranged_int(*WORKERS_RANGE), default=1, metavar="N",
-                   help="threads, each with its own model instance, %d..%d (default: 1)"
-                        % WORKERS_RANGE)
+                   help="threads sharing the one model: decoding in parallel, inference as many "
+                        "at once as the backend takes, %d..%d (default: 1)" % WORKERS_RANGE)
     p.add_argument("--max-images", type=int, default=MAX_LABELLED_IMAGES, metavar="N",
                    dest="max_images",
                    help=f"most images the label file may list (default: {MAX_LABELLED_IMAGES}; "

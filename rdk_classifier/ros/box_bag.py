@@ -93,12 +93,8 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
                               pairs=pairs, boxes={t: 0 for t in mapping})
         handler = BoxHandler(clf, typestore, types, dtypes, report, class_id_format,
                              score_threshold, top_k, box_filter)
-        try:
-            write_bag(reader, list(images) + list(dets), src, dst, storage, handler, progress,
-                      on_skip)
-        finally:
-            if classifier is None:
-                clf.close()
+        write_bag(reader, list(images) + list(dets), src, dst, storage, handler, progress,
+                  on_skip, close_classifier=classifier is None)
     finally:
         reader.close()
     return report
