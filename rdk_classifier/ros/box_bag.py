@@ -22,7 +22,7 @@ from .. import budget
 from ..classifier import Classifier, ClassifierConfig
 from ..errors import FrameError
 from ..regions import BoxFilter, classify_boxes
-from ..stamp_matching import StampMatcher
+from ..stamp_matching import StampMatcher, message_nbytes
 from . import detections as det
 from . import messages as msgs
 from . import rosbags_types as rt
@@ -100,24 +100,6 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
     return report
 
 
-def message_nbytes(msg: Any, depth: int = 0) -> int:
-    """About how much memory a deserialized message holds (arrays, strings, nested fields): what
-    a waiting frame or detection set costs the cache's byte budget."""
-    if isinstance(msg, (str, bytes, bytearray)):
-        return len(msg) + 48
-    nbytes = getattr(msg, "nbytes", None)
-    if isinstance(nbytes, int):  # numpy arrays (image data)
-        return nbytes + 96
-    if depth > 16:
-        return 64
-    if isinstance(msg, (list, tuple)):
-        return 56 + sum(message_nbytes(x, depth + 1) for x in msg)
-    fields = getattr(msg, "__dataclass_fields__", None)
-    if fields:
-        return 56 + sum(message_nbytes(getattr(msg, f), depth + 1) for f in fields)
-    return 32
-
-
 class BoxHandler:
     """Frames and detection sets in, matched by stamp; one classified Detection2DArray per
     match (record timestamp: the later message of the pair)."""
@@ -178,4 +160,4 @@ class BoxHandler:
             self.report.too_large += st.too_large
 
 
-__all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "message_nbytes", "BAG_CACHE"]
+__all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "BAG_CACHE"]
