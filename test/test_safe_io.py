@@ -334,3 +334,18 @@ def test_exchange_paths_swaps_two_folders(tmp_path):
     if not safe_io.exchange_paths(a, b):
         pytest.skip("no renameat2(RENAME_EXCHANGE) here")
     assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_copy_file_streams_and_keeps_the_rules(tmp_path):
+    src = tmp_path / "model.onnx"
+    src.write_bytes(os.urandom(3 << 20))
+    dst = tmp_path / "copy.onnx"
+    safe_io.copy_file(src, dst)
+    assert dst.read_bytes() == src.read_bytes()
+    with pytest.raises(OutputExistsError):
+        safe_io.copy_file(src, dst)
+    with pytest.raises(OutputError, match="input"):
+        safe_io.copy_file(src, src, force=True, inputs=[src])
+    with pytest.raises(OutputError, match="not a regular file"):
+        safe_io.copy_file("/dev/zero", tmp_path / "zero")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.onnx", "model.onnx"]
