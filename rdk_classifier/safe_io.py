@@ -167,7 +167,7 @@ def write_text(path: PathLike, text: str, **kwargs) -> Path:
 def copy_file(source: PathLike, path: PathLike, **kwargs) -> Path:
     """Copy the regular file ``source`` to ``path`` atomically (see ``atomic_open`` for the
     keyword arguments), streamed in 1 MB blocks: a model of any size costs no more memory."""
-    with open_bounded(source, 1 << 62, "file to copy") as src, \
+    with open_bounded(Path(source), 1 << 62, "file to copy") as src, \
             atomic_open(path, "wb", **kwargs) as out:
         shutil.copyfileobj(src, out, 1 << 20)
     return Path(path)

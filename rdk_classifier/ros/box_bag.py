@@ -90,6 +90,7 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
         mapping = {d: d.rstrip("/") + "/classification" for d in detections}
         clf = classifier or Classifier.from_config(config)
         report = BoxBagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
+                              resize_mode=clf.preprocessor.mode,
                               pairs=pairs, boxes={t: 0 for t in mapping})
         handler = BoxHandler(clf, typestore, types, dtypes, report, class_id_format,
                              score_threshold, top_k, box_filter)
