@@ -494,3 +494,69 @@ def install_wrong_board_hbm_runtime(monkeypatch) -> WrongBoardFinder:
     monkeypatch.delitem(sys.modules, "hbm_runtime", raising=False)
     monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
     return finder
+
+
+# ----------------------------------------------------------------------------- S-series hbm_runtime
+# The RDK S100 / S100P / S600 build of hbm_runtime (the PyPI wheel's, libhbucp.so), as the zoo's
+# rdk_s samples drive it (samples/vision/{mobilenetv2,resnet18}/runtime/python/*.py,
+# utils/py_utils/preprocess.py; read there, written here): an ``.hbm`` only; TWO inputs, Y
+# (1, H, W, 1) and UV (1, H/2, W/2, 2) uint8, fed as ``run({model: {y_name: y, uv_name: uv}})``;
+# H, W = input_shapes[model][input_names[0]][1], [2]; input strides as hrt_model_exec is given
+# them for such a model (Y: H*W, W, 1, 1; UV: H*W/2, W, 2, 1); a float32 (1, 1000) output
+# (the S MobileNetV2 conversion README: "Y [1,224,224,1], UV [1,112,112,2], F32 [1,1000]").
+# The input NAMES are not published: they are parameters here, and the backend must not need them.
+
+def make_hbm_runtime_s(height: int = 224, width: int = 224, num_classes: int = 1000,
+                       quant: str = "none", input_names: tuple = ("input_y", "input_uv"),
+                       order: str = "y_first", **kwargs) -> types.ModuleType:
+    """A module object that stands in for the S-series ``hbm_runtime``. ``order``: "y_first" or
+    "uv_first" (the order of ``input_names``). Other keyword arguments as ``make_hbm_runtime``.
+    ``run`` checks the two tensors (names, shapes, dtype, contiguity), keeps them in
+    ``inputs_seen`` as ``{name: copy}``, and computes the output from the NV12 they make up, so
+    ``expected_scores(nv12, ...)`` of the packed frame is the right answer."""
+    module = make_hbm_runtime(height, width, num_classes, quant, output_shape="NC",
+                              accepts=".hbm", **kwargs)
+    base = module.HB_HBMRuntime
+    y_name, uv_name = input_names
+    names = [y_name, uv_name] if order == "y_first" else [uv_name, y_name]
+    shapes = {y_name: [1, height, width, 1], uv_name: [1, height // 2, width // 2, 2]}
+    strides = {y_name: [height * width, width, 1, 1],
+               uv_name: [height * width // 2, width, 2, 1]}
+
+    class HB_HBMRuntime(base):  # type: ignore[misc,valid-type]  # noqa: N801 - the real name
+        def __init__(self, path: str) -> None:
+            super().__init__(path)
+            name = self.model_names[0]
+            self.input_counts = {name: 2}
+            self.input_names = {name: list(names)}
+            self.input_descs = {name: {n: "" for n in names}}
+            self.input_shapes = {name: {n: list(shapes[n]) for n in names}}
+            self.input_dtypes = {name: {n: hbDNNDataType.U8 for n in names}}
+            self.input_quants = {name: {n: QuantParams(
+                hbDNNQuantiType.NONE, np.array([], np.float32), np.array([], np.int32), 0)
+                for n in names}}
+            self.input_strides = {name: {n: list(strides[n]) for n in names}}
+            self.inputs_seen_s: list[dict] = []
+
+        def run(self, inputs, **kw) -> dict:
+            name = self.model_names[0]
+            feed = inputs[name]
+            assert set(feed) == {y_name, uv_name}, sorted(feed)
+            y, uv = feed[y_name], feed[uv_name]
+            for tensor, shape in ((y, shapes[y_name]), (uv, shapes[uv_name])):
+                assert isinstance(tensor, np.ndarray) and tensor.dtype == np.uint8, tensor.dtype
+                assert tensor.shape == tuple(shape), (tensor.shape, shape)
+                assert tensor.flags.c_contiguous
+            self.inputs_seen_s.append({y_name: y.copy(), uv_name: uv.copy()})
+            packed = np.concatenate([y.reshape(-1), uv.reshape(-1)])
+            return super().run({name: {"input": packed}}, **kw)
+
+    module.HB_HBMRuntime = HB_HBMRuntime
+    module.__doc__ = "TEST DOUBLE of the S-series hbm_runtime (test/bpu_doubles.py)"
+    return module
+
+
+def install_hbm_runtime_s(monkeypatch, **kwargs) -> types.ModuleType:
+    module = make_hbm_runtime_s(**kwargs)
+    monkeypatch.setitem(sys.modules, "hbm_runtime", module)
+    return module
