@@ -501,8 +501,8 @@ def compare_runtimes(outputs: dict[str, dict[str, np.ndarray]]) -> tuple[list[di
 
 def run_doctor(model: str | None = None, runs: int = TIMED_RUNS) -> Report:
     """Every check; a ``model`` that does not exist is an error before any of them runs."""
-    check_requested_model(model)
     env = environment()
+    check_requested_model(model, env["board"]["soc"])
     cpu, cpu_checks = check_cpu(model, runs)
     bpu, bpu_checks = check_bpu(model, runs, env["board"]["soc"])
     return Report(env, cpu, bpu, cpu_checks + bpu_checks)
@@ -522,18 +522,27 @@ def check_report_path(path: str | Path, force: bool = False) -> Path:
     return safe_io.check_output(Path(path).expanduser(), force=force, what="doctor report")
 
 
-def check_requested_model(model: str | None) -> None:
+def check_requested_model(model: str | None, soc: str | None = None) -> None:
     """A model asked for by name or file must exist: UnknownModelError / ModelNotFoundError
-    naming it (never a quiet check of the default model in its place)."""
+    naming it (never a quiet check of the default model in its place). ``soc``: the board's
+    chip, whose build of a zoo model is looked for (None or x5: the .bin)."""
     if model is None:
         return
     spec = str(model).strip()
     path = Path(spec).expanduser()
-    if path.suffix.lower() in (".bin", ".onnx") and not zoo.is_model_name(spec):
+    if path.suffix.lower() in (".bin", ".hbm", ".onnx") and not zoo.is_model_name(spec):
         if not path.is_file():
             raise ModelNotFoundError(f"--model {spec}: model file not found")
         return
     info = zoo.get_model(spec)  # UnknownModelError with suggestions
+    if info.runtime == "bpu" and soc not in (None, "x5"):
+        build = info.build(soc)
+        if build is None:
+            raise ModelNotFoundError(f"--model {info.name}: no build for the {soc} is published")
+        if not any(p.is_file() for p in zoo.build_candidates(build, soc)):
+            raise ModelNotFoundError(f"--model {info.name}: {build.file} is not on this machine; "
+                                     f"download it with `{zoo.fetch_command(info.name)} --soc {soc}`")
+        return
     if info.runtime == "bpu" and zoo.find_local(info) is None:
         where = " or ".join(str(p.parent) for p in zoo.local_candidates(info))
         raise ModelNotFoundError(f"--model {info.name}: {info.bin_file} is not in {where}; "
