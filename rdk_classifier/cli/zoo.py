@@ -176,8 +176,9 @@ def _list(args: argparse.Namespace) -> int:
     present = sum(board.values())
     print(f"\n{len(rows)} models. Figures: RDK X5, ImageNet-1k top-1 %, BPU latency, as published "
           f"in the seed table (the 'Model Performance Data' table of the RDK Model Zoo "
-          f"classification README for RDK X5); '-' = not in that table; rec '*' = the table's "
-          f"recommended (bold) rows. `zoo show NAME` for details, `zoo fetch NAME` to download.")
+          f"classification README for RDK X5), for HGNetV2 in the zoo's HGNetV2 sample; '-' = none "
+          f"published; rec '*' = the table's recommended (bold) rows. `zoo show NAME` for details, "
+          f"`zoo fetch NAME` to download; `zoo list --soc s100|s100p|s600` for the S-series files.")
     print(f"on board: {present} of these are in {zoo.system_model_dir()} already"
           if present else f"on board: none found in {zoo.system_model_dir()} (not an RDK X5?)")
     return 0
