@@ -17,7 +17,8 @@ nothing of the vendor's is in this repository or downloaded by it. The script
    of the 22 committed photos with the CPU backend's on the same ONNX; times ``infer`` of both
    (the emulator runs the same ONNX Runtime network, so the difference is the binding's and the
    emulator's own cost: copies, NV12 -> RGB, quantization, the call log off);
-4. with ``--tests``: runs test/test_bpu_vendor_emulated.py against the same checkout.
+4. with ``--tests``: runs test/test_bpu_vendor_emulated.py and test/test_bpu_doubles_observed.py
+   against the same checkout.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spdev", default=os.environ.get("RDK_X5_SPDEV"),
                     help="a local x5-hobot-spdev checkout (default: $RDK_X5_SPDEV)")
     ap.add_argument("--work", help="build folder (default: a temporary one)")
-    ap.add_argument("--tests", action="store_true", help="also run test_bpu_vendor_emulated.py")
+    ap.add_argument("--tests", action="store_true",
+                    help="also run test_bpu_vendor_emulated.py and test_bpu_doubles_observed.py")
     ap.add_argument("--json", help="write every number to this file")
     ap.add_argument("--force", action="store_true", help="replace an existing --json file")
     args = ap.parse_args(argv)
@@ -145,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "RDK_X5_SPDEV": str(Path(args.spdev).resolve()),
                    "PYTHONPATH": str(REPO)}
             status = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
-                                     "no:cacheprovider", "test/test_bpu_vendor_emulated.py"],
+                                     "no:cacheprovider", "test/test_bpu_vendor_emulated.py",
+                                     "test/test_bpu_doubles_observed.py"],
                                     cwd=REPO, env=env).returncode
         if args.json:
             safe_io.write_text(args.json, json.dumps(report, indent=1) + "\n", force=args.force)

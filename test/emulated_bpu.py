@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,10 @@ def build_emulator(out_dir: Path) -> Path:
     if shutil.which("gcc") is None:
         warnings.warn("no C compiler (gcc): the libdnn emulator tests are skipped", stacklevel=2)
         pytest.skip("no C compiler (gcc) to build the libdnn emulator (tools/libdnn_emu)")
+    target = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True).stdout
+    if not target.startswith(platform.machine()):  # e.g. an emulated aarch64 python, x86 gcc
+        pytest.skip(f"gcc builds for {target.strip()}, this interpreter runs on "
+                    f"{platform.machine()}: the emulator cannot be loaded here")
     try:
         return container.build(out_dir, werror=True)  # our own C: no warning either
     except subprocess.CalledProcessError as exc:  # a build failure is a failure, not a skip

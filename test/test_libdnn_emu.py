@@ -209,6 +209,18 @@ def test_load_errors(lib, tmp_path):
     with pytest.raises(eb.HbDNNError) as err:
         eb.HbDNN(lib, tmp_path / "bad.bin")
     assert err.value.code == eb.INVALID_MODEL
+    for key, value in (("aligned_shape", [1, 100000, 100000, 1]), ("zero_point", [300] * 1000),
+                       ("tensor_type", "Q7")):
+        props, onnx = container.read_container(make(tmp_path, "scale_per_channel"))
+        props["outputs"][0][key] = value
+        container.write_container(tmp_path / "bad.bin", props, onnx, force=True)
+        with pytest.raises(eb.HbDNNError) as err:
+            eb.HbDNN(lib, tmp_path / "bad.bin")
+        assert err.value.code == eb.INVALID_MODEL, key
+    (tmp_path / "cut.bin").write_bytes((tmp_path / "bad.bin").read_bytes()[:200])
+    with pytest.raises(eb.HbDNNError) as err:
+        eb.HbDNN(lib, tmp_path / "cut.bin")
+    assert err.value.code == eb.INVALID_MODEL
 
 
 def test_run_failures_are_reported_not_crashed(lib, tmp_path, nv12s, log):
@@ -264,3 +276,40 @@ def test_doctor_refuses_a_bpu_runtime_path_that_is_not_a_folder(tmp_path, capsys
 
     assert main(["doctor", "--bpu-runtime-path", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_mangled_containers_load_or_fail_cleanly(lib, tmp_path):
+    """The C parser of the container header: byte flips, cuts and insertions in the JSON give a
+    model or one of the documented error codes, never a crash (a crash would end this process)."""
+    import ctypes
+    import random
+    import struct
+
+    good = make(tmp_path, "padded_nhwc").read_bytes()
+    (n,) = struct.unpack("<I", good[8:12])
+    header, onnx = good[12:12 + n], good[12 + n:12 + n + 64]  # a stub ONNX: never run here
+    api = ctypes.CDLL(str(lib))
+    rng = random.Random(23)
+    outcomes = set()
+    for i in range(300):
+        data = bytearray(header)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            op = rng.random()
+            if op < 0.4:
+                data[at] = rng.choice(b'{}[]",:0123456789-.eE \x00\xff')
+            elif op < 0.7:
+                del data[at:at + rng.randint(1, 40)]
+            else:
+                data[at:at] = bytes(rng.choice(b'{["0,:') for _ in range(rng.randint(1, 40)))
+        length = len(data) if rng.random() < 0.9 else rng.randint(0, 2 * len(data))
+        path = tmp_path / "fuzz.bin"
+        path.write_bytes(container.MAGIC + struct.pack("<I", length) + bytes(data) + onnx)
+        packed = ctypes.c_void_p()
+        files = (ctypes.c_char_p * 1)(str(path).encode())
+        code = api.hbDNNInitializeFromFiles(ctypes.byref(packed), files, 1)
+        assert code in (0, eb.INVALID_MODEL), (i, code)
+        if code == 0:
+            assert api.hbDNNRelease(packed) == 0
+        outcomes.add(code)
+    assert outcomes == {0, eb.INVALID_MODEL}  # both happened: the mutations were not all fatal

@@ -305,11 +305,18 @@ static int read_tensor(const jval *t, emu_tensor *out, char *why, size_t nwhy) {
     snprintf(why, nwhy, "tensor %s: bad valid_shape / aligned_shape", name->str);
     return -1;
   }
-  for (int i = 0; i < p->validShape.numDimensions; i++)
+  double elements = 1;
+  for (int i = 0; i < p->validShape.numDimensions; i++) {
     if (p->alignedShape.dimensionSize[i] < p->validShape.dimensionSize[i]) {
       snprintf(why, nwhy, "tensor %s: aligned_shape smaller than valid_shape", name->str);
       return -1;
     }
+    elements *= p->alignedShape.dimensionSize[i];
+  }
+  if (elements * type_size(p->tensorType) > 2147483647.0) {
+    snprintf(why, nwhy, "tensor %s: more than 2 GiB", name->str);
+    return -1;
+  }
   const jval *stride = jget(t, "stride");
   if (stride != NULL && stride->type == J_ARR) {
     for (int i = 0; i < stride->count && i < HB_DNN_TENSOR_MAX_DIMENSIONS; i++)
@@ -330,7 +337,14 @@ static int read_tensor(const jval *t, emu_tensor *out, char *why, size_t nwhy) {
     p->scale.zeroPointLen = zp->count;
     p->scale.zeroPointData = calloc((size_t)zp->count, sizeof(int8_t));
     if (p->scale.zeroPointData == NULL) return -1;
-    for (int i = 0; i < zp->count; i++) p->scale.zeroPointData[i] = (int8_t)jnum(&zp->items[i], 0);
+    for (int i = 0; i < zp->count; i++) {
+      double v = jnum(&zp->items[i], 0);
+      if (v < -128 || v > 127) {
+        snprintf(why, nwhy, "tensor %s: zero point %g outside int8", name->str, v);
+        return -1;
+      }
+      p->scale.zeroPointData[i] = (int8_t)v;
+    }
   }
   if (p->quantiType == SCALE && p->scale.scaleLen == 0) {
     snprintf(why, nwhy, "tensor %s: quanti_type SCALE without scale values", name->str);
