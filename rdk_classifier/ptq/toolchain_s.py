@@ -183,7 +183,7 @@ def write_s_toolchain_files(model_path: str | Path, out_dir: str | Path, *, soc:
                             w2=info.width // 2)
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
     if copy_target is not None:
-        safe_io.write_bytes(copy_target, model_path.read_bytes(), force=force, inputs=[model_path])
+        safe_io.copy_file(model_path, copy_target, force=force, inputs=[model_path])
     safe_io.write_text(paths["config"], header + "\n" + body, force=force, inputs=[model_path])
     safe_io.write_text(paths["check"], _CHECK.format(onnx_model=shlex.quote(onnx_ref),
                                                      march=shlex.quote(march)),
