@@ -173,3 +173,43 @@ def test_a_mutated_detection_message_is_skipped_or_read(flips, cut):
     except FrameError:
         return
     assert len(boxes) <= len(msg.detections)
+
+
+def test_bounded_inflation_of_each_compressor():
+    """The decompressors put in rosbags' place: whole frames (several in a row too), stopped
+    at the limit (BudgetError naming --memory-budget), truncated data a ValueError (the bag tool
+    counts it as a damaged input); rosbags' own decompressors are back after the block."""
+    import importlib
+
+    import lz4.frame
+    from rosbags.rosbag2 import reader as reader_module
+    from rosbags.rosbag2 import storage_mcap
+
+    from rdk_classifier.errors import BudgetError
+    from rdk_classifier.ros.bag_limits import bounded_inflation
+
+    try:
+        zstd = importlib.import_module("compression.zstd")
+    except ImportError:
+        zstd = importlib.import_module("backports.zstd")
+    before = (dict(storage_mcap.DECOMPRESSORS), reader_module.zstd)
+    big = bytes(20 << 20)
+    with bounded_inflation(limit=8 << 20):
+        table = storage_mcap.DECOMPRESSORS
+        two = zstd.compress(b"ab" * 100) + zstd.compress(b"cd" * 10)
+        assert table["zstd"](two, 220) == b"ab" * 100 + b"cd" * 10
+        assert table["lz4"](lz4.frame.compress(b"xyz" * 50), 150) == b"xyz" * 50
+        small = os.urandom(5000)
+        for name, compress in (("zstd", zstd.compress), ("lz4", lz4.frame.compress)):
+            packed = compress(big)
+            with pytest.raises(BudgetError, match="--memory-budget"):
+                table[name](packed, len(big))  # declared 20 MB, limit 8 MB
+            with pytest.raises(BudgetError):
+                table[name](packed, 1000)  # lies about its size: stopped at the declared size
+            cut = compress(small)
+            with pytest.raises(ValueError, match="truncated"):
+                table[name](cut[: len(cut) // 2], len(small))
+        with pytest.raises(BudgetError):
+            reader_module.zstd.decompress(zstd.compress(big))  # message mode
+        assert reader_module.zstd.decompress(zstd.compress(b"ok")) == b"ok"
+    assert (dict(storage_mcap.DECOMPRESSORS), reader_module.zstd) == before
