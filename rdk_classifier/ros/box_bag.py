@@ -2,8 +2,9 @@
 
 Reads a rosbag2 with camera frames and a detector's messages (``vision_msgs/msg/Detection2DArray``
 or ``ai_msgs/msg/PerceptionTargets``), matches each detection set to its frame by header stamp
-(``StampMatcher``, caches of ``BAG_CACHE`` messages each way: a bag is read in record order, so a
-detector's latency of up to that many frames is covered) and writes one classified
+(``StampMatcher``, caches of ``BAG_CACHE`` messages each way and at most half / a quarter of the
+memory budget in bytes: a bag is read in record order, so a detector's latency of up to that many
+frames is covered) and writes one classified
 ``vision_msgs/msg/Detection2DArray`` per matched pair on ``DETECTIONS + "/classification"`` (the
 node's output name), with the record timestamp of the later message of the pair, plus
 ``/label_info`` and ``/vision_info``. Every box goes through ``regions.classify_boxes``, the
