@@ -39,7 +39,8 @@ class CpuBackend:
     name = "cpu"
 
     def __init__(self, path: str | Path, mean: Sequence[float], scale: Sequence[float],
-                 threads: int = 1, input_size: tuple[int, int] | None = None) -> None:
+                 threads: int = 1, input_size: tuple[int, int] | None = None,
+                 input_type: str = "rgb") -> None:
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"ONNX model file not found: {path}")
@@ -85,6 +86,13 @@ class CpuBackend:
             meta_mean, meta_scale = from_metadata(self.session.get_modelmeta().custom_metadata_map)
         except NormalizationError as exc:
             raise ModelError(f"{path}: bad normalization metadata: {exc}") from None
+        input_type = self.session.get_modelmeta().custom_metadata_map.get("input_type_train",
+                                                                          input_type)
+        if input_type not in ("rgb", "bgr"):
+            raise ModelError(f"{path} was trained on {input_type!r} input; the CPU backend feeds "
+                             f"rgb or bgr (on the BPU, hb_mapper compiles the conversion in)")
+        #: BGR-trained: the converted frame's channels are reversed before normalization
+        self._bgr = input_type == "bgr"
         self._mean = self._channels(meta_mean or mean, "mean", path)
         self._scale = self._channels(meta_scale or scale, "scale", path)
         # reused for every frame: the normalized input tensor
@@ -122,6 +130,8 @@ class CpuBackend:
             raise FrameSizeError(f"NV12 input has {nv12.size} bytes, model needs "
                                  f"{self.input_spec.nv12_size}")
         rgb = nv12_to_rgb(nv12, h, w)
+        if self._bgr:
+            rgb = rgb[:, :, ::-1]
         dst = self._tensor[0]
         if self._nhwc:
             np.subtract(rgb, self._mean, out=dst)

@@ -12,8 +12,8 @@ import threading
 from ..errors import RdkClassifierError
 
 # each module defines add_parser(subparsers) and a run(args) -> int it sets as ``func``
-COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "calib", "quantize", "toolchain_config",
-            "doctor")
+COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "model_info", "calib", "quantize",
+            "toolchain_config", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
