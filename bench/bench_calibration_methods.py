@@ -87,6 +87,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path)
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SETS))
+    ap.add_argument("--methods", nargs="+", default=[f"{m}{'+pc' if pc else ''}" for m, pc in METHODS],
+                    help="e.g. minmax minmax+pc percentile entropy (+pc: per-channel weights)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_calib_"))
     try:
@@ -99,7 +101,8 @@ def main() -> int:
             cal = tmp / f"cal{size}"
             built = build_calibration_set(IMAGENET, cal, count=photos, seed=size,
                                           variants=variants)
-            for method, per_channel in METHODS:
+            for spec in args.methods:
+                method, per_channel = spec.removesuffix("+pc"), spec.endswith("+pc")
                 out = tmp / f"q_{size}_{method}_{int(per_channel)}.onnx"
                 t0 = time.perf_counter()
                 quantize_model(model, cal, out, QuantizeSettings(method=method,

@@ -214,3 +214,91 @@ def test_every_command_reads_the_same_facts(tmp_path, photos, capsys):
     write_model_facts(bare, ModelFacts((127.0,) * 3, (0.0078125,) * 3), bare_names)
     assert run(["bench", "--model", bare_names, "--backend", "cpu", "--frames", "2",
                 "--warmup", "0"], capsys)[0] == 0          # nor when the model records none
+
+
+def test_evaluate_says_its_preprocessing_and_the_zoo_figure(capsys):
+    import argparse
+
+    from rdk_classifier.cli import evaluate as ev_cli
+    from rdk_classifier.evaluation import evaluate, read_labels
+
+    code, out, _ = run(["evaluate", "--images", IMAGENET_DIR, "--labels", IMAGENET_DIR / "val.txt",
+                        "--backend", "cpu", "--json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and d["preprocessing"] == "center_crop"
+    code, out, _ = run(["evaluate", "--images", IMAGENET_DIR, "--labels", IMAGENET_DIR / "val.txt",
+                        "--backend", "cpu", "--resize-mode", "letterbox"], capsys)
+    assert "preprocessing: letterbox (aspect kept, padded with grey 127; given)" in out
+    # a zoo model the seed published figures for: the seed's 256/224 centre crop, not the
+    # letterbox its runtime uses, and top-1 in % beside the zoo's figure
+    mode, why = ev_cli.preprocessing_of(argparse.Namespace(resize_mode=None, model="FastViT_T12"))
+    assert mode == "center_crop" and "seed" in why
+    from rdk_classifier.classifier import Classifier
+
+    clf = Classifier.from_model(backend="cpu")
+    report = evaluate(clf, IMAGENET_DIR, read_labels(IMAGENET_DIR / "val.txt"))
+    text = ev_cli.format_text(report, False, {"preprocessing": "center_crop",
+                                              "preprocessing_source": why,
+                                              "zoo_float_top1": 79.5, "zoo_quant_top1": 77.3})
+    assert "top-1: 95.00 % (19/20)  [zoo: float 79.5 %, quantized 77.3 %" in text
+
+
+def readme_walkthrough() -> list[list[str]]:
+    import re
+    import shlex
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Your own model, end to end", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```bash\n(.*?)```", section, re.S)[0]
+    return [shlex.split(line)[3:] for line in block.splitlines()
+            if line.startswith("python -m rdk_classifier ")]
+
+
+def test_your_own_model_end_to_end(tmp_path, capsys):
+    """README "Your own model, end to end", every local step verbatim, on a 5-class 160x160 NHWC
+    model without metadata: no ImageNet anywhere, and the hand-off hb_mapper reads."""
+    from onnx_models import HEAD_CLASSES
+
+    model = lite0_head(tmp_path / "exported.onnx", 160, "NHWC")
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(HEAD_NAMES) + "\n")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted(IMAGENET_DIR.glob("*.jpg"))[8:16]:
+        shutil.copyfile(p, photos / p.name)
+    val = tmp_path / "val"
+    val.mkdir()
+    labels = []
+    for line in (IMAGENET_DIR / "val.txt").read_text().splitlines():
+        name, label = line.split()
+        if int(label) in HEAD_CLASSES:
+            shutil.copyfile(IMAGENET_DIR / name, val / name)
+            labels.append(f"{name} {HEAD_CLASSES.index(int(label))}")
+    (tmp_path / "val.txt").write_text("\n".join(labels) + "\n")
+    env = {"$MODEL": model, "$NAMES": names, "$WORK": tmp_path / "work", "$PHOTOS": photos,
+           "$VAL_IMAGES": val, "$VAL_LABELS": tmp_path / "val.txt"}
+    (tmp_path / "work").mkdir()
+    outputs = {}
+    steps = readme_walkthrough()
+    assert [s[0] for s in steps] == ["model-info", "calib", "quantize", "toolchain-config",
+                                     "classify", "bench"]
+    for argv in steps:
+        for key, value in env.items():
+            argv = [a.replace(key, str(value)) for a in argv]
+        code, out, err = run(argv, capsys)
+        assert code == 0, (argv, err)
+        outputs[argv[0]] = out
+    assert "accuracy on 6 labeled images" in outputs["quantize"]
+    float_row = next(line for line in outputs["quantize"].splitlines()
+                     if line.startswith("float ") and line.split()[1].endswith("%"))
+    assert float_row.split()[1] == "100.0%"          # the 5-class head on its own 6 photos
+    assert "PREVIEW the board" in outputs["quantize"]
+    assert "INFO" not in outputs["quantize"]          # quiet ONNX Runtime
+    predicted = [line for line in outputs["classify"].splitlines() if line.startswith("  ")]
+    assert predicted and all(any(n in line for n in HEAD_NAMES) for line in predicted)
+    conf = parse_config(tmp_path / "work" / "hb" / "config.yaml")
+    assert conf["layout"] == "NHWC" and conf["shape"] == [1, 160, 160, 3]
+    assert conf["config"]["model_parameters"]["onnx_model"] == "../mine.onnx"
+    assert conf["config"]["calibration_parameters"]["calibration_type"] == "max"  # minmax carried
+    loaded = load_calibration(conf["cal_data_dir"], conf["shape"], conf["dtype"])
+    assert len(loaded) == 8
