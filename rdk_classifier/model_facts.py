@@ -147,9 +147,10 @@ def sidecar_path(model: str | Path) -> Path:
 def _onnx_metadata(path: Path) -> dict[str, str]:
     try:
         import onnx
+        have_onnx = True
     except ImportError:
-        onnx = None
-    if onnx is not None:
+        have_onnx = False
+    if have_onnx:
         try:
             proto = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # DecodeError and friends
@@ -213,6 +214,14 @@ def write_model_facts(model: str | Path, facts: ModelFacts, out: str | Path | No
         except ImportError:
             raise ModelError("writing ONNX metadata needs the onnx package: pip install onnx") from None
         proto = onnx.load(str(model))
+        if facts.class_names is not None and len(proto.graph.output) == 1:
+            dims = [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
+            outputs = 1
+            for d in dims:
+                outputs *= d
+            if dims and all(d > 0 for d in dims) and outputs != len(facts.class_names):
+                raise ModelFactsError(f"{model} has {outputs} outputs but {len(facts.class_names)} "
+                                      f"class names were given; give exactly {outputs}")
         props = {p.key: p.value for p in proto.metadata_props}
         props.update(merged.to_metadata())
         del proto.metadata_props[:]

@@ -158,7 +158,7 @@ def _build_info(row: dict, defaults: dict, base_url: str) -> ModelInfo:
     seed = merged.get("seed")
     if seed is not None and set(seed) != set(_FIGURES):
         raise ValueError(f"zoo.yaml {name}: seed needs exactly {_FIGURES}")
-    figures = {k: _figure((seed or {}).get(k), f"zoo.yaml {name}.{k}") for k in _FIGURES}
+    figures: dict[str, Any] = {k: _figure((seed or {}).get(k), f"zoo.yaml {name}.{k}") for k in _FIGURES}
     url_path = merged.get("url_path", bin_file) if bin_file else None
     if url_path is not None and (not isinstance(url_path, str) or url_path.startswith("/")
                                  or ".." in url_path.split("/") or "://" in url_path

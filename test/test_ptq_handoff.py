@@ -201,6 +201,11 @@ def test_every_command_reads_the_same_facts(tmp_path, photos, capsys):
     assert run(["model-info", "--model", bare, "--mean", *LITE0_MEAN, "--scale", *LITE0_SCALE,
                 "--class-names", names, "--resize-mode", "center_crop", "--out", model],
                capsys)[0] == 0
+    four = tmp_path / "four.txt"
+    four.write_text("a\nb\nc\nd\n")
+    code, _, err = run(["model-info", "--model", bare, "--class-names", four, "--out",
+                        tmp_path / "x.onnx"], capsys)
+    assert code == 2 and "5 outputs but 4 class names" in err
     code, out, _ = run(["model-info", "--model", model], capsys)
     assert "class_names: 5 (bull_mastiff" in out and "resize_mode: center_crop" in out
     code, out, err = run(["classify", "--model", model, "--backend", "cpu", "--json",
@@ -302,3 +307,53 @@ def test_your_own_model_end_to_end(tmp_path, capsys):
     assert conf["config"]["calibration_parameters"]["calibration_type"] == "max"  # minmax carried
     loaded = load_calibration(conf["cal_data_dir"], conf["shape"], conf["dtype"])
     assert len(loaded) == 8
+
+
+def test_fuzz_model_facts_parser():
+    """Metadata is untrusted (anyone's ONNX, a sidecar file): any map of texts parses to facts
+    or raises the one typed error."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    keys = st.sampled_from(["mean_value", "scale_value", "input_type_train", "resize_mode",
+                            "class_names", "other"])
+    values = st.one_of(st.text(max_size=40), st.sampled_from(
+        ["1 2 3", "0.5", "rgb", "bgr", "center_crop", '["a", "b"]', "[1]", "1e309", "-0"]))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(keys, values, max_size=5))
+    def check(meta):
+        try:
+            facts = parse_facts(meta)
+        except ModelFactsError:
+            return
+        assert parse_facts(facts.to_metadata()) == facts
+
+    assert hypothesis is not None
+    check()
+
+
+def test_a_users_bin_carries_its_facts_in_the_sidecar(tmp_path):
+    from rdk_classifier import zoo
+
+    model_bin = tmp_path / "waste_160x160_nv12.bin"
+    model_bin.write_bytes(b"compiled elsewhere")
+    r = zoo.resolve_model(str(model_bin), runtime="bpu")
+    assert r.info.class_names is None and r.info.resize_mode == "center_crop"
+    write_model_facts(model_bin, ModelFacts(class_names=HEAD_NAMES, resize_mode="letterbox"))
+    r = zoo.resolve_model(str(model_bin), runtime="bpu")
+    assert r.info.class_names == HEAD_NAMES and r.info.resize_mode == "letterbox"
+
+
+def test_quantize_choices_carry_over_to_hb_mapper(tmp_path):
+    meta = {"mean_value": "127", "scale_value": "0.0078125"}
+    for method, extra, expected in [
+            ("minmax", {}, ("max", None)), ("entropy", {}, ("kl", None)),
+            ("percentile", {"quantization_percentile": "99.99"}, ("max", 0.9999))]:
+        int8 = lite0_head(tmp_path / f"{method}.onnx", 224, metadata={
+            **meta, "quantization_method": method, "quantization_per_channel": "true", **extra})
+        t = tc.tuning_from_quantized(int8)
+        assert (t.calibration_type, t.max_percentile, t.per_channel) == (*expected, True)
+    with pytest.raises(errors.ToolchainConfigError, match="records no quantize method"):
+        tc.tuning_from_quantized(lite0_head(tmp_path / "plain.onnx", 224, metadata=meta))

@@ -55,9 +55,9 @@ def target_of(args: argparse.Namespace) -> CalibrationTarget:
     if args.model:
         from .. import zoo
 
-        info = zoo.get_model(args.model)
-        return CalibrationTarget(info.input_size[0], info.input_size[1], "NCHW", args.dtype,
-                                 args.input_type or info.input_type_train)
+        row = zoo.get_model(args.model)
+        return CalibrationTarget(row.input_size[0], row.input_size[1], "NCHW", args.dtype,
+                                 args.input_type or row.input_type_train)
     w, h = args.size or (224, 224)
     return CalibrationTarget(h, w, args.layout or "NCHW", args.dtype, args.input_type or "rgb")
 

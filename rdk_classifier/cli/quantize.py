@@ -32,8 +32,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                    help=f"activation range calibration (default {DEFAULT_METHOD}: measured best "
                         f"with small calibration sets, bench/README.md)")
-    p.add_argument("--per-channel", action="store_true",
-                   help="one weight scale per output channel (recommended for depthwise CNNs)")
+    weights = p.add_mutually_exclusive_group()
+    weights.add_argument("--per-channel", action="store_true", default=True, dest="per_channel",
+                         help="one weight scale per output channel (the default: measured, "
+                              "bench/README.md)")
+    weights.add_argument("--per-tensor", action="store_false", dest="per_channel",
+                         help="one weight scale per tensor")
     p.add_argument("--activation-type", choices=ACTIVATION_TYPES, default="uint8",
                    help="uint8 (default: ONNX Runtime's fast x86 path) or int8 (ARM)")
     p.add_argument("--percentile", type=float, default=99.999,

@@ -316,8 +316,9 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
     wanted = len(candidates) if count is None else min(count, len(candidates))
     out = Path(out_dir)
     manifest = manifest_path(out)
+    safe_io.ensure_directory(manifest.parent, "calibration folder's parent")
+    safe_io.check_output(manifest, force=True, what="calibration manifest")  # before any change
     _prepare_out_dir(out, overwrite)
-    safe_io.check_output(manifest, force=True, what="calibration manifest")
 
     result = CalibrationSet(out, target.height, target.width, [], [], seed, str(root.resolve()),
                             variants, layout=target.layout, dtype=target.dtype,
