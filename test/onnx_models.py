@@ -15,9 +15,11 @@ from onnx import TensorProto, helper  # noqa: E402
 
 def tiny_classifier(path: Path, classes: int, in_shape=(1, 3, 8, 8), layout: str = "NCHW",
                     in_type=TensorProto.FLOAT, outputs: int = 1, fill: float | None = None,
-                    out_shape=None) -> Path:
+                    out_shape=None, metadata: dict | None = None) -> Path:
     """Write the model to ``path``. ``fill`` replaces every weight (NaN gives NaN scores);
-    ``out_shape`` overrides the declared output shape (e.g. symbolic dimensions)."""
+    ``out_shape`` overrides the declared output shape (e.g. symbolic dimensions); ``metadata``
+    (e.g. its normalization, which a user model must record to be run) goes to
+    metadata_props."""
     nhwc = layout == "NHWC"
     c = in_shape[3] if nhwc else in_shape[1]
     c = c if isinstance(c, int) else 3
@@ -40,6 +42,8 @@ def tiny_classifier(path: Path, classes: int, in_shape=(1, 3, 8, 8), layout: str
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
+    if metadata:
+        helper.set_model_props(model, metadata)
     onnx.save(model, str(path))
     return path
 
