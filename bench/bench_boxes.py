@@ -1,7 +1,7 @@
 """Second-stage cost: 1, 5 and 20 detector boxes on a 1920x1080 frame, outside inference.
 
 For each input (nv12, bgr8, jpeg q90) and box count, one frame's boxes through
-``regions.classify_boxes`` (``RegionFrame`` once per frame, then per box: crop view -> resize ->
+``regions.classify_boxes`` (``Frame`` once per frame, then per box: crop view -> resize ->
 NV12 -> backend -> top-k) with a **null backend** (returns a fixed 1000-vector at once), so the
 time is everything but inference: the frame's decode (jpeg) and per box the crop, resize, colour
 conversion, postprocess and bookkeeping. Side by side, in turn within every round, the naive path:
@@ -32,7 +32,8 @@ import numpy as np
 from rdk_classifier.backends.base import InputSpec
 from rdk_classifier.benchmark import machine_info, make_frames
 from rdk_classifier.classifier import Classifier
-from rdk_classifier.regions import Box, RegionFrame, classify_boxes
+from rdk_classifier.frames import Frame
+from rdk_classifier.regions import Box, classify_boxes
 
 W, H = 1920, 1080
 COUNTS = (1, 5, 20)
@@ -65,10 +66,10 @@ def make_boxes(n: int, seed: int) -> list[Box]:
     return out
 
 
-def region(frame, encoding: str) -> RegionFrame:
+def region(frame, encoding: str) -> Frame:
     if encoding == "jpeg":
-        return RegionFrame.from_encoded(frame)
-    return RegionFrame.from_raw(frame, W, H, encoding)
+        return Frame.from_encoded(frame)
+    return Frame.from_raw(frame, W, H, encoding)
 
 
 def naive(clf: Classifier, frame, encoding: str, boxes) -> None:

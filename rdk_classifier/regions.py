@@ -1,12 +1,11 @@
 """Second-stage classification: the boxes of a detector, each cut out of its frame and classified.
 
-A frame is brought once into a form that boxes can be cut from without converting it
-(``RegionFrame``): NV12/NV21 stay two plane views, packed formats (bgr8, rgb8, mono8, ...) stay a
-view of the message buffer, a JPEG/PNG is decoded once (full size), packed 4:2:2 is converted to
-BGR once (its chroma is shared by pixel pairs). Every box of that frame is then a view into it:
-padded, clamped to the frame, rounded outwards to even coordinates on NV12 (chroma blocks), and
-given to the same ``Preprocessor`` (resize mode, interpolation, colour conversion) and the same
-backend as whole frames. So a box gives the answer its crop, cut out by hand, would give.
+The frame is the one ``frames.Frame`` of every source (made once: NV12 planes and packed
+buffers as views, a JPEG decoded once at full size). Every box of it is a rectangle: padded,
+clamped to the frame, rounded outwards to even coordinates on NV12 (chroma blocks), and given to
+the same ``Preprocessor.convert`` (resize mode, interpolation, colour conversion) and the same
+backend as whole frames, whose rectangle is the full frame. So a box gives the answer its crop,
+cut out by hand, would give.
 
 Which boxes: ``BoxFilter`` (detector classes, minimum size and score, at most ``max_boxes`` per
 frame, largest or most confident first). A bad box (empty, not finite, outside the frame) raises
@@ -24,13 +23,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-import cv2
-import numpy as np
-
 from .classifier import Classifier, Result
-from .errors import BoxError, BoxesFileError, FrameSizeError
-from .frames import (_PACKED, _SEMIPLANAR, _YUV422, BufferLike, Preprocessor, _as_bytes_array,
-                     _packed_view, decode_image, normalize_encoding)
+from .errors import BoxError, BoxesFileError
+from .frames import Frame, Rect
 
 #: how boxes are ranked when a frame has more than ``max_boxes``
 BOX_ORDERS = ("score", "area")
@@ -77,7 +72,7 @@ class Box:
 
 
 def crop_rect(box: Box, frame_width: int, frame_height: int, padding: float = 0.0,
-              align: int = 1) -> tuple[int, int, int, int]:
+              align: int = 1) -> Rect:
     """The pixels (x, y, width, height) a box is classified from: grown by ``padding`` times its
     size on each side, rounded outwards to whole pixels (to multiples of ``align``: 2 on NV12),
     clamped to the frame. ``BoxError`` when nothing of it is left."""
@@ -106,101 +101,9 @@ def crop_rect(box: Box, frame_width: int, frame_height: int, padding: float = 0.
     return x0, y0, x1 - x0, y1 - y0
 
 
-class RegionFrame:
-    """One frame in its own pixel domain, decoded at most once, that boxes are cut from as views.
-
-    Build with ``from_raw`` (a camera buffer with a ROS encoding), ``from_encoded`` (JPEG/PNG
-    bytes, decoded once at full size) or ``from_image`` (a decoded BGR/gray array).
-    """
-
-    def __init__(self, width: int, height: int, encoding: str, planes: tuple[np.ndarray, ...],
-                 decode_ms: float = 0.0) -> None:
-        self.width = width
-        self.height = height
-        self.encoding = encoding   # nv12, nv21 (planes y, uv) or a packed encoding (one image)
-        self.planes = planes
-        self.decode_ms = decode_ms
-
-    @property
-    def align(self) -> int:
-        return 2 if self.encoding in _SEMIPLANAR else 1
-
-    @classmethod
-    def from_raw(cls, data: BufferLike, width: int, height: int, encoding: str,
-                 step: Optional[int] = None) -> "RegionFrame":
-        """The same checks as ``Preprocessor.from_raw``; no copy except for 4:2:2 (to BGR)."""
-        t0 = time.perf_counter()
-        enc = normalize_encoding(encoding)
-        if width <= 0 or height <= 0:
-            raise FrameSizeError(f"frame size {width}x{height} is empty; width and height "
-                                 f"must be > 0")
-        buf = _as_bytes_array(data)
-        if enc in _SEMIPLANAR:
-            step = step or width
-            if width % 2 or height % 2:
-                raise FrameSizeError(f"NV12/NV21 frames need even width and height, got "
-                                     f"{width}x{height}")
-            if step < width:
-                raise FrameSizeError(f"step {step} is smaller than width {width}")
-            if buf.size < step * height * 3 // 2:
-                raise FrameSizeError(f"NV12 buffer has {buf.size} bytes, expected "
-                                     f"step*height*3/2 = {step * height * 3 // 2}")
-            y = np.ndarray((height, width), np.uint8, buf, 0, (step, 1))
-            uv = np.ndarray((height // 2, width // 2, 2), np.uint8, buf, step * height,
-                            (step, 2, 1))
-            return cls(width, height, enc, (y, uv), (time.perf_counter() - t0) * 1e3)
-        if enc in _YUV422:
-            if width % 2:
-                raise FrameSizeError(f"{enc} needs an even width, got {width}")
-            packed = _packed_view(buf, width, height, step or width * 2, 2)
-            bgr = cv2.cvtColor(np.ascontiguousarray(packed), _YUV422[enc])
-            return cls(width, height, "bgr8", (bgr,), (time.perf_counter() - t0) * 1e3)
-        channels = _PACKED[enc][0]
-        image = _packed_view(buf, width, height, step or width * channels, channels)
-        return cls(width, height, enc, (image,), (time.perf_counter() - t0) * 1e3)
-
-    @classmethod
-    def from_encoded(cls, data: BufferLike) -> "RegionFrame":
-        """JPEG/PNG bytes, decoded once at full size for all the frame's boxes."""
-        t0 = time.perf_counter()
-        image = decode_image(data)
-        frame = cls.from_image(image)
-        frame.decode_ms = (time.perf_counter() - t0) * 1e3
-        return frame
-
-    @classmethod
-    def from_image(cls, image: np.ndarray) -> "RegionFrame":
-        """A decoded uint8 image: BGR (h, w, 3), BGRA (h, w, 4) or gray (h, w)."""
-        if image.dtype != np.uint8:
-            raise FrameSizeError(f"image dtype {image.dtype} is not uint8")
-        if image.ndim == 2:
-            image = image[:, :, None]
-        if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
-            raise FrameSizeError(f"image shape {image.shape} is not HxW, HxWx3 or HxWx4")
-        enc = {1: "mono8", 3: "bgr8", 4: "bgra8"}[image.shape[2]]
-        h, w = image.shape[:2]
-        if w <= 0 or h <= 0:
-            raise FrameSizeError(f"frame size {w}x{h} is empty; width and height must be > 0")
-        return cls(w, h, enc, (image,))
-
-    def crop_rect(self, box: Box, padding: float = 0.0) -> tuple[int, int, int, int]:
-        return crop_rect(box, self.width, self.height, padding, self.align)
-
-    def crop(self, rect: tuple[int, int, int, int]) -> tuple[np.ndarray, ...]:
-        """Views of the planes inside ``rect`` (from ``crop_rect``); no pixel is copied."""
-        x, y, w, h = rect
-        if self.encoding in _SEMIPLANAR:
-            y_plane, uv = self.planes
-            return (y_plane[y:y + h, x:x + w], uv[y // 2:(y + h) // 2, x // 2:(x + w) // 2])
-        return (self.planes[0][y:y + h, x:x + w],)
-
-    def to_nv12(self, preprocessor: Preprocessor, rect: tuple[int, int, int, int]) -> np.ndarray:
-        """The crop ``rect`` at the model's size, through the frames' own resize and colour path."""
-        views = self.crop(rect)
-        if self.encoding in _SEMIPLANAR:
-            y_view, uv_view = views
-            return preprocessor.from_planes(y_view, uv_view, swap_uv=self.encoding == "nv21")
-        return preprocessor.from_packed(views[0], self.encoding)
+def box_rect(frame: Frame, box: Box, padding: float = 0.0) -> Rect:
+    """``crop_rect`` of a box in a frame (rounded to the frame's ``align``)."""
+    return crop_rect(box, frame.width, frame.height, padding, frame.align)
 
 
 @dataclass(frozen=True)
@@ -282,7 +185,7 @@ class BoxResult:
 
     index: int                                   # position in the detector's list
     box: Box
-    rect: Optional[tuple[int, int, int, int]]    # x, y, width, height actually used
+    rect: Optional[Rect]                         # x, y, width, height actually used
     result: Optional[Result] = None
     error: Optional[str] = None
 
@@ -331,7 +234,7 @@ class FrameBoxes:
         return pre, inf, post
 
 
-def classify_boxes(clf: Classifier, frame: RegionFrame, boxes: Sequence[Box],
+def classify_boxes(clf: Classifier, frame: Frame, boxes: Sequence[Box],
                    box_filter: BoxFilter = BoxFilter(), top: Optional[int] = None,
                    source: Optional[str] = None) -> FrameBoxes:
     """Classify the boxes of one frame that ``box_filter`` selects, each through the one path
@@ -343,11 +246,11 @@ def classify_boxes(clf: Classifier, frame: RegionFrame, boxes: Sequence[Box],
         box = boxes[i]
         t0 = time.perf_counter()
         try:
-            rect = frame.crop_rect(box, box_filter.padding)
+            rect = box_rect(frame, box, box_filter.padding)
         except BoxError as exc:
             out.boxes.append(BoxResult(i, box, None, error=str(exc)))
             continue
-        nv12 = frame.to_nv12(clf.preprocessor, rect)
+        nv12 = clf.preprocessor.convert(frame, rect)
         crop_ms = (time.perf_counter() - t0) * 1e3
         result = clf.classify_nv12(nv12, source=source, top=top, preprocess_ms=crop_ms)
         out.boxes.append(BoxResult(i, box, rect, result))
@@ -419,7 +322,7 @@ def load_boxes_file(path) -> list[Box]:
     return parse_boxes_json(text, str(p))
 
 
-__all__ = ["Box", "BoxFilter", "BoxResult", "FilterCounts", "FrameBoxes", "RegionFrame",
+__all__ = ["Box", "BoxFilter", "BoxResult", "FilterCounts", "FrameBoxes",
            "BOX_ORDERS", "DEFAULT_MAX_BOXES", "MAX_BOXES_LIMIT", "MAX_PADDING", "classify_boxes",
-           "crop_rect", "parse_boxes_json", "load_boxes_file",
+           "box_rect", "crop_rect", "parse_boxes_json", "load_boxes_file",
            "MAX_BOXES_FILE_BYTES"]

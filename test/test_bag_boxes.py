@@ -13,7 +13,8 @@ from box_messages import detection_array, perception_targets  # noqa: E402
 from box_scenes import jpeg, scene  # noqa: E402
 from ros_frames import compressed_msg, image_msg  # noqa: E402
 from rdk_classifier.cli import main as cli_main  # noqa: E402
-from rdk_classifier.regions import Box, RegionFrame, classify_boxes  # noqa: E402
+from rdk_classifier.frames import Frame  # noqa: E402
+from rdk_classifier.regions import Box, classify_boxes  # noqa: E402
 from rdk_classifier.ros.detections import DETECTION_2D_ARRAY, PERCEPTION_TARGETS  # noqa: E402
 from rdk_classifier.ros.rosbags_types import humble_typestore  # noqa: E402
 
@@ -85,7 +86,7 @@ def test_bag_boxes_nv12_and_jpeg(tmp_path, the_scene, classifier, capsys):
         assert t == T0 + i * PERIOD + 50_000_000  # the later of the two records
         ids = [d.id for d in m.detections]
         assert ids == [f"p{k}" for k in range(len(places)) if k != i]
-        direct = classify_boxes(classifier, RegionFrame.from_raw(frames[i].data, w, h, "nv12"),
+        direct = classify_boxes(classifier, Frame.from_raw(frames[i].data, w, h, "nv12"),
                                 [Box(*places[int(x[1:])][1]) for x in ids])
         assert [d.results[0].hypothesis.class_id for d in m.detections] == \
             [b.result.top[0].label for b in direct.classified]
@@ -126,3 +127,39 @@ def test_bag_boxes_errors(tmp_path, the_scene, capsys):
     assert rc == 1 and "box 1" in err and "outside" in err
     (_, m), = read_bag(tmp_path / "o4")[DET + "/classification"]
     assert [d.id for d in m.detections] == ["a"]
+
+
+def test_bag_boxes_damaged_input_keeps_what_was_read(tmp_path, the_scene):
+    """The box tool writes through the bag tool's one writer: a damaged input (zeroed bytes
+    near the end of the MCAP file) keeps the pairs read before the damage and counts the rest
+    as unreadable, as the whole-frame tool does."""
+    import cv2
+
+    from rdk_classifier.errors import BagError
+    from rdk_classifier.ros.box_bag import classify_bag_boxes
+
+    canvas, _ = the_scene
+    small = cv2.resize(canvas, (320, 180))
+    ts = humble_typestore()
+    records = []
+    for i in range(12):
+        stamp = T0 + i * PERIOD
+        records.append((IMG, "sensor_msgs/msg/Image", stamp, image_msg(ts, small, "bgr8", stamp)))
+        records.append((DET, DETECTION_2D_ARRAY, stamp + 1,
+                        detection_array(ts, stamp, [(10, 10, 200, 150, "obj", 0.9, "a")])))
+    write_bag(tmp_path / "in", records)
+    store = next((tmp_path / "in").glob("*.mcap"))
+    data = bytearray(store.read_bytes())
+    at = len(data) * 60 // 100   # 400 KB of zeros: over record headers, not only pixels
+    data[at:at + 400_000] = bytes(400_000)
+    store.write_bytes(bytes(data))
+    try:
+        report = classify_bag_boxes(tmp_path / "in", tmp_path / "out", [IMG], [DET],
+                                    on_skip=lambda s: None)
+    except BagError as exc:  # the reader refuses the file as a whole: one clear error
+        assert "cannot read bag" in str(exc) and "\n" not in str(exc)
+        return
+    assert report.skipped_by_kind["unreadable input"] >= 1  # counted, not silently dropped
+    assert 0 < report.total_classified < 12
+    assert (tmp_path / "out").is_dir()
+    assert len(read_bag(tmp_path / "out")[DET + "/classification"]) == report.total_classified

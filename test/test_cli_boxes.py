@@ -32,7 +32,8 @@ def test_classify_boxes_json(tmp_path, classifier):
     proc = run_cli("classify", str(image), "--boxes", str(boxes), "--json", "--backend", "cpu")
     assert proc.returncode == 1  # the last box lies outside the image
     (obj,) = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert set(obj) == {"source", "model", "top", "timing_ms", "boxes"} and len(obj["top"]) == 5
+    assert set(obj) == {"source", "model", "resize_mode", "top", "timing_ms", "boxes"}
+    assert len(obj["top"]) == 5
     assert [b["box"]["x_offset"] for b in obj["boxes"]] == [r[0] for r in rects]
     for b, (x, y, w, h) in zip(obj["boxes"][:3], rects):
         by_hand = classifier.classify_image(np.ascontiguousarray(canvas[y:y + h, x:x + w]))
@@ -58,3 +59,43 @@ def test_classify_boxes_hostile_file(tmp_path, capsys):
         out, err = capsys.readouterr()
         (line,) = err.strip().splitlines()
         assert out == "" and line.startswith(f"error: {f}: ") and len(line) < 400
+
+
+def test_classify_boxes_reads_and_decodes_each_file_once(monkeypatch, capsys, tmp_path):
+    """The whole image and its boxes come from one bounded read and one decode; the whole-image
+    answer is the one plain ``classify`` gives (a PNG: no reduced decode either way)."""
+    from rdk_classifier import frames
+    from rdk_classifier.cli import main
+
+    image = Path(__file__).parent / "data" / "photos" / "coffee.png"
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"x_offset": 10, "y_offset": 10, "width": 100, "height": 80}]))
+    assert main(["classify", str(image), "--json", "--backend", "cpu"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    reads, decodes = [], []
+    real_read, real_decode = frames.read_image_file, frames.decode_image
+    monkeypatch.setattr(frames, "read_image_file",
+                        lambda *a, **k: reads.append(a) or real_read(*a, **k))
+    monkeypatch.setattr(frames, "decode_image",
+                        lambda *a, **k: decodes.append(a) or real_decode(*a, **k))
+    from rdk_classifier.cli import classify as classify_cli
+    monkeypatch.setattr(classify_cli, "read_image_file", frames.read_image_file)
+    assert main(["classify", str(image), "--boxes", str(boxes), "--json", "--backend", "cpu"]) == 0
+    (obj,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(reads) == 1 and len(decodes) == 1
+    assert [t["class_id"] for t in obj["top"]] == [t["class_id"] for t in plain["top"]]
+    assert [t["score"] for t in obj["top"]] == [t["score"] for t in plain["top"]]
+    assert len(obj["boxes"]) == 1 and "top" in obj["boxes"][0]
+
+
+def test_classify_boxes_refuses_what_is_not_a_regular_file(tmp_path, capsys):
+    import os
+
+    from rdk_classifier.cli import main
+
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"x_offset": 0, "y_offset": 0, "width": 10, "height": 10}]))
+    assert main(["classify", str(fifo), "--boxes", str(boxes), "--backend", "cpu"]) == 1
+    assert "not a regular file" in capsys.readouterr().err

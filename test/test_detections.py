@@ -11,7 +11,8 @@ import pytest
 from box_messages import detection_array, perception_targets, roundtrip
 from box_scenes import scene
 from ros_frames import header
-from rdk_classifier.regions import Box, RegionFrame, classify_boxes
+from rdk_classifier.frames import Frame
+from rdk_classifier.regions import Box, classify_boxes
 from rdk_classifier.ros import detections as det
 from rdk_classifier.ros.rosbags_types import humble_typestore
 
@@ -63,7 +64,7 @@ def test_perception_targets_in(ts):
 
 def _classified(the_scene, classifier, boxes):
     canvas, places = the_scene
-    frame = RegionFrame.from_image(canvas)
+    frame = Frame.from_image(canvas)
     return classify_boxes(classifier, frame, boxes, top=3)
 
 

@@ -13,8 +13,9 @@ import pytest
 import rclpy_standin
 from box_messages import detection_array, perception_targets, roundtrip
 from box_scenes import jpeg, scene
-from ros_frames import compressed_msg, image_msg
-from rdk_classifier.regions import Box, RegionFrame, classify_boxes
+from ros_frames import compressed_msg, image_msg, nv12_bytes
+from rdk_classifier.frames import Frame
+from rdk_classifier.regions import Box, classify_boxes
 from rdk_classifier.ros.detections import DETECTION_2D_ARRAY, PERCEPTION_TARGETS
 
 TIMEOUT = 30.0
@@ -74,7 +75,7 @@ def test_box_mode_matches_by_stamp_out_of_order(ros, the_scene, classifier):
         assert [d.id for d in m.detections] == expected_ids
         # the node's answer is the core path's answer on the same frame and boxes
         boxes = [Box(*places[int(d_id[3:])][1]) for d_id in expected_ids]
-        direct = classify_boxes(classifier, RegionFrame.from_raw(frames[i].data, w, h, "nv12"),
+        direct = classify_boxes(classifier, Frame.from_raw(frames[i].data, w, h, "nv12"),
                                 boxes)
         for d, b in zip(m.detections, direct.classified):
             assert [int(r.hypothesis.class_id) for r in d.results] == \
@@ -197,15 +198,24 @@ def test_model_switch_reaches_box_mode(ros, the_scene):
 
 
 def test_config_file_documents_the_box_parameters():
+    """Box parameters are rows of the one parameter table: in the config file as values (the
+    empty string arrays commented, as every other), under the box-mode heading."""
     from pathlib import Path
 
-    from rdk_classifier.ros.box_mode import BOX_PARAMETERS
+    import yaml
 
+    from rdk_classifier.ros.settings import BOX_PARAMETERS, PARAMETERS
+
+    assert all(spec in PARAMETERS for spec in BOX_PARAMETERS)
+    assert BOX_PARAMETERS[0].name == "detection_topics"
     text = (Path(__file__).parent.parent / "config" / "classifier.yaml").read_text()
+    params = yaml.safe_load(text)["/**"]["ros__parameters"]
+    box_section = text[text.index("# --- box mode"):]
     for spec in BOX_PARAMETERS:
-        assert f"# {spec.name}:" in text, spec.name
-        if spec.default not in (None, False, 0, 0.0, ""):
-            assert f"# {spec.name}: {spec.default}" in text, spec.name
+        if spec.default is None:
+            assert f"# {spec.name}:" in box_section, spec.name
+        else:
+            assert params[spec.name] == spec.default and f"{spec.name}:" in box_section
 
 
 def test_a_huge_detection_set_is_refused_as_a_whole(ros, the_scene, monkeypatch):
@@ -225,3 +235,84 @@ def test_a_huge_detection_set_is_refused_as_a_whole(ros, the_scene, monkeypatch)
     assert m.header.stamp.nanosec == (T0 + 1) % 10**9 and len(m.detections) == 2
     assert node.counters()["/cam"]["boxes"]["bad_detection_sets"] == 1
     assert any("51 detections" in w for w in node.get_logger().messages("WARN"))
+
+
+# --- box mode is a camera like any other: raw and typed, QoS overrides, lazy, hbmem ------------
+def _one_box_result(ros, node, cam_topic, det_topic, frame_msg, rows, stamp=T0):
+    ros.publish(cam_topic, frame_msg)
+    ros.publish(det_topic, detection_array(ros.typestore, stamp, rows, "cam"))
+    assert node.wait_idle(TIMEOUT)
+    return ros.published(det_topic + "/classification")[-1]
+
+
+@pytest.mark.parametrize("encoding", ["nv12", "bgr8"])
+def test_box_camera_raw_and_typed_subscriptions_give_identical_results(monkeypatch, the_scene,
+                                                                      encoding):
+    canvas, places = the_scene
+    rows = [(*places[1][1], "x", 0.9, "cup"), (*places[0][1], "x", 0.8, "other")]
+    got = {}
+    for raw in (True, False):
+        with rclpy_standin.node_harness(monkeypatch) as ros:
+            node = ros.make(image_topics=["cam"], detection_topics=["dets"],
+                            raw_subscriptions=raw)
+            (sub,) = ros.subscriptions("/cam")
+            assert sub.raw is raw                      # the camera's own subscription kind
+            (det_sub,) = ros.subscriptions("/dets")
+            assert det_sub.raw is False                # detector messages stay typed
+            m = _one_box_result(ros, node, "/cam", "/dets",
+                                image_msg(ros.typestore, canvas, encoding, T0, "cam"), rows)
+            got[raw] = bytes(ros.typestore.serialize_cdr(m, DETECTION_2D_ARRAY))
+            assert node.counters()["/cam"]["boxes"]["boxes_classified"] == 2
+    assert got[True] == got[False]
+
+
+def test_box_camera_is_lazy(ros, the_scene):
+    canvas, places = the_scene
+    node = ros.make(lazy=True, image_topics=["cam"], detection_topics=["dets"],
+                    publish_perception_targets=True)
+    (lazy_timer,) = [t for t in ros.timers() if t.timer_period_ns == 50_000_000]
+    lazy_timer.fire()
+    assert ros.subscriptions("/cam") == [] and ros.subscriptions("/dets") == []
+    frame = image_msg(ros.typestore, canvas, "nv12", T0, "cam")
+    assert ros.publish("/cam", frame) == 0             # nobody listens: not even received
+    ros.subscribe("/dets/classification")
+    lazy_timer.fire()
+    assert len(ros.subscriptions("/cam")) == 1 and len(ros.subscriptions("/dets")) == 1
+    m = _one_box_result(ros, node, "/cam", "/dets", frame, [(*places[1][1], "x", 0.9, "cup")])
+    assert m.detections[0].results[0].hypothesis.class_id == "967"
+    ros.unsubscribe("/dets/classification")
+    lazy_timer.fire()
+    assert ros.subscriptions("/cam") == [] and ros.subscriptions("/dets") == []
+    ros.subscribe("/dets/classification/targets")      # the web view alone is a listener too
+    lazy_timer.fire()
+    assert len(ros.subscriptions("/cam")) == 1
+    assert node.counters()["/cam"]["published"] == 1
+
+
+def test_box_mode_on_an_hbmem_camera(monkeypatch, the_scene):
+    """An HbmMsg1080P camera paired with a detector: the detector's stamps meet the message's
+    time_stamp; results carry hbmem_frame_id; raw and typed alike."""
+    canvas, places = the_scene
+    h, w = canvas.shape[:2]
+    rows = [(*places[1][1], "x", 0.9, "cup")]
+    for raw in (True, False):
+        with rclpy_standin.node_harness(monkeypatch, hbm=True) as ros:
+            ts = ros.typestore
+            node = ros.make(image_topics=[""], hbmem_topics=["hbmem_img"],
+                            detection_topics=["dets"], raw_subscriptions=raw)
+            data = np.zeros(6220800, np.uint8)
+            pixels = nv12_bytes(canvas)
+            data[:pixels.size] = pixels
+            enc = np.zeros(12, np.uint8)
+            enc[:4] = np.frombuffer(b"nv12", np.uint8)
+            sec, nanosec = divmod(T0, 1_000_000_000)
+            hbm = ts.types["hbm_img_msgs/msg/HbmMsg1080P"](
+                index=1, time_stamp=ts.types["builtin_interfaces/msg/Time"](
+                    sec=sec, nanosec=nanosec), height=h, width=w, data_size=pixels.size,
+                step=w, encoding=enc, data=data)
+            m = _one_box_result(ros, node, "/hbmem_img", "/dets", hbm, rows)
+            assert m.header.frame_id == "hbmem_img"
+            assert (m.header.stamp.sec, m.header.stamp.nanosec) == (sec, nanosec)
+            assert [d.id for d in m.detections] == ["cup"]
+            assert m.detections[0].results[0].hypothesis.class_id == "967"
+            assert node.counters()["/hbmem_img"]["boxes"]["matched"] == 1

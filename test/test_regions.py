@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from box_scenes import jpeg, photo, scene
 from ros_frames import nv12_bytes
-from rdk_classifier import regions
+from rdk_classifier import frames
 from rdk_classifier.classifier import Classifier
 from rdk_classifier.errors import BoxError, FrameError
-from rdk_classifier.frames import RESIZE_MODES
-from rdk_classifier.regions import (Box, BoxFilter, RegionFrame, classify_boxes, crop_rect)
+from rdk_classifier.frames import RESIZE_MODES, Frame
+from rdk_classifier.regions import Box, BoxFilter, box_rect, classify_boxes, crop_rect
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_bgr8_boxes_equal_hand_crops_and_the_photos_alone(the_scene, classifiers
     canvas, places = the_scene
     clf = classifiers[mode]
     h, w = canvas.shape[:2]
-    frame = RegionFrame.from_raw(canvas.reshape(-1), w, h, "bgr8")
+    frame = Frame.from_raw(canvas.reshape(-1), w, h, "bgr8")
     got = classify_boxes(clf, frame, boxes_of(places))
     assert [b.index for b in got.classified] == list(range(len(places)))
     for (name, (x, y, bw, bh)), b in zip(places, got.classified):
@@ -73,7 +73,7 @@ def test_nv12_boxes_equal_hand_crops(the_scene, classifiers, mode):
     h, w = canvas.shape[:2]
     pad = 64
     buf = nv12_bytes(canvas, step=w + pad)  # padded rows, as some cameras send
-    frame = RegionFrame.from_raw(buf, w, h, "nv12", step=w + pad)
+    frame = Frame.from_raw(buf, w, h, "nv12", step=w + pad)
     got = classify_boxes(clf, frame, boxes_of(places))
     packed = nv12_bytes(canvas)
     assert len(got.classified) == len(places)
@@ -92,10 +92,10 @@ def test_jpeg_boxes_equal_hand_crops(the_scene, classifiers, mode, monkeypatch):
     clf = classifiers[mode]
     data = jpeg(canvas)
     decodes = []
-    real = regions.decode_image
-    monkeypatch.setattr(regions, "decode_image",
+    real = frames.decode_image
+    monkeypatch.setattr(frames, "decode_image",
                         lambda *a, **k: decodes.append(1) or real(*a, **k))
-    frame = RegionFrame.from_encoded(data)
+    frame = Frame.from_encoded(data)
     got = classify_boxes(clf, frame, boxes_of(places))
     assert len(decodes) == 1  # one decode for the frame, whatever the number of boxes
     assert frame.decode_ms > 0 and got.decode_ms == frame.decode_ms
@@ -110,7 +110,7 @@ def test_boxes_classify_what_is_in_them(the_scene, classifier):
     """Sanity on the scene itself: the cat box says cat, the cup box espresso."""
     canvas, places = the_scene
     h, w = canvas.shape[:2]
-    frame = RegionFrame.from_raw(nv12_bytes(canvas), w, h, "nv12")
+    frame = Frame.from_raw(nv12_bytes(canvas), w, h, "nv12")
     got = classify_boxes(classifier, frame, boxes_of(places[:2]))
     cat, cup = got.classified
     assert cat.result.top[0].class_id in range(281, 286)
@@ -121,27 +121,27 @@ def test_crops_are_views_of_the_frame(the_scene):
     canvas, places = the_scene
     h, w = canvas.shape[:2]
     buf = nv12_bytes(canvas)
-    frame = RegionFrame.from_raw(buf, w, h, "nv12")
-    y, uv = frame.crop(frame.crop_rect(Box(*places[0][1])))
+    frame = Frame.from_raw(buf, w, h, "nv12")
+    y, uv = frame.crop(box_rect(frame, Box(*places[0][1])))
     assert np.shares_memory(y, buf) and np.shares_memory(uv, buf)
     raw = canvas.reshape(-1)
-    frame = RegionFrame.from_raw(raw, w, h, "bgr8")
-    (view,) = frame.crop(frame.crop_rect(Box(*places[1][1])))
+    frame = Frame.from_raw(raw, w, h, "bgr8")
+    (view,) = frame.crop(box_rect(frame, Box(*places[1][1])))
     assert np.shares_memory(view, raw)
 
 
 def test_padding_and_clamping(the_scene, classifier):
     canvas, places = the_scene
     h, w = canvas.shape[:2]
-    frame = RegionFrame.from_image(canvas)
+    frame = Frame.from_image(canvas)
     x, y, bw, bh = places[0][1]  # chelsea at (101, 57), 451x300
     assert (x, y, bw, bh) == (101, 57, 451, 300)
     # 15 % of 451 x 300 on each side: 67.65 and 45 pixels, rounded outwards
     pad = 0.15
-    rect = frame.crop_rect(Box(x, y, bw, bh), pad)
+    rect = box_rect(frame, Box(x, y, bw, bh), pad)
     assert rect == (33, 12, 620 - 33, 402 - 12)
     # 25 %: the left and top edges end at the frame's
-    assert frame.crop_rect(Box(x, y, bw, bh), 0.25) == (0, 0, 665, 432)
+    assert box_rect(frame, Box(x, y, bw, bh), 0.25) == (0, 0, 665, 432)
     got = classify_boxes(classifier, frame, [Box(x, y, bw, bh)], BoxFilter(padding=pad))
     x0, y0, cw, ch = rect
     by_hand = classifier.classify_image(np.ascontiguousarray(canvas[y0:y0 + ch, x0:x0 + cw]))
@@ -168,9 +168,9 @@ def test_padding_and_clamping(the_scene, classifier):
 ])
 def test_a_bad_box_is_refused_alone(the_scene, classifier, box, why):
     canvas, places = the_scene
-    frame = RegionFrame.from_image(canvas)
+    frame = Frame.from_image(canvas)
     with pytest.raises(BoxError, match=why):
-        frame.crop_rect(box)
+        box_rect(frame, box)
     good = Box(*places[1][1])
     got = classify_boxes(classifier, frame, [box, good])
     assert [b.index for b in got.classified] == [1]
@@ -211,7 +211,7 @@ def test_filters():
 
 def test_filters_apply_in_classify_boxes(the_scene, classifier):
     canvas, places = the_scene
-    frame = RegionFrame.from_image(canvas)
+    frame = Frame.from_image(canvas)
     boxes = [Box(*rect, class_id="cat" if "chelsea" in name else "thing", score=0.5)
              for name, rect in places]
     got = classify_boxes(classifier, frame, boxes, BoxFilter(classes=("cat",)))
@@ -226,20 +226,20 @@ def test_other_encodings_crop_in_their_domain(the_scene, classifier):
     h, w = canvas.shape[:2]
     x, y, bw, bh = places[1][1]
     rgb = np.ascontiguousarray(canvas[:, :, ::-1])
-    a = classify_boxes(classifier, RegionFrame.from_raw(rgb.reshape(-1), w, h, "rgb8"),
+    a = classify_boxes(classifier, Frame.from_raw(rgb.reshape(-1), w, h, "rgb8"),
                        [Box(x, y, bw, bh)])
-    b = classify_boxes(classifier, RegionFrame.from_raw(canvas.reshape(-1), w, h, "bgr8"),
+    b = classify_boxes(classifier, Frame.from_raw(canvas.reshape(-1), w, h, "bgr8"),
                        [Box(x, y, bw, bh)])
     assert top_ids(a.classified[0].result) == top_ids(b.classified[0].result)
     gray = cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY)
-    m = classify_boxes(classifier, RegionFrame.from_raw(gray.reshape(-1), w, h, "mono8"),
+    m = classify_boxes(classifier, Frame.from_raw(gray.reshape(-1), w, h, "mono8"),
                        [Box(x, y, bw, bh)])
     by_hand = classifier.classify_image(np.ascontiguousarray(gray[y:y + bh, x:x + bw]))
     assert top_ids(m.classified[0].result) == top_ids(by_hand)
     yuyv = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_YUYV) if hasattr(cv2, "COLOR_BGR2YUV_YUYV") \
         else None
     if yuyv is not None:
-        f = RegionFrame.from_raw(yuyv.reshape(-1), w, h, "yuyv")
+        f = Frame.from_raw(yuyv.reshape(-1), w, h, "yuyv")
         assert f.encoding == "bgr8" and f.width == w
 
 
@@ -252,17 +252,17 @@ def test_other_encodings_crop_in_their_domain(the_scene, classifier):
 ])
 def test_bad_frames_are_frame_errors(args, error):
     with pytest.raises(FrameError, match=error):
-        RegionFrame.from_raw(*args)
+        Frame.from_raw(*args)
 
 
 def test_corrupt_jpeg_is_a_frame_error():
     with pytest.raises(FrameError, match="decode|truncated or malformed"):
-        RegionFrame.from_encoded(jpeg(np.zeros((64, 64, 3), np.uint8))[:100])
+        Frame.from_encoded(jpeg(np.zeros((64, 64, 3), np.uint8))[:100])
 
 
 def test_result_dicts(the_scene, classifier):
     canvas, places = the_scene
-    frame = RegionFrame.from_image(canvas)
+    frame = Frame.from_image(canvas)
     got = classify_boxes(classifier, frame, [Box(*places[1][1], id="cup"), Box(5000, 0, 5, 5)])
     ok, bad = got.boxes
     d = ok.to_dict()
@@ -292,3 +292,17 @@ def test_fuzz_box_geometry(x, y, w, h, padding, align, fw, fh):
     assert cx + cw <= fw and cy + ch <= fh
     if align == 2:
         assert cx % 2 == cy % 2 == cw % 2 == ch % 2 == 0
+
+
+def test_a_frame_over_the_pixel_budget_is_refused_before_its_buffer_is_read():
+    """Box frames go through the same budget as whole frames (one Frame type): a header that
+    claims 60 MP is refused for its size, not for its (short) buffer."""
+    from rdk_classifier.errors import FrameSizeError
+    from rdk_classifier.frames import DEFAULT_MAX_PIXELS
+
+    with pytest.raises(FrameSizeError, match="pixel budget"):
+        Frame.from_raw(b"\x00" * 100, 10000, 6000, "nv12")
+    with pytest.raises(FrameSizeError, match="pixel budget"):
+        Frame.from_raw(b"\x00" * 100, 10000, 6000, "bgr8", max_pixels=DEFAULT_MAX_PIXELS // 2)
+    with pytest.raises(FrameSizeError, match="expected"):  # budget off: the buffer is checked
+        Frame.from_raw(b"\x00" * 100, 10000, 6000, "nv12", max_pixels=0)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
-from .. import safe_io
+from .. import budget, safe_io
 from ..errors import CalibrationError, FrameError
 from ..frames import IMAGE_SUFFIXES, load_image
 from ..progress import progress_bar
@@ -352,6 +352,23 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
     return result
 
 
+def read_manifest(calib_dir: str | Path) -> dict | None:
+    """The manifest beside a calibration folder (None without one, or when it is not a regular
+    file), read bounded by the memory budget before a byte of it is parsed."""
+    manifest = manifest_path(calib_dir)
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(safe_io.read_bounded_text(
+            manifest, budget.memory_budget(), "calibration manifest", CalibrationError,
+            budget.LIMIT_HINT))
+    except ValueError as exc:
+        raise CalibrationError(f"{manifest} is not JSON: {str(exc)[:80]}") from None
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{manifest} is not a calibration manifest (not a JSON object)")
+    return data
+
+
 def load_calibration_set(calib_dir: str | Path, expect: CalibrationTarget | None = None
                          ) -> CalibrationSet:
     """A calibration folder as hb_mapper will read it: every entry a tensor file of one size.
@@ -377,15 +394,23 @@ def load_calibration_set(calib_dir: str | Path, expect: CalibrationTarget | None
         raise CalibrationError(f"no calibration files in {root}; build them with "
                                "`python -m rdk_classifier calib --images DIR --model M --out DIR`")
     manifest = manifest_path(root)
-    if manifest.is_file():
+    data = read_manifest(root)
+    if data is not None:
         try:
-            data = json.loads(manifest.read_text())
-            entries = [CalibrationEntry(f["file"], f["source"]) for f in data["files"]]
+            entries = [CalibrationEntry(str(f["file"]), str(f["source"])) for f in data["files"]]
             height, width = int(data["height"]), int(data["width"])
             layout, dtype = str(data.get("layout", "NCHW")), str(data.get("dtype", "float32"))
             color = str(data.get("color", "rgb"))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CalibrationError(f"{manifest} is not a calibration manifest: {exc}") from None
+            skipped = [(str(s["source"]), str(s["error"])) for s in data.get("skipped", [])]
+            extras = (data.get("seed"), data.get("images_dir"), int(data.get("variants") or 0),
+                      int(data.get("sources") or 0))
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            raise CalibrationError(f"{manifest} is not a calibration manifest: "
+                                   f"{type(exc).__name__} {str(exc)[:80]!r}") from None
+        if (layout not in LAYOUTS or dtype not in CAL_DATA_TYPES or color not in CALIB_INPUT_TYPES
+                or not (0 < height <= 16384 and 0 < width <= 16384)):
+            raise CalibrationError(f"{manifest} is not a calibration manifest of this package "
+                                   f"(layout, dtype, colour or size out of range); rebuild the set")
         listed = {e.file for e in entries}
         extra = sorted(set(names) - listed)
         if extra:
@@ -395,10 +420,7 @@ def load_calibration_set(calib_dir: str | Path, expect: CalibrationTarget | None
         if listed != set(names):
             raise CalibrationError(f"{root}: {len(listed - set(names))} files of its manifest "
                                    f"{manifest.name} are missing; rebuild the set")
-        skipped = [(s["source"], s["error"]) for s in data.get("skipped", [])]
-        result = CalibrationSet(root, height, width, entries, skipped, data.get("seed"),
-                                data.get("images_dir"), int(data.get("variants") or 0),
-                                int(data.get("sources") or 0), layout, dtype, color)
+        result = CalibrationSet(root, height, width, entries, skipped, *extras, layout, dtype, color)
         if expect is not None and result.target != expect:
             got, want = result.target, expect
             raise CalibrationError(
@@ -415,14 +437,18 @@ def load_calibration_set(calib_dir: str | Path, expect: CalibrationTarget | None
         if size != want_bytes:
             t = result.target
             raise CalibrationError(
-                f"{p} holds {size} bytes; one {t.dtype} tensor {list(t.shape)} is {want_bytes}: "
-                f"the set was built for another input size, layout or dtype (calib --model)")
+                f"{p} holds {size} bytes; the limit is {want_bytes}, one {t.dtype} tensor "
+                f"{list(t.shape)}: built for another input size, layout or dtype? (calib --model)")
     return result
 
 
 def read_calibration_file(path: str | Path, target: CalibrationTarget) -> np.ndarray:
-    """One tensor file as hb_mapper's loader reads it: ``np.fromfile(dtype).reshape(shape)``."""
-    data = np.fromfile(path, dtype=np.dtype(target.dtype))
+    """One tensor file as hb_mapper's loader reads it (``np.fromfile(dtype).reshape(shape)``),
+    bounded by the tensor's size before it is read."""
+    data = np.frombuffer(bytearray(safe_io.read_bounded_bytes(
+        path, target.nbytes, "calibration file", CalibrationError,
+        f"one {target.dtype} tensor {list(target.shape)}: built for another input size? "
+        f"(calib --model)")), np.dtype(target.dtype))
     if data.size != int(np.prod(target.shape)):
         raise CalibrationError(
             f"{path} holds {data.nbytes} bytes; one {target.dtype} tensor {list(target.shape)} is "
@@ -492,4 +518,4 @@ __all__ = ["CALIB_EXT", "CAL_DATA_TYPES", "LEGACY_MANIFEST_NAME", "MANIFEST_SUFF
            "RECOMMENDED_CALIBRATION_IMAGES", "CalibrationEntry", "CalibrationReader",
            "CalibrationSet", "CalibrationTarget", "build_calibration_set", "calibration_short_side",
            "calibration_tensor", "check_calibration_size", "find_images", "load_calibration_set",
-           "manifest_path", "normalize", "photo_variants", "read_calibration_file"]
+           "manifest_path", "normalize", "read_manifest", "photo_variants", "read_calibration_file"]

@@ -20,7 +20,7 @@ from .. import safe_io
 from ..errors import CalibrationError
 from ..normalization import format_triple
 from .calibration import (CalibrationReader, CalibrationSet, CalibrationTarget,
-                          load_calibration_set, manifest_path)
+                          load_calibration_set, read_manifest)
 from .toolchain import OnnxInput, import_onnx, inspect_onnx, model_feed, refuse_quantized
 
 METHODS = ("minmax", "entropy", "percentile")
@@ -67,15 +67,8 @@ def calibration_for(model_path: str | Path, calib_dir: str | Path,
     info = inspect_onnx(model_path)
     refuse_quantized(info, model_path)
     kind = input_type or info.facts.input_type_train or "rgb"
-    dtype = "float32"
-    m = manifest_path(calib_dir)
-    if m.is_file():
-        import json
-
-        try:
-            dtype = str(json.loads(m.read_text()).get("dtype", "float32"))
-        except (OSError, ValueError, AttributeError):
-            pass
+    data = read_manifest(calib_dir) if Path(calib_dir).is_dir() else None
+    dtype = str(data.get("dtype", "float32")) if data else "float32"
     target = CalibrationTarget(info.height, info.width, info.layout, dtype, kind)
     return info, load_calibration_set(calib_dir, target)
 

@@ -456,15 +456,10 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
 
 def _set_dtype(cal_data_dir: str | Path) -> str:
     """The dtype a calibration folder's manifest records (float32 without one)."""
-    import json
+    from .calibration import read_manifest
 
-    from .calibration import manifest_path
-
-    m = manifest_path(cal_data_dir)
-    try:
-        return str(json.loads(m.read_text()).get("dtype", "float32")) if m.is_file() else "float32"
-    except (OSError, ValueError, AttributeError):
-        return "float32"
+    data = read_manifest(cal_data_dir)
+    return str(data.get("dtype", "float32")) if data else "float32"
 
 
 __all__ = ["CALIBRATION_TYPES", "MARCH", "ModelFeed", "OPTIMIZATIONS", "OnnxInput",

@@ -7,6 +7,10 @@ on ``T + "/classification"``, with the input's header and the input's record tim
 ``LabelInfo`` and one ``VisionInfo`` (latched QoS) at the start. Every frame goes through the
 node's path (``ros.messages.classify_message``), so the bag says what the node would have said.
 
+One writer (``write_bag``) serves every mode: it owns the output bag, the latched model info, the
+reading loop and its failure handling; a handler (``WholeFrameHandler`` here,
+``box_bag.BoxHandler`` for detector boxes) turns each input message into output messages.
+
 A message that cannot be deserialized or classified is reported, counted by kind and skipped,
 and the run goes on (one bad frame never costs the other results); so is every message of a
 selected topic that is not an image type, and the rest of an input that turns out truncated. The
@@ -24,13 +28,14 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 from .. import safe_io
 from ..classifier import Classifier, ClassifierConfig
-from ..errors import BagError, FrameError
+from ..errors import BagError, BudgetError, FrameError
 from . import messages as msgs
 from . import rosbags_types as rt
+from .bag_limits import bounded_inflation, check_declared_sizes
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +57,11 @@ class Skipped:
     topic: str
     timestamp: int
     reason: str
-    kind: str = "unclassified"  # one of SKIP_KINDS
+    kind: str = "bad frame"  # one of SKIP_KINDS
 
 
 #: why messages are skipped, as counted in ``BagReport.skipped_by_kind``
-SKIP_KINDS = ("corrupt message", "bad frame", "inference error", "not an image type",
+SKIP_KINDS = ("corrupt message", "bad frame", "inference error", "bad box", "not an image type",
               "unreadable input")
 
 
@@ -155,6 +160,11 @@ def open_reader(Reader, ReaderError, src: Path):  # noqa: N803 (rosbags classes,
         reader.open()
     except (ReaderError, OSError) as exc:
         raise BagError(f"cannot read bag {src}: {exc}") from None
+    try:
+        check_declared_sizes(reader)  # the memory budget, before anything is inflated
+    except BudgetError:
+        reader.close()
+        raise
     return reader
 
 
@@ -168,7 +178,7 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
     """Write ``output_path`` with one Classification per message of ``topics`` (default: every
     image topic of the bag). ``progress``: a tqdm bar on stderr (default: when it is a terminal).
     ``classifier``: an already loaded one (else built from ``config``)."""
-    Reader, Writer, StoragePlugin = _rosbags()
+    Reader, _, _ = _rosbags()
     from rosbags.rosbag2 import ReaderError
 
     src, dst = Path(input_path), Path(output_path)
@@ -186,16 +196,10 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
                 report.skipped_by_kind["not an image type"] += c.msgcount
                 log.warning("%s: %d message(s) of type %s skipped (not an image type)",
                             c.topic, c.msgcount, c.msgtype)
-        try:
-            with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
-                _write(reader, selected, stage, storage, clf, typestore, types, report,
-                       class_id_format, score_threshold, top_k, progress, on_skip,
-                       Writer, StoragePlugin)
-        except safe_io.OutputError as exc:
-            raise BagError(str(exc)) from None
-        finally:
-            if classifier is None:
-                clf.close()
+        handler = WholeFrameHandler(clf, typestore, types, report, class_id_format,
+                                    score_threshold, top_k)
+        write_bag(reader, selected, src, dst, storage, handler, progress, on_skip,
+                  close_classifier=classifier is None)
     finally:
         reader.close()
     return report
@@ -219,21 +223,92 @@ def write_model_info(writer, reader, clf: Classifier, typestore, types,
         rt.VISION_INFO))
 
 
-def _write(reader, selected, dst, storage, clf, typestore, types, report, class_id_format,
-           score_threshold, top_k, progress, on_skip, Writer, StoragePlugin) -> None:
+class BagHandler(Protocol):
+    """A mode of the bag tool: input messages in, output messages out."""
+
+    @property
+    def report(self) -> BagReport: ...
+
+    clf: Classifier
+    typestore: Any
+    types: msgs.MessageTypes
+    score_threshold: float
+    #: output key (``report.classified``) -> (output topic, message type)
+    outputs: dict[str, tuple[str, str]]
+    desc: str
+
+    def handle(self, conn: Any, timestamp: int, msg: Any,
+               skip: Callable[[Skipped], None]) -> list[tuple[str, int, bytes]]:
+        """(output key, record timestamp, serialized message) for an input message; raises
+        ``FrameError`` for a frame that cannot be used (any other exception: inference error)."""
+        ...
+
+    def finish(self) -> None: ...
+
+
+class WholeFrameHandler:
+    """One Classification per Image / CompressedImage message."""
+
+    desc = "classifying"
+
+    def __init__(self, clf: Classifier, typestore: Any, types: msgs.MessageTypes,
+                 report: BagReport, class_id_format: str, score_threshold: float,
+                 top_k: Optional[int]) -> None:
+        self.clf, self.typestore, self.types, self.report = clf, typestore, types, report
+        self.class_id_format, self.score_threshold, self.top_k = (class_id_format,
+                                                                   score_threshold, top_k)
+        self.outputs = {topic: (out, rt.CLASSIFICATION) for topic, out in report.topics.items()}
+
+    def handle(self, conn: Any, timestamp: int, msg: Any,
+               skip: Callable[[Skipped], None]) -> list[tuple[str, int, bytes]]:
+        result = msgs.classify_message(self.clf, msg, top=self.top_k)
+        out = msgs.classification_message(self.types, msg.header, result.top,
+                                          self.class_id_format, self.score_threshold)
+        return [(conn.topic, timestamp, self.typestore.serialize_cdr(out, rt.CLASSIFICATION))]
+
+    def finish(self) -> None:
+        pass
+
+
+def write_bag(reader, selected: Sequence, src: Path, dst: Path, storage: str,
+              handler: BagHandler, progress: Optional[bool],
+              on_skip: Optional[Callable[[Skipped], None]], close_classifier: bool) -> None:
+    """The output bag of any mode: staged under a hidden name, claimed, renamed into place when
+    whole (nothing left behind otherwise); model info first; then every message of ``selected``
+    through ``handler``. A corrupt message, a bad frame or a failed inference is skipped; a
+    truncated or corrupt input keeps what was written and counts the rest as unreadable.
+    ``close_classifier``: the handler's classifier is closed at the end (made for this run)."""
+    try:
+        with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage, \
+                bounded_inflation():
+            _write(reader, selected, stage, storage, handler, progress, on_skip)
+    except safe_io.OutputError as exc:
+        raise BagError(str(exc)) from None
+    finally:
+        if close_classifier:
+            handler.clf.close()
+
+
+def _write(reader, selected, dst, storage, handler: BagHandler, progress, on_skip) -> None:
+    _, Writer, StoragePlugin = _rosbags()
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     total = sum(c.msgcount for c in selected)
     if progress is None:
         progress = sys.stderr.isatty()
     from tqdm import tqdm
 
+    report, typestore = handler.report, handler.typestore
+    def skip(s: Skipped) -> None:
+        _skip(report, on_skip, s)
+
     with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
-        out_conns = {topic: writer.add_connection(out, rt.CLASSIFICATION, typestore=typestore)
-                     for topic, out in report.topics.items()}
-        write_model_info(writer, reader, clf, typestore, types, score_threshold)
+        out_conns = {key: writer.add_connection(out, msgtype, typestore=typestore)
+                     for key, (out, msgtype) in handler.outputs.items()}
+        write_model_info(writer, reader, handler.clf, typestore, handler.types,
+                         handler.score_threshold)
 
         bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr,
-                   desc=f"classifying {len(selected)} topic(s)")
+                   desc=f"{handler.desc} {len(selected)} topic(s)")
         seen = 0
         damaged = False
         messages = reader.messages(connections=selected)
@@ -243,46 +318,44 @@ def _write(reader, selected, dst, storage, clf, typestore, types, report, class_
                     conn, timestamp, raw = next(messages)
                 except StopIteration:
                     break
+                except BudgetError:  # over the memory budget: refused whole, not "damaged"
+                    raise
                 except Exception as exc:  # a truncated or corrupt input file: keep what we have
                     rest = max(1, total - seen)
                     report.skipped_by_kind["unreadable input"] += rest - 1
-                    _skip(report, on_skip, Skipped("*", -1, f"input unreadable after {seen} "
-                                                   f"messages ({type(exc).__name__}: {exc}); "
-                                                   f"{rest} message(s) not read",
-                                                   "unreadable input"))
+                    skip(Skipped("*", -1, f"input unreadable after {seen} messages "
+                                 f"({type(exc).__name__}: {exc}); {rest} message(s) not read",
+                                 "unreadable input"))
                     damaged = True
                     break
                 seen += 1
                 bar.update(1)
                 try:
-                    frame = typestore.deserialize_cdr(raw, conn.msgtype)
+                    msg = typestore.deserialize_cdr(raw, conn.msgtype)
                 except Exception as exc:  # undecodable CDR: a corrupt record
-                    _skip(report, on_skip, Skipped(conn.topic, timestamp,
-                                                   f"corrupt message: {exc}", "corrupt message"))
+                    skip(Skipped(conn.topic, timestamp, f"corrupt message: {exc}",
+                                 "corrupt message"))
                     continue
                 try:
-                    result = msgs.classify_message(clf, frame, top=top_k)
-                    out = msgs.classification_message(types, frame.header, result.top,
-                                                      class_id_format, score_threshold)
-                    data = typestore.serialize_cdr(out, rt.CLASSIFICATION)
+                    outputs = handler.handle(conn, timestamp, msg, skip)
                 except FrameError as exc:
-                    _skip(report, on_skip, Skipped(conn.topic, timestamp, str(exc), "bad frame"))
+                    skip(Skipped(conn.topic, timestamp, str(exc), "bad frame"))
                     continue
                 except Exception as exc:  # the model failed on this frame (NaN output, ...)
-                    _skip(report, on_skip, Skipped(conn.topic, timestamp,
-                                                   f"{type(exc).__name__}: {exc}",
-                                                   "inference error"))
+                    skip(Skipped(conn.topic, timestamp, f"{type(exc).__name__}: {exc}",
+                                 "inference error"))
                     continue
-                writer.write(out_conns[conn.topic], timestamp, data)
-                report.classified[conn.topic] += 1
+                for key, stamp, data in outputs:
+                    writer.write(out_conns[key], stamp, data)
+                    report.classified[key] += 1
             if not damaged and seen < total:  # the index promised more than the file held
                 missing = total - seen
                 report.skipped_by_kind["unreadable input"] += missing - 1
-                _skip(report, on_skip, Skipped("*", -1, f"the input's index lists {total} "
-                                               f"messages but only {seen} could be read; "
-                                               f"{missing} missing", "unreadable input"))
+                skip(Skipped("*", -1, f"the input's index lists {total} messages but only "
+                             f"{seen} could be read; {missing} missing", "unreadable input"))
         finally:
             bar.close()
+    handler.finish()
 
 
 def _skip(report: BagReport, on_skip, skipped: Skipped) -> None:
@@ -294,5 +367,6 @@ def _skip(report: BagReport, on_skip, skipped: Skipped) -> None:
         log.warning("%s @ %d: skipped: %s", skipped.topic, skipped.timestamp, skipped.reason)
 
 
-__all__ = ["BagError", "BagReport", "SKIP_KINDS", "Skipped", "classify_bag", "output_topic", "STORAGES",
-           "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]
+__all__ = ["BagError", "BagHandler", "BagReport", "SKIP_KINDS", "Skipped", "WholeFrameHandler",
+           "classify_bag", "output_topic", "write_bag", "STORAGES", "LABEL_INFO_TOPIC",
+           "VISION_INFO_TOPIC"]

@@ -7,28 +7,26 @@ detector's latency of up to that many frames is covered) and writes one classifi
 ``vision_msgs/msg/Detection2DArray`` per matched pair on ``DETECTIONS + "/classification"`` (the
 node's output name), with the record timestamp of the later message of the pair, plus
 ``/label_info`` and ``/vision_info``. Every box goes through ``regions.classify_boxes``, the
-node's path. Same rules as the whole-frame bag tool: the output never replaces anything, a
-corrupt message is reported and skipped, a failed run leaves nothing behind.
+node's path. The bag is written by the one writer of the bag tool (``bag.write_bag``, with
+``BoxHandler``), so the same rules hold: the output never replaces anything, a corrupt message is
+reported and skipped, a truncated input keeps what was written, a failed run leaves nothing.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from .bag import (BAG_VERSION, BagError, BagReport,
-                  Skipped, _rosbags, _select, _skip, check_paths, open_reader,
-                  write_model_info)
-from .. import safe_io
+from .. import budget
 from ..classifier import Classifier, ClassifierConfig
 from ..errors import FrameError
 from ..regions import BoxFilter, classify_boxes
+from ..stamp_matching import StampMatcher
 from . import detections as det
 from . import messages as msgs
 from . import rosbags_types as rt
-from ..stamp_matching import StampMatcher
+from .bag import BagError, BagReport, Skipped, _rosbags, _select, check_paths, open_reader, write_bag
 
 #: frames / detection sets kept waiting for their partner while reading a bag
 BAG_CACHE = 64
@@ -43,6 +41,7 @@ class BoxBagReport(BagReport):
     boxes: dict[str, int] = field(default_factory=dict)   # classified boxes per detection topic
     unmatched_frames: int = 0
     unmatched_detections: int = 0
+    too_large: int = 0  # messages larger than their cache's share of the memory budget
 
 
 def _detection_connections(connections: Sequence, topics: Sequence[str]) -> list:
@@ -69,7 +68,7 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
                        on_skip: Optional[Callable[[Skipped], None]] = None,
                        classifier: Optional[Classifier] = None) -> BoxBagReport:
     """``detections[i]`` holds the boxes of the frames on ``topics[i]``."""
-    Reader, Writer, StoragePlugin = _rosbags()
+    Reader, _, _ = _rosbags()
     from rosbags.rosbag2 import ReaderError
 
     src, dst = Path(input_path), Path(output_path)
@@ -92,84 +91,91 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
         clf = classifier or Classifier.from_config(config)
         report = BoxBagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
                               pairs=pairs, boxes={t: 0 for t in mapping})
-        try:  # staged under a hidden name, claimed, renamed into place when whole
-            with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
-                _write(reader, images, dets, stage, storage, clf, typestore, types, dtypes,
-                       report, class_id_format, score_threshold, top_k, box_filter, progress,
-                       on_skip, Writer, StoragePlugin)
-        except safe_io.OutputError as exc:
-            raise BagError(str(exc)) from None
-        finally:
-            if classifier is None:
-                clf.close()
+        handler = BoxHandler(clf, typestore, types, dtypes, report, class_id_format,
+                             score_threshold, top_k, box_filter)
+        write_bag(reader, list(images) + list(dets), src, dst, storage, handler, progress,
+                  on_skip, close_classifier=classifier is None)
     finally:
         reader.close()
     return report
 
 
-def _write(reader, images, dets, dst, storage, clf, typestore, types, dtypes, report,
-           class_id_format, score_threshold, top_k, box_filter, progress, on_skip, Writer,
-           StoragePlugin) -> None:
-    from tqdm import tqdm
+def message_nbytes(msg: Any, depth: int = 0) -> int:
+    """About how much memory a deserialized message holds (arrays, strings, nested fields): what
+    a waiting frame or detection set costs the cache's byte budget."""
+    if isinstance(msg, (str, bytes, bytearray)):
+        return len(msg) + 48
+    nbytes = getattr(msg, "nbytes", None)
+    if isinstance(nbytes, int):  # numpy arrays (image data)
+        return nbytes + 96
+    if depth > 16:
+        return 64
+    if isinstance(msg, (list, tuple)):
+        return 56 + sum(message_nbytes(x, depth + 1) for x in msg)
+    fields = getattr(msg, "__dataclass_fields__", None)
+    if fields:
+        return 56 + sum(message_nbytes(getattr(msg, f), depth + 1) for f in fields)
+    return 32
 
-    from .box_mode import region_frame_from_message
 
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    by_image = {img: d for d, img in report.pairs.items()}
-    # detection topic -> its matcher of (message, bag timestamp) pairs
-    matchers: dict[str, StampMatcher[tuple[Any, int], tuple[Any, int]]] = {
-        d: StampMatcher(BAG_CACHE, BAG_CACHE) for d in report.pairs}
-    selected = list(images) + list(dets)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    with Writer(dst, version=BAG_VERSION, storage_plugin=plugin) as writer:
-        out_conns = {d: writer.add_connection(out, det.DETECTION_2D_ARRAY, typestore=typestore)
-                     for d, out in report.topics.items()}
-        write_model_info(writer, reader, clf, typestore, types, score_threshold)
-        bar = tqdm(total=sum(c.msgcount for c in selected), unit="msg", disable=not progress,
-                   file=sys.stderr, desc="classifying boxes")
+class BoxHandler:
+    """Frames and detection sets in, matched by stamp; one classified Detection2DArray per
+    match (record timestamp: the later message of the pair)."""
+
+    desc = "classifying boxes of"
+
+    def __init__(self, clf: Classifier, typestore: Any, types: msgs.MessageTypes, dtypes: Any,
+                 report: BoxBagReport, class_id_format: str, score_threshold: float,
+                 top_k: Optional[int], box_filter: BoxFilter) -> None:
+        self.clf, self.typestore, self.types, self.dtypes = clf, typestore, types, dtypes
+        self.report = report
+        self.class_id_format, self.score_threshold, self.top_k = (class_id_format,
+                                                                   score_threshold, top_k)
+        self.box_filter = box_filter
+        self.outputs = {d: (out, det.DETECTION_2D_ARRAY) for d, out in report.topics.items()}
+        self._by_image = {img: d for d, img in report.pairs.items()}
+        # detection topic -> its matcher of (message, bag timestamp) pairs, bounded by count and
+        # by bytes: half the memory budget for waiting frames, a quarter for detection sets
+        share = budget.memory_budget() // max(1, len(report.pairs))
+        self._matchers: dict[str, StampMatcher[tuple[Any, int], tuple[Any, int]]] = {
+            d: StampMatcher(BAG_CACHE, BAG_CACHE, frame_max_bytes=max(1, share // 2),
+                            detection_max_bytes=max(1, share // 4)) for d in report.pairs}
+
+    def handle(self, conn: Any, timestamp: int, msg: Any,
+               skip: Callable[[Skipped], None]) -> list[tuple[str, int, bytes]]:
+        stamp = msgs.stamp_to_ns(msg.header.stamp)
+        if conn.msgtype in DETECTION_TYPES:
+            d_topic = conn.topic
+            match = self._matchers[d_topic].add_detections(stamp, (msg, timestamp),
+                                                           message_nbytes(msg))
+        else:
+            d_topic = self._by_image[conn.topic]
+            match = self._matchers[d_topic].add_frame(stamp, (msg, timestamp),
+                                                      message_nbytes(msg))
+        if match is None:
+            return []
+        (frame, _), (detections, det_ts) = match.frame, match.detections
         try:
-            for conn, timestamp, raw in reader.messages(connections=selected):
-                bar.update(1)
-                try:
-                    msg = typestore.deserialize_cdr(raw, conn.msgtype)
-                except Exception as exc:  # undecodable CDR: a corrupt record
-                    _skip(report, on_skip, Skipped(conn.topic, timestamp,
-                                                   f"corrupt message: {exc}"))
-                    continue
-                stamp = msgs.stamp_to_ns(msg.header.stamp)
-                if conn.msgtype in DETECTION_TYPES:
-                    d_topic = conn.topic
-                    match = matchers[d_topic].add_detections(stamp, (msg, timestamp))
-                else:
-                    d_topic = by_image[conn.topic]
-                    match = matchers[d_topic].add_frame(stamp, (msg, timestamp))
-                if match is None:
-                    continue
-                (frame, _), (detections, det_ts) = match.frame, match.detections
-                try:
-                    region = region_frame_from_message(frame)
-                    boxes = det.boxes_from_message(detections)
-                except FrameError as exc:
-                    _skip(report, on_skip, Skipped(report.pairs[d_topic], timestamp, str(exc)))
-                    continue
-                got = classify_boxes(clf, region, boxes, box_filter, top=top_k)
-                for b in got.failed:
-                    _skip(report, on_skip, Skipped(d_topic, det_ts,
-                                                   f"box {b.index}: {b.error}"))
-                out = det.detection2d_array_message(dtypes, frame.header, detections, got,
-                                                    class_id_format, score_threshold)
-                writer.write(out_conns[d_topic], timestamp,
-                             typestore.serialize_cdr(out, det.DETECTION_2D_ARRAY))
-                report.classified[d_topic] += 1
-                report.boxes[d_topic] += len(got.classified)
-        finally:
-            bar.close()
-    for m in matchers.values():
-        m.clear()
-        st = m.stats()
-        report.unmatched_frames += st.frames_unmatched
-        report.unmatched_detections += st.detections_unmatched
+            region = msgs.message_frame(frame, self.clf.preprocessor, whole=False)
+            boxes = det.boxes_from_message(detections)
+        except FrameError as exc:
+            skip(Skipped(self.report.pairs[d_topic], timestamp, str(exc), "bad frame"))
+            return []
+        got = classify_boxes(self.clf, region, boxes, self.box_filter, top=self.top_k)
+        for b in got.failed:
+            skip(Skipped(d_topic, det_ts, f"box {b.index}: {b.error}", "bad box"))
+        out = det.detection2d_array_message(self.dtypes, frame.header, detections, got,
+                                            self.class_id_format, self.score_threshold)
+        self.report.boxes[d_topic] += len(got.classified)
+        return [(d_topic, timestamp, self.typestore.serialize_cdr(out, det.DETECTION_2D_ARRAY))]
+
+    def finish(self) -> None:
+        for m in self._matchers.values():
+            m.clear()
+            st = m.stats()
+            self.report.unmatched_frames += st.frames_unmatched
+            self.report.unmatched_detections += st.detections_unmatched
+            self.report.too_large += st.too_large
 
 
-__all__ = ["BoxBagReport", "classify_bag_boxes", "BAG_CACHE"]
+__all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "message_nbytes", "BAG_CACHE"]

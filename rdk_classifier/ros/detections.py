@@ -5,7 +5,8 @@ publish and the TROS web view draws).
 Written against message fields only, so rclpy messages and rosbags messages both work; nothing
 here imports rclpy or rosbags. The classes outputs are built with come in a ``DetectionTypes``,
 from the installed ROS packages (``detection_types_from_ros_packages``; ai_msgs optional) or from
-a rosbags typestore (``detection_types_from_typestore`` after ``register_detection_msgs``).
+a rosbags typestore (``detection_types_from_typestore``; ``rosbags_types.humble_typestore``
+registers the .msg texts).
 
 In: every detection (every ``targets[].rois[]`` entry) becomes a ``regions.Box`` with the
 detector's class, score and id. Out: one ``Detection2D`` per classified box, with the input's
@@ -31,52 +32,8 @@ DETECTION_2D_ARRAY = "vision_msgs/msg/Detection2DArray"
 PERCEPTION_TARGETS = "ai_msgs/msg/PerceptionTargets"
 DETECTION_TYPE_NAMES = {"vision_msgs": DETECTION_2D_ARRAY, "ai_msgs": PERCEPTION_TARGETS}
 
-#: vision_msgs 4.x (Humble) detection messages: fields only (the wire format and the type hash
-#: depend on nothing else); read from ros-perception/vision_msgs 4.1.1
-VISION_DETECTION_MSGS: dict[str, str] = {
-    "vision_msgs/msg/Point2D": "float64 x\nfloat64 y\n",
-    "vision_msgs/msg/Pose2D": "vision_msgs/Point2D position\nfloat64 theta\n",
-    "vision_msgs/msg/BoundingBox2D": (
-        "vision_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y\n"),
-    "vision_msgs/msg/ObjectHypothesisWithPose": (
-        "vision_msgs/ObjectHypothesis hypothesis\ngeometry_msgs/PoseWithCovariance pose\n"),
-    "vision_msgs/msg/Detection2D": (
-        "std_msgs/Header header\nvision_msgs/ObjectHypothesisWithPose[] results\n"
-        "vision_msgs/BoundingBox2D bbox\nstring id\n"),
-    DETECTION_2D_ARRAY: "std_msgs/Header header\nvision_msgs/Detection2D[] detections\n",
-}
-
-#: D-Robotics ai_msgs (hobot_msgs ``develop``, the branch TROS Humble builds): fields only
-AI_MSGS: dict[str, str] = {
-    "ai_msgs/msg/Perf": (
-        "string type\nbuiltin_interfaces/Time stamp_start\nbuiltin_interfaces/Time stamp_end\n"
-        "float64 time_ms_duration\n"),
-    "ai_msgs/msg/Roi": "string type\nsensor_msgs/RegionOfInterest rect\nfloat32 confidence\n",
-    "ai_msgs/msg/Attribute": "string type\nfloat32 value\nfloat32 confidence\n",
-    "ai_msgs/msg/Point": "string type\ngeometry_msgs/Point32[] point\nfloat32[] confidence\n",
-    "ai_msgs/msg/DBResult": (
-        "string db_type\nstring match_id\nfloat32 distance\nfloat32 similarity\n"),
-    "ai_msgs/msg/Capture": (
-        "std_msgs/Header header\nsensor_msgs/Image img\nfloat32[] features\n"
-        "ai_msgs/DBResult db_result\n"),
-    "ai_msgs/msg/Target": (
-        "string type\nuint64 track_id\nai_msgs/Roi[] rois\nai_msgs/Attribute[] attributes\n"
-        "ai_msgs/Point[] points\nai_msgs/Capture[] captures\n"),
-    PERCEPTION_TARGETS: (
-        "std_msgs/Header header\nint16 fps\nai_msgs/Perf[] perfs\nai_msgs/Target[] targets\n"
-        "ai_msgs/Target[] disappeared_targets\n"),
-}
-
 _UINT32_MAX = 2**32 - 1
 _UINT64_MAX = 2**64 - 1
-
-
-def register_detection_msgs(typestore: Any, ai_msgs: bool = True) -> Any:
-    """Add the vision_msgs detection messages (and ai_msgs) to a rosbags typestore that already
-    has vision_msgs' ObjectHypothesis (``rosbags_types.register_vision_msgs``); returns it."""
-    from .rosbags_types import register_msg_texts  # lazy: rosbags_types imports this module
-
-    return register_msg_texts(typestore, VISION_DETECTION_MSGS, *([AI_MSGS] if ai_msgs else []))
 
 
 @dataclass(frozen=True)
@@ -144,7 +101,8 @@ def detection_types_from_ros_packages() -> DetectionTypes:
 
 
 def detection_types_from_typestore(typestore: Any) -> DetectionTypes:
-    """From a rosbags typestore with ``register_detection_msgs`` applied."""
+    """From a rosbags typestore with the detection messages registered
+    (``rosbags_types.register_detection_msgs``)."""
     t = typestore.types
     ai: dict = {}
     if PERCEPTION_TARGETS in t:
@@ -383,7 +341,7 @@ def whole_frame_targets_message(types: DetectionTypes, header: Any,
 
 
 __all__ = ["DETECTION_2D_ARRAY", "PERCEPTION_TARGETS", "DETECTION_TYPE_NAMES",
-           "VISION_DETECTION_MSGS", "AI_MSGS", "register_detection_msgs", "DetectionTypes",
+           "DetectionTypes",
            "detection_types_from_ros_packages", "detection_types_from_typestore",
            "is_perception_targets", "box_of_detection", "boxes_from_detection2d_array",
            "boxes_from_perception_targets", "boxes_from_message", "hypotheses_with_pose",

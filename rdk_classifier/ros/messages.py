@@ -27,7 +27,7 @@ import numpy as np
 
 from ..classifier import Classifier, Prediction, PreparedFrame, Result, classify_prepared
 from ..errors import FrameSizeError, UnsupportedEncodingError
-from ..frames import BufferLike, Preprocessor, decode_image, nv12_to_bgr
+from ..frames import BufferLike, Frame, Preprocessor, decode_image, nv12_to_bgr
 from . import cdr
 
 CLASS_ID_FORMATS = ("index", "name")
@@ -152,6 +152,28 @@ def check_compressed_format(fmt: str) -> None:
                 f"(e.g. with hobot_codec) and subscribe to the raw image topic")
 
 
+def as_frame_message(msg: Any, frame_id: str = "") -> Any:
+    """An HbmMsg as the Image-like frame ``hbm_frame`` makes of it (header frame_id:
+    ``frame_id``); an Image or CompressedImage as it is."""
+    return hbm_frame(msg, frame_id) if is_hbm(msg) else msg
+
+
+def message_frame(msg: Any, preprocessor: Preprocessor, whole: bool = True) -> Frame:
+    """A ``sensor_msgs/Image``, ``CompressedImage`` or HbmMsg as the one ``frames.Frame``, under
+    ``preprocessor``'s pixel budget. ``whole``: the frame is classified as a whole, so a large
+    JPEG may be decoded at a reduced size; otherwise (detector boxes in its pixels) at full size.
+    Raises ``rdk_classifier.errors.FrameError`` subclasses for frames that cannot be used."""
+    msg = as_frame_message(msg)
+    if is_compressed(msg):
+        check_compressed_format(msg.format)
+        data = frame_buffer(msg.data)
+        if whole:
+            return preprocessor.decode_frame(data)
+        return Frame.from_encoded(data, max_pixels=preprocessor.max_pixels)
+    return Frame.from_raw(frame_buffer(msg.data), int(msg.width), int(msg.height),
+                          str(msg.encoding), int(msg.step) or None, preprocessor.max_pixels)
+
+
 def prepare_message(clf: Classifier, msg: Any, source: Optional[str] = None,
                     keep_message: bool = False, frame_id: str = "") -> PreparedFrame:
     """The first half of ``classify_message``: a ``sensor_msgs/Image``, ``CompressedImage`` or
@@ -161,14 +183,8 @@ def prepare_message(clf: Classifier, msg: Any, source: Optional[str] = None,
     Raises ``rdk_classifier.errors.FrameError`` subclasses for frames that cannot be used.
     """
     t0 = time.perf_counter()
-    if is_hbm(msg):
-        msg = hbm_frame(msg, frame_id)
-    if is_compressed(msg):
-        check_compressed_format(msg.format)
-        nv12 = clf.preprocessor.from_encoded(frame_buffer(msg.data))
-    else:
-        nv12 = clf.preprocessor.from_raw(frame_buffer(msg.data), int(msg.width), int(msg.height),
-                                         str(msg.encoding), int(msg.step) or None)
+    msg = as_frame_message(msg, frame_id)
+    nv12 = clf.preprocessor.convert(message_frame(msg, clf.preprocessor))
     preprocess_ms = (time.perf_counter() - t0) * 1e3
     return PreparedFrame(nv12, msg.header, preprocess_ms, clf, source,
                          msg if keep_message else None)
@@ -319,7 +335,7 @@ def overlay_message(types: MessageTypes, msg: Any, predictions: Sequence[Predict
 __all__ = [
     "CLASS_ID_FORMATS", "IMAGENET_DATABASE", "MessageTypes", "types_from_ros_packages",
     "is_compressed", "frame_buffer", "is_hbm", "hbm_frame", "parse_serialized",
-    "check_compressed_format", "PreparedFrame",
+    "check_compressed_format", "PreparedFrame", "as_frame_message", "message_frame",
     "prepare_message", "classify_prepared", "classify_message",
     "stamp_to_ns", "time_message", "copy_header", "make_header", "hypotheses",
     "classification_message", "label_info_message", "vision_info_message", "database_location",

@@ -1,8 +1,15 @@
 """``classifier_node``: camera topics in, top-k ``vision_msgs/Classification`` out.
 
-Thin over the core: every frame goes through the one path of ``messages.classify_message``, in
-its two halves. Per camera there is one subscription (sensor-data QoS, depth 1), one
-``LatestFrameWorker`` with its own classifier instance, and one reliable result publisher.
+Thin over the core and over ``camera.Camera``: every input topic is one camera (subscription,
+handler, runner, counters, sinks), in whole-frame mode (``whole_frame.WholeFrame``: the one path of
+``messages.classify_message``, in its two halves) or, paired with a detector topic, in box mode
+(``box_mode.Boxes``). Per camera there is one subscription (sensor-data QoS, depth 1), one
+latest-frame slot and reliable result publishers; ONE classifier serves every camera, through
+``rdk_classifier.scheduler.Scheduler`` (the BPU is one device, and ``pyeasy_dnn`` never frees a
+model): the cameras take turns fairly (``camera_policies`` weights, ``max_rate``), the scheduler's
+threads run as many inferences at once as the backend takes (ONNX Runtime: several; a BPU model:
+one, while the next frames are being converted), and each camera's result age (header stamp to
+publish, p50/p99) is in its diagnostics.
 ``LabelInfo`` and ``VisionInfo`` are published once (again after a model change) with
 transient-local QoS. Parameters are declared with descriptors; see ``rdk_classifier.ros.settings``
 for names, defaults and when a change applies.
@@ -44,13 +51,12 @@ the same ``diagnostic_msgs/DiagnosticArray`` on ``/diagnostics`` itself, at the 
 
 This is the only module of the package that imports rclpy (Humble API only).
 
-Length: the rclpy node is one class (as ros2/demos nodes are); the ROS-free parts (settings, stats
-and diagnostics, messages, CDR parsing, box mode, worker) live in their own modules.
+The ROS-free parts (cameras and their handlers, sinks, settings, stats and diagnostics,
+messages, CDR parsing, worker) live in their own modules.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 import time
@@ -67,23 +73,22 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
+from ..backends.base import concurrency_of
 from ..classifier import Classifier
-from ..errors import FrameError, RdkClassifierError
-from .box_mode import BOX_PARAMETERS, BoxMode
+from ..errors import RdkClassifierError
+from ..scheduler import Job, Scheduler, default_workers
+from .box_mode import Boxes
+from .camera import Camera, Wiring
+from .camera_slot import SchedulerSlot
 from .malloc_tuning import tune_malloc
-from .messages import (PreparedFrame, classification_message, classify_prepared,
-                       database_location, label_info_message, make_header, overlay_message,
-                       parse_serialized, prepare_message, types_from_ros_packages,
-                       vision_info_message)
+from .messages import (database_location, label_info_message, make_header, stamp_to_ns,
+                       types_from_ros_packages, vision_info_message)
 from .settings import (LABEL_INFO_TOPIC, PARAMETERS, RELOAD_PARAMETERS, SPECS,
-                       VISION_INFO_TOPIC, NodeSettings, debug_topic_for, hbmem_frame_id_for,
-                       output_topic_for, validate)
-from .stats import StreamStats, camera_status
-from .worker import LatestFrameWorker, WorkerStats
+                       VISION_INFO_TOPIC, NodeSettings, hbmem_frame_id_for, validate)
+from .stats import camera_status
+from .whole_frame import WholeFrame
 
 NODE_NAME = "classifier_node"
-#: seconds between two warnings about bad frames (per call site)
-BAD_FRAME_LOG_PERIOD = 5.0
 #: seconds between two checks for result subscribers in lazy mode (rclpy on Humble has no
 #: matched-subscription event; a poll costs ~0.1 ms per camera)
 LAZY_POLL_PERIOD = 0.05
@@ -102,57 +107,14 @@ LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
+def _camera_qos() -> QoSProfile:
+    """A fresh camera profile for each subscription (rclpy applies overrides to it in place)."""
+    return QoSProfile(history=IMAGE_QOS.history, depth=IMAGE_QOS.depth,
+                      reliability=IMAGE_QOS.reliability, durability=IMAGE_QOS.durability)
+
+
 class StartupError(RdkClassifierError):
     """The node cannot start (bad parameters, missing model); the message says what to do."""
-
-
-class _Camera:
-    """One input topic and everything that serves it. ``kind``: image, compressed or hbmem;
-    ``parse_kind`` what ``messages.parse_serialized`` reads (image, compressed, HbmMsg1080P..)."""
-
-    def __init__(self, topic: str, kind: str, classifier: Classifier, msg_type: Any,
-                 parse_kind: str) -> None:
-        self.topic = topic
-        self.kind = kind
-        self.msg_type = msg_type
-        self.parse_kind = parse_kind
-        self.frame_id = ""             # header.frame_id given to hbmem frames
-        self.classifier = classifier
-        self.lock = threading.Lock()  # held while a frame is classified; a model swap waits
-        self.stats = StreamStats()
-        self._counts_lock = threading.Lock()
-        self._prepare_errors = 0   # unexpected failures in the callback (not FrameError)
-        self.worker: Optional[LatestFrameWorker] = None
-        self.subscription: Any = None
-        self.publisher: Any = None
-        self.debug_publisher: Any = None
-        self.input_name = topic        # resolved name once subscribed
-        self.boxed = False             # served by BoxMode (detector boxes), not the whole frame
-        self.output_name = ""
-
-    @property
-    def compressed(self) -> bool:
-        return self.kind == "compressed"
-
-    def add_prepare_error(self) -> None:
-        with self._counts_lock:
-            self._prepare_errors += 1
-
-    @property
-    def started_worker(self) -> LatestFrameWorker:
-        """The worker; every camera in the node's list has one (made while it is wired)."""
-        assert self.worker is not None, f"{self.topic}: camera used before it was wired"
-        return self.worker
-
-    def worker_stats(self) -> WorkerStats:
-        """The worker's counters as the camera sees them: bad frames and failed preparations were
-        received (and never reached the worker)."""
-        with self._counts_lock:
-            prep_errors = self._prepare_errors
-        w = self.started_worker.stats()
-        bad = self.stats.bad_frames
-        return dataclasses.replace(w, received=w.received + bad + prep_errors,
-                                   processed=w.processed + bad, errors=w.errors + prep_errors)
 
 
 def _descriptor(spec) -> ParameterDescriptor:
@@ -174,7 +136,7 @@ class ClassifierNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._types = types_from_ros_packages()
-        self._cameras: list[_Camera] = []
+        self._cameras: list[Camera] = []
         self._param_lock = threading.Lock()
         try:
             self._settings = self._declare_parameters()
@@ -185,43 +147,36 @@ class ClassifierNode(Node):
             self._fail("invalid parameters: " + "; ".join(problems))
         malloc_note = tune_malloc() if self._settings.malloc_tuning else None  # before frames flow
         topics = self._input_topics(self._settings)
-        # box mode (detection_topics): cameras paired with a detector are served by BoxMode
-        self._boxes = BoxMode(self, self._declared_values, [t[0] for t in topics], IMAGE_QOS,
-                              RESULT_QOS, lambda: self._settings)
-        if self._boxes.problems():
-            self._fail("invalid parameters: " + "; ".join(self._boxes.problems()))
+        wiring = Wiring(self, self._types, _camera_qos, QoSOverridingOptions.with_default_policies,
+                        RESULT_QOS, lambda: self._settings,
+                        detection_types=self._detection_types(self._settings))
         try:
-            classifiers = self._load_classifiers(self._settings, len(topics))
+            clf = self._load_classifier(self._settings)
         except RdkClassifierError as exc:
             self._fail(f"cannot load model {self._settings.model!r}: {exc}")
         self._database_version = 1
+        self._scheduler = Scheduler(clock=self._now, on_error=self._on_job_error)
 
         self._label_pub = self.create_publisher(self._types.LabelInfo, LABEL_INFO_TOPIC,
                                                 LATCHED_QOS)
         self._info_pub = self.create_publisher(self._types.VisionInfo, VISION_INFO_TOPIC,
                                                LATCHED_QOS)
-        self._publish_model_info(classifiers[0])
+        self._publish_model_info(clf)
 
-        for (topic, kind, msg_type, parse_kind), clf in zip(topics, classifiers):
-            cam = _Camera(topic, kind, clf, msg_type, parse_kind)
-            if kind != "hbmem" and self._boxes.attach(cam):
-                cam.boxed = True  # its subscriptions and worker belong to BoxMode (not lazy)
-                self._cameras.append(cam)
-                continue
-            cam.worker = LatestFrameWorker(partial(self._classify, cam),
-                                           name=f"classify {topic}",
-                                           on_error=partial(self._on_worker_error, cam))
-            cam.worker.start()
-            cam.input_name = self.resolve_topic_name(topic)
+        for topic, kind, msg_type, parse_kind in topics:
+            detection_topic = self._settings.detection_topic_for(topic)
+            handler = Boxes(detection_topic, self._settings) if detection_topic else WholeFrame()
+            cam = Camera(topic, kind, msg_type, parse_kind, clf, handler, wiring,
+                         runner=self._scheduler_slot)
             cam.frame_id = hbmem_frame_id_for(self._settings, cam.input_name)
-            cam.output_name = output_topic_for(self._settings, cam.input_name)
-            cam.publisher = self._result_publisher(cam.output_name)
-            if self._settings.publish_debug_image:
-                self._ensure_debug_publisher(cam)
-            self._boxes.attach_whole_frame(cam)
+            cam.worker.start()
             self._cameras.append(cam)
+        threads = self._settings.scheduler_threads or default_workers(
+            concurrency_of(clf.backend), len(self._cameras))
+        self._scheduler.start(threads)
+        for cam in self._cameras:
             if not self._settings.lazy:
-                self._subscribe(cam)
+                cam.subscribe()
         if self._settings.lazy:
             self._lazy_timer = self.create_timer(LAZY_POLL_PERIOD, self._update_lazy)
 
@@ -229,10 +184,10 @@ class ClassifierNode(Node):
         if self._settings.log_period > 0:
             self._log_timer = self.create_timer(self._settings.log_period, self._log_summary)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        clf = classifiers[0]
         s = self._settings
         self.get_logger().info(
-            f"classifying with {clf.model_name} on {clf.backend.name}, top {s.top_k}, "
+            f"classifying with {clf.model_name} on {clf.backend.name} ({threads} scheduler "
+            f"thread{'s' if threads > 1 else ''}), top {s.top_k}, "
             f"{'raw' if s.raw_subscriptions else 'typed'} subscriptions"
             f"{', lazy' if s.lazy else ''}: "
             + ", ".join(f"{c.input_name} ({c.parse_kind}) -> {c.output_name}"
@@ -247,14 +202,13 @@ class ClassifierNode(Node):
 
     def _declare_parameters(self) -> NodeSettings:
         values: dict[str, Any] = {}
-        for spec in PARAMETERS + BOX_PARAMETERS:
+        for spec in PARAMETERS:
             if spec.default is None:  # an array that is empty unless given: declared by type
                 param = self.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY,
                                                _descriptor(spec))
             else:
                 param = self.declare_parameter(spec.name, spec.default, _descriptor(spec))
             values[spec.name] = param.value
-        self._declared_values = values
         return NodeSettings.from_values(values)
 
     def _input_topics(self, settings: NodeSettings) -> list[tuple[str, str, Any, str]]:
@@ -286,69 +240,67 @@ class ClassifierNode(Node):
             self._fail("no input topic can be subscribed (see the error above)")
         return out
 
-    def _subscribe(self, cam: _Camera) -> None:
-        """The camera's subscription: raw bytes or typed messages, best effort depth 1 unless
-        overridden by ``qos_overrides.<topic>.subscription.*`` parameters."""
-        raw = self._settings.raw_subscriptions
-        callback = partial(self._on_serialized if raw else self._on_frame, cam)
-        qos = QoSProfile(history=IMAGE_QOS.history, depth=IMAGE_QOS.depth,  # rclpy overrides
-                         reliability=IMAGE_QOS.reliability,                # it in place
-                         durability=IMAGE_QOS.durability)
-        cam.subscription = self.create_subscription(
-            cam.msg_type, cam.topic, callback, qos, raw=raw,
-            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+    def _detection_types(self, settings: NodeSettings) -> Any:
+        """The detection message classes, when a camera is paired with a detector or
+        PerceptionTargets are wanted (None otherwise); a start failure when missing."""
+        paired = any(settings.detection_topic_for(t) for t, _ in settings.topics())
+        if not (paired or settings.publish_perception_targets):
+            return None
+        from .detections import detection_types_from_ros_packages
 
-    def _unsubscribe(self, cam: _Camera) -> None:
-        if cam.subscription is not None:
-            self.destroy_subscription(cam.subscription)
-            cam.subscription = None
-
-    def _wants_results(self, cam: _Camera) -> bool:
-        if cam.publisher.get_subscription_count() > 0:
-            return True
-        return self._debug_wanted(cam, self._settings)
+        try:
+            types = detection_types_from_ros_packages()
+        except ImportError as exc:
+            self._fail(f"invalid parameters: box mode needs vision_msgs' detection messages "
+                       f"and geometry_msgs: {exc}")
+        ai_input = paired and settings.detection_type == "ai_msgs"
+        if (ai_input or settings.publish_perception_targets) and not types.has_ai_msgs:
+            self._fail("invalid parameters: ai_msgs (D-Robotics hobot_msgs) is not installed, "
+                       "needed by " + ("detection_type:=ai_msgs" if ai_input
+                                       else "publish_perception_targets:=true")
+                       + "; install TROS' ai_msgs or leave it off")
+        return types
 
     def _update_lazy(self) -> None:
-        """Lazy mode: subscribe a camera when its results gain a subscriber, let go when the
-        last one leaves."""
+        """Lazy mode: subscribe a camera when one of its outputs gains a subscriber, let go when
+        the last one leaves."""
         for cam in self._cameras:
-            if cam.boxed:
-                continue
-            wanted = self._wants_results(cam)
+            wanted = cam.wanted()
             if wanted and cam.subscription is None:
-                self._subscribe(cam)
+                cam.subscribe()
                 self.get_logger().info(f"{cam.output_name} has a subscriber: receiving "
                                        f"{cam.input_name}")
             elif not wanted and cam.subscription is not None:
-                self._unsubscribe(cam)
+                cam.unsubscribe()
                 self.get_logger().info(f"{cam.output_name} has no subscriber: {cam.input_name} "
                                        f"unsubscribed until one appears")
 
-    def _load_classifiers(self, settings: NodeSettings, count: int) -> list[Classifier]:
-        """One classifier per camera (a classifier serves one thread)."""
-        first = Classifier.from_config(settings.classifier_config())
-        out = [first]
-        if first.fallback_reason:
-            self.get_logger().warning(first.fallback_reason)
-        try:
-            out += [first.clone() for _ in range(count - 1)]
-        except BaseException:
-            for clf in out:
-                clf.close()
-            raise
-        return out
+    def _load_classifier(self, settings: NodeSettings) -> Classifier:
+        """The node's one classifier: every camera shares it (it takes concurrent calls; the
+        backend limits how many are inside inference at once)."""
+        clf = Classifier.from_config(settings.classifier_config())
+        if clf.fallback_reason:
+            self.get_logger().warning(clf.fallback_reason)
+        return clf
 
-    def _result_publisher(self, name: str) -> Any:
-        for cam in self._cameras:  # one publisher per topic when results share output_topic
-            if cam.output_name == name and cam.publisher is not None:
-                return cam.publisher
-        return self.create_publisher(self._types.Classification, name, RESULT_QOS)
+    # --- the scheduler: the cameras' turns on the one model ---------------------------------------
+    def _now(self) -> float:
+        """The scheduler's clock: ROS time in seconds, the time base of the header stamps."""
+        return self.get_clock().now().nanoseconds * 1e-9
 
-    def _ensure_debug_publisher(self, cam: _Camera) -> None:
-        if cam.debug_publisher is None:
-            cam.debug_publisher = self.create_publisher(self._types.Image,
-                                                        debug_topic_for(cam.input_name),
-                                                        IMAGE_QOS)
+    def _scheduler_slot(self, cam: Camera) -> SchedulerSlot:
+        def stamp_of(job: Any) -> float:
+            header = getattr(job, "header", None)
+            return stamp_to_ns(header.stamp) * 1e-9 if header is not None else self._now()
+
+        return SchedulerSlot(self._scheduler, cam.topic, cam._run, stamp_of,
+                             self._settings.camera_policy(cam.topic))
+
+    def _on_job_error(self, job: Job, exc: BaseException) -> None:
+        for cam in self._cameras:
+            if cam.topic == job.camera:
+                cam._on_worker_error(job, exc)
+                return
 
     def _publish_model_info(self, clf: Classifier) -> None:
         header = make_header(self._types, self.get_clock().now().nanoseconds)
@@ -360,73 +312,6 @@ class ClassifierNode(Node):
         self._info_pub.publish(vision_info_message(self._types, method,
                                                    database_location(self._settings.labels),
                                                    self._database_version, header))
-
-    # --- per frame: subscription callback (executor thread) ---------------------------------------
-    def _on_serialized(self, cam: _Camera, buf: bytes) -> None:
-        self._on_frame(cam, buf, serialized=True)
-
-    def _on_frame(self, cam: _Camera, msg: Any, serialized: bool = False) -> None:
-        """Convert to model-size NV12 here, while the worker may be in inference; hand the worker
-        only the prepared frame (and the message itself only when the debug overlay needs it)."""
-        clf = cam.classifier  # one reference: a concurrent swap tags this frame as stale
-        try:
-            if serialized:
-                msg = parse_serialized(cam.parse_kind, msg, cam.frame_id)
-            frame = prepare_message(clf, msg, frame_id=cam.frame_id,
-                                    keep_message=self._debug_wanted(cam, self._settings))
-        except FrameError as exc:
-            cam.stats.add_bad_frame()
-            self.get_logger().warning(f"{cam.input_name}: frame skipped "
-                                      f"({cam.stats.bad_frames} so far): {exc}",
-                                      throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
-            return
-        except Exception as exc:  # a bug here must not end the executor's spin (and the node)
-            cam.add_prepare_error()
-            self.get_logger().error(f"{cam.input_name}: preparing a frame failed: "
-                                    f"{type(exc).__name__}: {exc}",
-                                    throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
-            return
-        cam.started_worker.submit(frame)
-
-    @staticmethod
-    def _debug_wanted(cam: _Camera, settings: NodeSettings) -> bool:
-        debug = cam.debug_publisher
-        return bool(settings.publish_debug_image and debug is not None
-                    and debug.get_subscription_count() > 0)
-
-    # --- per frame: worker thread -----------------------------------------------------------------
-    def _classify(self, cam: _Camera, frame: PreparedFrame) -> bool:
-        """Inference, message, publish. False (the worker counts the frame as dropped) for a frame
-        prepared for the model before a swap."""
-        t0 = time.perf_counter()
-        settings = self._settings  # an immutable snapshot for this frame
-        with cam.lock:
-            if frame.classifier is not cam.classifier:
-                return False
-            result = classify_prepared(cam.classifier, frame, top=settings.top_k)
-        cam.publisher.publish(classification_message(self._types, frame.header, result.top,
-                                                     settings.class_id_format,
-                                                     settings.score_threshold))
-        self._boxes.publish_whole_frame(cam, frame.header, result, settings)
-        t1 = time.perf_counter()
-        # the worker's time outside the classifier (preprocessing ran in the callback)
-        node_ms = max(0.0, (t1 - t0) * 1e3 - result.timing_ms.inference
-                      - result.timing_ms.postprocess)
-        cam.stats.add_result(result, node_ms)
-        if frame.message is not None and self._debug_wanted(cam, settings):
-            try:
-                cam.debug_publisher.publish(overlay_message(self._types, frame.message,
-                                                            result.top,
-                                                            settings.debug_image_max_width))
-            except FrameError as exc:  # the frame classified, so this is unexpected but harmless
-                self.get_logger().warning(f"{cam.input_name}: no debug image: {exc}",
-                                          throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
-        return True
-
-    def _on_worker_error(self, cam: _Camera, frame: Any, exc: BaseException) -> None:
-        self.get_logger().error(f"{cam.input_name}: processing a frame failed: "
-                                f"{type(exc).__name__}: {exc}",
-                                throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
 
     # --- parameters at run time -------------------------------------------------------------------
     def _on_set_parameters(self, params: list) -> SetParametersResult:
@@ -445,7 +330,7 @@ class ClassifierNode(Node):
             reload = any(getattr(new, k) != getattr(old, k) for k in RELOAD_PARAMETERS)
             if reload:
                 try:
-                    classifiers = self._load_classifiers(new, len(self._cameras))
+                    loaded = self._load_classifier(new)
                 except Exception as exc:  # any load failure leaves the running model in place
                     running = self._cameras[0].classifier.model_name if self._cameras else "-"
                     reason = (f"cannot load model {new.model!r} (backend {new.backend}): {exc}; "
@@ -453,13 +338,12 @@ class ClassifierNode(Node):
                     self.get_logger().error(reason)
                     return SetParametersResult(successful=False, reason=reason)
                 self._settings = new
-                self._swap_classifiers(classifiers)
+                self._swap_classifier(loaded)
                 self._database_version += 1
             else:
                 self._settings = new
-            if new.publish_debug_image:
-                for cam in self._cameras:
-                    self._ensure_debug_publisher(cam)
+            for cam in self._cameras:
+                cam.settings_changed(new)
             if reload or new.score_threshold != old.score_threshold:
                 self._publish_model_info(self._cameras[0].classifier)
         what = ", ".join(f"{k}={v!r}" for k, v in changes.items())
@@ -470,11 +354,14 @@ class ClassifierNode(Node):
             self.get_logger().info(f"{what}: applied")
         return SetParametersResult(successful=True)
 
-    def _swap_classifiers(self, classifiers: list[Classifier]) -> None:
-        """Each camera finishes the frame in progress with the old model, then uses the new."""
-        for cam, new in zip(self._cameras, classifiers):
-            with cam.lock:
-                old, cam.classifier = cam.classifier, new
+    def _swap_classifier(self, new: Classifier) -> None:
+        """Each camera finishes the job in progress with the old model, then uses the new; the
+        old one (shared by all) is closed once no camera can use it any more."""
+        old = self._cameras[0].classifier if self._cameras else None
+        for cam in self._cameras:
+            with cam.lock:  # waits for this camera's job in progress
+                cam.classifier = new
+        if old is not None and old is not new:
             old.close()
 
     # --- diagnostics and log ----------------------------------------------------------------------
@@ -503,20 +390,35 @@ class ClassifierNode(Node):
     def _hardware_id(self) -> str:
         return self._cameras[0].classifier.backend.name if self._cameras else "none"
 
-    def _status_name(self, cam: _Camera) -> str:
+    def _status_name(self, cam: Camera) -> str:
         """As diagnostic_updater names a task: "<node name>: <task name>"."""
         return f"{self.get_name()}: {cam.input_name}"
 
-    def _status(self, cam: _Camera, levels: Any) -> tuple[Any, str, list[tuple[str, str]]]:
+    def _status(self, cam: Camera, levels: Any) -> tuple[Any, str, list[tuple[str, str]]]:
         """Level, message and key/values of one camera (levels: a class with OK/WARN/ERROR)."""
         clf = cam.classifier
         return camera_status(
             cam.stats.report(cam.worker_stats(), window="diagnostics"), levels,
             input_topic=cam.input_name, output_topic=cam.output_name, model=clf.model_name,
             backend=clf.backend.name, fallback_reason=clf.fallback_reason,
-            subscribed=cam.subscription is not None, extra=self._boxes.key_values(cam))
+            subscribed=cam.subscription is not None,
+            extra=cam.handler.key_values() + self._schedule_key_values(cam))
 
-    def _fill_status(self, cam: _Camera, stat: Any) -> Any:
+    def _schedule_key_values(self, cam: Camera) -> list[tuple[str, str]]:
+        """The camera's share of the model and the age of its results (header stamp to publish,
+        over its last answers): the figure compared with C++ nodes."""
+        if not isinstance(cam.worker, SchedulerSlot):
+            return []
+        age = cam.worker.scheduler_stats().age_summary()
+        policy = self._settings.camera_policy(cam.topic)
+
+        def ms(v: Optional[float]) -> str:
+            return "-" if v is None else f"{v:.1f}"
+        return [("result age p50 (ms)", ms(age["p50"])), ("result age p99 (ms)", ms(age["p99"])),
+                ("weight", f"{policy.weight:g}"),
+                ("max rate (Hz)", f"{policy.max_rate:g}" if policy.max_rate else "no limit")]
+
+    def _fill_status(self, cam: Camera, stat: Any) -> Any:
         from diagnostic_msgs.msg import DiagnosticStatus
 
         level, message, kv = self._status(cam, DiagnosticStatus)
@@ -549,31 +451,25 @@ class ClassifierNode(Node):
         deadline = None if timeout is None else time.monotonic() + timeout
         for cam in self._cameras:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not cam.started_worker.wait_idle(left):
+            if not cam.worker.wait_idle(left):
                 return False
         return True
 
     def counters(self) -> dict[str, dict[str, Any]]:
         """Per input topic: received, processed, dropped, errors, published, bad_frames (ints);
         in box mode also boxes (a dict of box and matching counters)."""
-        out: dict[str, dict[str, Any]] = {}
-        for cam in self._cameras:
-            w = cam.worker_stats()
-            out[cam.input_name] = {"received": w.received, "processed": w.processed,
-                                   "dropped": w.dropped, "errors": w.errors,
-                                   "published": cam.stats.published,
-                                   "bad_frames": cam.stats.bad_frames}
-            boxes = self._boxes.counts(cam)
-            if boxes is not None:
-                out[cam.input_name]["boxes"] = boxes
-        return out
+        return {cam.input_name: cam.counters() for cam in self._cameras}
 
     # --- shutdown ---------------------------------------------------------------------------------
     def destroy_node(self) -> None:
-        for cam in getattr(self, "_cameras", []):
-            if cam.worker is not None:
-                cam.worker.stop(timeout=5.0)
-            cam.classifier.close()
+        cameras = getattr(self, "_cameras", [])
+        for cam in cameras:
+            cam.worker.stop(timeout=5.0)
+        scheduler = getattr(self, "_scheduler", None)
+        if scheduler is not None:
+            scheduler.stop()
+        for clf in {id(cam.classifier): cam.classifier for cam in cameras}.values():
+            clf.close()  # the one model (once)
         super().destroy_node()
 
 

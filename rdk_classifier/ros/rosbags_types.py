@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .detections import DETECTION_2D_ARRAY, PERCEPTION_TARGETS
 from .messages import MessageTypes
 
 #: vision_msgs on Humble (4.x), the messages this package publishes
@@ -35,6 +36,42 @@ HBM_IMG_MSGS: dict[str, str] = {
     "hbm_img_msgs/msg/HbmMsg1080P": _HBM_FIELDS.format(n=6220800),
     "hbm_img_msgs/msg/HbmMsg540P": _HBM_FIELDS.format(n=1555200),
     "hbm_img_msgs/msg/HbmMsg480P": _HBM_FIELDS.format(n=921600),
+}
+
+#: vision_msgs 4.x (Humble) detection messages: fields only (the wire format and the type hash
+#: depend on nothing else); read from ros-perception/vision_msgs 4.1.1
+VISION_DETECTION_MSGS: dict[str, str] = {
+    "vision_msgs/msg/Point2D": "float64 x\nfloat64 y\n",
+    "vision_msgs/msg/Pose2D": "vision_msgs/Point2D position\nfloat64 theta\n",
+    "vision_msgs/msg/BoundingBox2D": (
+        "vision_msgs/Pose2D center\nfloat64 size_x\nfloat64 size_y\n"),
+    "vision_msgs/msg/ObjectHypothesisWithPose": (
+        "vision_msgs/ObjectHypothesis hypothesis\ngeometry_msgs/PoseWithCovariance pose\n"),
+    "vision_msgs/msg/Detection2D": (
+        "std_msgs/Header header\nvision_msgs/ObjectHypothesisWithPose[] results\n"
+        "vision_msgs/BoundingBox2D bbox\nstring id\n"),
+    DETECTION_2D_ARRAY: "std_msgs/Header header\nvision_msgs/Detection2D[] detections\n",
+}
+
+#: D-Robotics ai_msgs (hobot_msgs ``develop``, the branch TROS Humble builds): fields only
+AI_MSGS: dict[str, str] = {
+    "ai_msgs/msg/Perf": (
+        "string type\nbuiltin_interfaces/Time stamp_start\nbuiltin_interfaces/Time stamp_end\n"
+        "float64 time_ms_duration\n"),
+    "ai_msgs/msg/Roi": "string type\nsensor_msgs/RegionOfInterest rect\nfloat32 confidence\n",
+    "ai_msgs/msg/Attribute": "string type\nfloat32 value\nfloat32 confidence\n",
+    "ai_msgs/msg/Point": "string type\ngeometry_msgs/Point32[] point\nfloat32[] confidence\n",
+    "ai_msgs/msg/DBResult": (
+        "string db_type\nstring match_id\nfloat32 distance\nfloat32 similarity\n"),
+    "ai_msgs/msg/Capture": (
+        "std_msgs/Header header\nsensor_msgs/Image img\nfloat32[] features\n"
+        "ai_msgs/DBResult db_result\n"),
+    "ai_msgs/msg/Target": (
+        "string type\nuint64 track_id\nai_msgs/Roi[] rois\nai_msgs/Attribute[] attributes\n"
+        "ai_msgs/Point[] points\nai_msgs/Capture[] captures\n"),
+    PERCEPTION_TARGETS: (
+        "std_msgs/Header header\nint16 fps\nai_msgs/Perf[] perfs\nai_msgs/Target[] targets\n"
+        "ai_msgs/Target[] disappeared_targets\n"),
 }
 
 IMAGE = "sensor_msgs/msg/Image"
@@ -67,11 +104,15 @@ def register_hbm_img_msgs(typestore: Any) -> Any:
     return register_msg_texts(typestore, HBM_IMG_MSGS)
 
 
+def register_detection_msgs(typestore: Any, ai_msgs: bool = True) -> Any:
+    """Add the vision_msgs detection messages (and ai_msgs) to a rosbags typestore that already
+    has vision_msgs' ObjectHypothesis (``register_vision_msgs``); returns it."""
+    return register_msg_texts(typestore, VISION_DETECTION_MSGS, *([AI_MSGS] if ai_msgs else []))
+
+
 def humble_typestore() -> Any:
     """A fresh ROS 2 Humble typestore with vision_msgs (and ai_msgs) registered."""
     from rosbags.typesys import Stores, get_typestore
-
-    from .detections import register_detection_msgs  # Detection2DArray, ai_msgs
 
     return register_detection_msgs(register_vision_msgs(get_typestore(Stores.ROS2_HUMBLE)))
 
@@ -89,4 +130,5 @@ def message_types(typestore: Any) -> MessageTypes:
 
 __all__ = ["VISION_MSGS", "HBM_IMG_MSGS", "IMAGE", "COMPRESSED_IMAGE", "CLASSIFICATION",
            "LABEL_INFO", "VISION_INFO", "register_msg_texts", "register_vision_msgs",
-           "register_hbm_img_msgs", "humble_typestore", "message_types"]
+           "register_hbm_img_msgs", "register_detection_msgs", "VISION_DETECTION_MSGS", "AI_MSGS",
+           "humble_typestore", "message_types"]

@@ -16,9 +16,14 @@ from typing import Any, Optional
 
 from .. import zoo
 from ..backends import BACKENDS
-from ..classifier import ClassifierConfig
+from ..classifier import (BPU_CORE_RANGE, BPU_PRIORITY_RANGE, THREADS_RANGE, TOP_K_RANGE,
+                          ClassifierConfig)
 from ..frames import RESIZE_MODES
+from ..scheduler import CameraPolicy
+from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, MAX_PADDING, BoxFilter
+from ..stamp_matching import DEFAULT_DETECTION_CACHE, DEFAULT_FRAME_CACHE
 from .cdr import HBM_DATA_SIZES
+from .detections import DETECTION_TYPE_NAMES
 from .messages import CLASS_ID_FORMATS
 
 #: the image topic subscribed when no topic parameter names any
@@ -50,6 +55,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", "string", "reload",
               "inference runtime: auto (BPU when a BPU runtime imports and the model is a .bin, "
               "else CPU), bpu, cpu", "one of " + ", ".join(BACKENDS)),
+    ParamSpec("soc", "auto", "string", "reload",
+              "the board's chip, which picks a zoo model's file (X5 .bin, S100/S600 .hbm) and "
+              "refuses one built for another chip: auto (/sys/class/boardinfo/soc_name, "
+              "$RDK_CLASSIFIER_SOC), x5, s100, s100p, s600", "auto or one of x5, s100, s100p, s600"),
     ParamSpec("fallback_to_cpu", False, "bool", "reload",
               f"where the model cannot run here (a BPU .bin without a BPU runtime), run "
               f"{zoo.DEFAULT_MODEL} on the CPU instead of refusing it; logged at WARN and named "
@@ -60,16 +69,18 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "how frames are fitted to the model input; empty: the model's own (zoo registry)",
               "empty or one of " + ", ".join(RESIZE_MODES)),
     ParamSpec("threads", 1, "integer", "reload",
-              "ONNX Runtime threads per camera (CPU backend)", "1..64", int_range=(1, 64)),
+              "ONNX Runtime intra-op threads of the node's one model (CPU backend); the cameras "
+              "share the model, several inferences at once", "%d..%d" % THREADS_RANGE,
+              int_range=THREADS_RANGE),
     ParamSpec("bpu_core", -1, "integer", "reload",
               "BPU core: -1 = any (the runtime chooses), k = core k (the X5 has one, core 0)",
-              "-1..3", int_range=(-1, 3)),
-    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority", "0..255",
-              int_range=(0, 255)),
+              "%d..%d" % BPU_CORE_RANGE, int_range=BPU_CORE_RANGE),
+    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority",
+              "%d..%d" % BPU_PRIORITY_RANGE, int_range=BPU_PRIORITY_RANGE),
     ParamSpec("cache_dir", "", "string", "reload",
               "where downloaded zoo models are looked for; empty: the default cache"),
-    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message", "1..1000",
-              int_range=(1, 1000)),
+    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message",
+              "%d..%d" % TOP_K_RANGE, int_range=TOP_K_RANGE),
     ParamSpec("score_threshold", 0.0, "double", "live",
               "hypotheses with a lower probability are left out of the message", "0.0..1.0",
               float_range=(0.0, 1.0)),
@@ -120,7 +131,60 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("log_period", 10.0, "double", "restart",
               "seconds between one-line INFO summaries (0: never)", "0.0..3600.0",
               float_range=(0.0, 3600.0)),
+    ParamSpec("max_rate", 0.0, "double", "restart",
+              "results per second per camera at most (0: as fast as frames come and the model "
+              "allows); a camera's slot keeps its newest frame meanwhile", "0.0..1000.0",
+              float_range=(0.0, 1000.0)),
+    ParamSpec("camera_policies", None, "string_array", "restart",
+              "per-camera share of the node's one model: 'TOPIC weight=W max_rate=R' (either "
+              "key may be left out); under overload a camera of weight 2 gets twice the results "
+              "of one of weight 1; max_rate overrides the max_rate parameter for that camera",
+              "TOPIC as written in image_topics / compressed_topics / hbmem_topics; W > 0, "
+              "R >= 0"),
+    ParamSpec("scheduler_threads", 0, "integer", "restart",
+              "threads running the cameras' frames on the one model (0: the model's concurrent "
+              "inferences + 1, at most one per camera)", "0..64", int_range=(0, 64)),
+    # --- box mode: a camera paired with a detector has every detector box classified ---------
+    ParamSpec("detection_topics", None, "string_array", "restart",
+              "box mode: one detector topic per camera, in the order image_topics, "
+              "compressed_topics, hbmem_topics; an empty entry (or none) keeps that camera in "
+              "whole-frame mode. Results: <detection topic>/classification "
+              "(vision_msgs/Detection2DArray)"),
+    ParamSpec("detection_type", "vision_msgs", "string", "restart",
+              "message type on detection_topics: vision_msgs (vision_msgs/Detection2DArray) or "
+              "ai_msgs (ai_msgs/PerceptionTargets, TROS detectors)",
+              "one of " + ", ".join(DETECTION_TYPE_NAMES)),
+    ParamSpec("publish_perception_targets", False, "bool", "restart",
+              "also publish the results as ai_msgs/PerceptionTargets on <output topic>/targets "
+              "(box mode and whole-frame mode), for the TROS web view; needs ai_msgs"),
+    ParamSpec("box_classes", None, "string_array", "restart",
+              "box mode: classify only boxes whose detector class (Detection2D: the best "
+              "hypothesis' class_id; PerceptionTargets: roi type, else target type) is listed; "
+              "empty: all"),
+    ParamSpec("box_min_size", 0, "integer", "restart",
+              "box mode: boxes narrower or lower than this many pixels are not classified",
+              "0..100000", int_range=(0, 100000)),
+    ParamSpec("box_min_score", 0.0, "double", "restart",
+              "box mode: boxes the detector scored lower are not classified", "0.0..1.0",
+              float_range=(0.0, 1.0)),
+    ParamSpec("box_max_count", DEFAULT_MAX_BOXES, "integer", "restart",
+              "box mode: at most this many boxes per frame (chosen by box_order)",
+              f"1..{MAX_BOXES_LIMIT}", int_range=(1, MAX_BOXES_LIMIT)),
+    ParamSpec("box_order", "score", "string", "restart",
+              "box mode: which boxes win above box_max_count: score (most confident first) or "
+              "area (largest first)", "one of " + ", ".join(BOX_ORDERS)),
+    ParamSpec("box_padding", 0.0, "double", "restart",
+              "box mode: grow each side of a box by this fraction of its size (context), "
+              "clamped to the frame", f"0.0..{MAX_PADDING}", float_range=(0.0, MAX_PADDING)),
+    ParamSpec("box_frame_cache", DEFAULT_FRAME_CACHE, "integer", "restart",
+              "box mode: recent frames kept waiting for their detections", "1..64",
+              int_range=(1, 64)),
+    ParamSpec("box_detection_cache", DEFAULT_DETECTION_CACHE, "integer", "restart",
+              "box mode: detection sets kept waiting for their frame", "1..64",
+              int_range=(1, 64)),
 )
+#: the box-mode part of the table (documented together in config/classifier.yaml)
+BOX_PARAMETERS = PARAMETERS[[p.name for p in PARAMETERS].index("detection_topics"):]
 
 SPECS = {p.name: p for p in PARAMETERS}
 RELOAD_PARAMETERS = frozenset(p.name for p in PARAMETERS if p.effect == "reload")
@@ -134,6 +198,7 @@ class NodeSettings:
 
     model: str = zoo.DEFAULT_MODEL
     backend: str = "auto"
+    soc: str = "auto"
     fallback_to_cpu: bool = False
     labels: str = ""
     resize_mode: str = ""
@@ -157,6 +222,20 @@ class NodeSettings:
     debug_image_max_width: int = 640
     diagnostics_period: float = 1.0
     log_period: float = 10.0
+    max_rate: float = 0.0
+    camera_policies: tuple[str, ...] = ()
+    scheduler_threads: int = 0
+    detection_topics: tuple[str, ...] = ()
+    detection_type: str = "vision_msgs"
+    publish_perception_targets: bool = False
+    box_classes: tuple[str, ...] = ()
+    box_min_size: int = 0
+    box_min_score: float = 0.0
+    box_max_count: int = DEFAULT_MAX_BOXES
+    box_order: str = "score"
+    box_padding: float = 0.0
+    box_frame_cache: int = DEFAULT_FRAME_CACHE
+    box_detection_cache: int = DEFAULT_DETECTION_CACHE
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "NodeSettings":
@@ -178,7 +257,19 @@ class NodeSettings:
                                 class_names=self.labels or None, threads=self.threads,
                                 bpu_core=self.bpu_core, bpu_priority=self.bpu_priority,
                                 cache_dir=self.cache_dir or None,
-                                fallback_to_cpu=self.fallback_to_cpu)
+                                fallback_to_cpu=self.fallback_to_cpu, soc=self.soc)
+
+    def camera_policy(self, topic: str) -> CameraPolicy:
+        """The scheduling policy of the camera on ``topic`` (as written in the topic parameters):
+        its ``camera_policies`` entry over the node-wide ``max_rate``. Entries are checked by
+        ``validate``; call this on validated settings."""
+        policy = CameraPolicy(max_rate=self.max_rate)
+        for entry in self.camera_policies:
+            name, values = parse_camera_policy(entry)
+            if name == topic.strip():
+                policy = CameraPolicy(weight=values.get("weight", policy.weight),
+                                      max_rate=values.get("max_rate", policy.max_rate))
+        return policy
 
     def topics(self) -> list[tuple[str, str]]:
         """(topic, kind) to subscribe, kind ``image``, ``compressed`` or ``hbmem``; blanks and
@@ -193,6 +284,44 @@ class NodeSettings:
                     seen.add(name)
                     out.append((name, kind))
         return out or [(DEFAULT_IMAGE_TOPIC, "image")]
+
+    def detection_topic_for(self, camera_topic: str) -> str:
+        """The detector topic paired with a camera (box mode), or "" (whole-frame mode):
+        ``detection_topics[i]`` pairs with the i-th camera of ``topics()``."""
+        pairs = zip((t for t, _ in self.topics()), self.detection_topics)
+        return next((d.strip() for cam, d in pairs if cam == camera_topic), "")
+
+    def box_filter(self) -> BoxFilter:
+        return BoxFilter(classes=tuple(c.strip() for c in self.box_classes if c.strip()),
+                         min_size=self.box_min_size, min_score=self.box_min_score,
+                         max_boxes=self.box_max_count, order=self.box_order,
+                         padding=self.box_padding)
+
+
+def parse_camera_policy(entry: str) -> tuple[str, dict[str, float]]:
+    """``'TOPIC weight=2 max_rate=10'`` -> (topic, {"weight": 2.0, "max_rate": 10.0}); ValueError
+    naming the entry when it is not that shape or a value is out of range."""
+    parts = entry.split()
+    if not parts or "=" in parts[0]:
+        raise ValueError(f"camera_policies entry {entry!r} does not start with a topic "
+                         f"(expected 'TOPIC weight=W max_rate=R')")
+    values: dict[str, float] = {}
+    for part in parts[1:]:
+        key, eq, text = part.partition("=")
+        if not eq or key not in ("weight", "max_rate") or key in values:
+            raise ValueError(f"camera_policies entry {entry!r}: {part!r} is not weight=W or "
+                             f"max_rate=R (each at most once)")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"camera_policies entry {entry!r}: {text!r} is not a number") \
+                from None
+        values[key] = value
+    try:
+        CameraPolicy(**values)
+    except ValueError as exc:
+        raise ValueError(f"camera_policies entry {entry!r}: {exc}") from None
+    return parts[0], values
 
 
 def _coerce(spec: ParamSpec, value: Any) -> Any:
@@ -226,10 +355,29 @@ def validate(settings: NodeSettings) -> list[str]:
         if spec.float_range and not spec.float_range[0] <= value <= spec.float_range[1]:
             errors.append(f"{spec.name} = {value} is outside {spec.float_range[0]}.."
                           f"{spec.float_range[1]}")
+    topics = {name.strip() for name in s.image_topics + s.compressed_topics + s.hbmem_topics}
+    topics = topics - {""} or {DEFAULT_IMAGE_TOPIC}
+    for entry in s.camera_policies:
+        try:
+            name, _ = parse_camera_policy(entry)
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        if name not in topics:
+            errors.append(f"camera_policies entry {entry!r} names no camera topic (the topics: "
+                          f"{', '.join(sorted(topics))})")
     if s.hbmem_message_type not in HBM_DATA_SIZES:
         errors.append(f"hbmem_message_type {s.hbmem_message_type!r} is not one of "
                       f"{', '.join(HBM_DATA_SIZES)}")
-    for name in s.image_topics + s.compressed_topics + s.hbmem_topics + (
+    if s.detection_type not in DETECTION_TYPE_NAMES:
+        errors.append(f"detection_type {s.detection_type!r} is not one of "
+                      f"{', '.join(DETECTION_TYPE_NAMES)}")
+    errors += [p for p in s.box_filter().problems() if "order" in p]  # the rest: ranges above
+    cameras = [t for t, _ in s.topics()]
+    if len(s.detection_topics) > len(cameras):
+        errors.append(f"detection_topics has {len(s.detection_topics)} entries for "
+                      f"{len(cameras)} camera topics ({', '.join(cameras)})")
+    for name in s.image_topics + s.compressed_topics + s.hbmem_topics + s.detection_topics + (
             (s.output_topic,) if s.output_topic else ()):
         if any(c.isspace() for c in name.strip()):
             errors.append(f"topic {name!r} contains white space")
@@ -284,8 +432,9 @@ def debug_topic_for(resolved_input: str) -> str:
     return resolved_input.rstrip("/") + DEBUG_IMAGE_SUFFIX
 
 
-__all__ = ["ParamSpec", "PARAMETERS", "SPECS", "RELOAD_PARAMETERS", "LIVE_PARAMETERS",
-           "RESTART_PARAMETERS", "NodeSettings", "validate", "topic_name_error", "output_topic_for",
+__all__ = ["ParamSpec", "PARAMETERS", "BOX_PARAMETERS", "SPECS", "RELOAD_PARAMETERS",
+           "LIVE_PARAMETERS", "RESTART_PARAMETERS", "NodeSettings", "parse_camera_policy",
+           "validate", "topic_name_error", "output_topic_for",
            "hbmem_frame_id_for",
            "debug_topic_for", "DEFAULT_IMAGE_TOPIC", "OUTPUT_SUFFIX", "DEBUG_IMAGE_SUFFIX",
            "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]
