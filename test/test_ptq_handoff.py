@@ -48,7 +48,9 @@ def top1(session: ort.InferenceSession, tensor: np.ndarray) -> int:
     return int(np.argmax(session.run(None, {session.get_inputs()[0].name: tensor})[0]))
 
 
-@pytest.mark.parametrize("size,layout", [(224, "NCHW"), (224, "NHWC"), (288, "NCHW"), (288, "NHWC")])
+@pytest.mark.parametrize("size,layout", [
+    (224, "NCHW"), (224, "NHWC"),
+    pytest.param(288, "NCHW", marks=pytest.mark.slow), pytest.param(288, "NHWC", marks=pytest.mark.slow)])
 def test_calibration_folder_and_yaml_read_as_hb_mapper_reads_them(tmp_path, photos, capsys,
                                                                    size, layout):
     """A user's 5-class model (EfficientNet-Lite0 backbone), annotated, calibrated and configured
