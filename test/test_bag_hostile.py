@@ -65,10 +65,13 @@ def write_bag(path: Path, records, storage="mcap", compression=None):
 
 def run_child(*argv: str) -> tuple[int, str, int]:
     """``python -m rdk_classifier ARGV`` in a child: exit status, stderr, peak RSS (KiB)."""
-    code = ("import resource, sys\n"
+    code = ("import sys\n"
             "from rdk_classifier.cli import main\n"
             "rc = main(sys.argv[1:])\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+            # VmHWM: this process's own peak; ru_maxrss would carry the forking parent's
+            # (Linux keeps it across exec), so a big pytest parent would count
+            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0],"
+            " file=sys.stderr)\n"
             "sys.exit(rc)\n")
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
