@@ -213,7 +213,7 @@ def test_quantize_cli_reports_onto_input_as_one_error(tmp_path, capsys):
 
 def test_calib_set_is_kept_without_force_and_a_symlinked_manifest_is_not_followed(tmp_path):
     from conftest import PHOTOS_DIR
-    from rdk_classifier.ptq.calibration import MANIFEST_NAME, build_calibration_set
+    from rdk_classifier.ptq.calibration import build_calibration_set, manifest_path
     from rdk_classifier.errors import CalibrationError
 
     out = tmp_path / "cal"
@@ -223,10 +223,12 @@ def test_calib_set_is_kept_without_force_and_a_symlinked_manifest_is_not_followe
         build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32))
     victim = tmp_path / "victim.json"
     victim.write_text("mine")
-    (out / MANIFEST_NAME).unlink()
-    (out / MANIFEST_NAME).symlink_to(victim)
-    build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32), overwrite=True)
-    assert victim.read_text() == "mine" and not (out / MANIFEST_NAME).is_symlink()
+    manifest = manifest_path(out)  # beside the folder: hb_mapper reads every file in it
+    manifest.unlink()
+    manifest.symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):  # refused before the set is touched
+        build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32), overwrite=True)
+    assert victim.read_text() == "mine" and len(list(out.iterdir())) == 2
 
 
 # ----------------------------------------------------------------------------- replace_directory
