@@ -123,6 +123,33 @@ class Wiring:
         return pub
 
 
+def camera_inputs(settings: NodeSettings, log: Any) -> list[tuple[str, str, Any, str]]:
+    """(topic, kind, message type, parse kind) of every camera the settings name; hbmem topics
+    only when hbm_img_msgs imports (else said once, clearly, and the other cameras served)."""
+    from sensor_msgs.msg import CompressedImage, Image
+
+    out, hbm_type = [], None
+    topics = settings.topics()
+    if any(kind == "hbmem" for _, kind in topics):
+        try:
+            from hbm_img_msgs import msg as hbm_msgs
+            hbm_type = getattr(hbm_msgs, settings.hbmem_message_type)
+        except (ImportError, AttributeError) as exc:
+            names = [t for t, kind in topics if kind == "hbmem"]
+            log.error(f"hbmem_topics {names} not subscribed: hbm_img_msgs."
+                      f"{settings.hbmem_message_type} cannot be imported ({exc}). It is the "
+                      f"D-Robotics/hobot_msgs package, part of TROS on the RDK (source "
+                      f"/opt/tros/humble/setup.bash); elsewhere build it in your workspace")
+    for topic, kind in topics:
+        if kind == "image":
+            out.append((topic, kind, Image, "image"))
+        elif kind == "compressed":
+            out.append((topic, kind, CompressedImage, "compressed"))
+        elif hbm_type is not None:
+            out.append((topic, kind, hbm_type, settings.hbmem_message_type))
+    return out
+
+
 class Camera:
     """One input topic and everything that serves it. ``kind``: image, compressed or hbmem;
     ``parse_kind`` what ``messages.parse_serialized`` reads (image, compressed, HbmMsg1080P..)."""
@@ -268,4 +295,5 @@ class Camera:
         return out
 
 
-__all__ = ["Camera", "Handler", "Outcome", "Runner", "Sink", "Wiring", "BAD_FRAME_LOG_PERIOD"]
+__all__ = ["Camera", "Handler", "Outcome", "Runner", "Sink", "Wiring", "camera_inputs",
+           "BAD_FRAME_LOG_PERIOD"]

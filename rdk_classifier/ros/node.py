@@ -71,7 +71,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from ..classifier import Classifier
 from ..errors import RdkClassifierError
 from .box_mode import Boxes
-from .camera import Camera, Wiring
+from .camera import Camera, Wiring, camera_inputs
 from .malloc_tuning import tune_malloc
 from .messages import (database_location, label_info_message, make_header,
                        types_from_ros_packages, vision_info_message)
@@ -138,7 +138,9 @@ class ClassifierNode(Node):
         if problems:
             self._fail("invalid parameters: " + "; ".join(problems))
         malloc_note = tune_malloc() if self._settings.malloc_tuning else None  # before frames flow
-        topics = self._input_topics(self._settings)
+        topics = camera_inputs(self._settings, self.get_logger())
+        if not topics:
+            self._fail("no input topic can be subscribed (see the error above)")
         wiring = Wiring(self, self._types, _camera_qos, QoSOverridingOptions.with_default_policies,
                         RESULT_QOS, lambda: self._settings,
                         detection_types=self._detection_types(self._settings))
@@ -196,35 +198,6 @@ class ClassifierNode(Node):
                 param = self.declare_parameter(spec.name, spec.default, _descriptor(spec))
             values[spec.name] = param.value
         return NodeSettings.from_values(values)
-
-    def _input_topics(self, settings: NodeSettings) -> list[tuple[str, str, Any, str]]:
-        """(topic, kind, message type, parse kind) per input; hbmem topics only when
-        hbm_img_msgs imports (else said once, clearly; no input at all is a start failure)."""
-        from sensor_msgs.msg import CompressedImage, Image
-
-        out, hbm_type = [], None
-        topics = settings.topics()
-        if any(kind == "hbmem" for _, kind in topics):
-            try:
-                from hbm_img_msgs import msg as hbm_msgs
-                hbm_type = getattr(hbm_msgs, settings.hbmem_message_type)
-            except (ImportError, AttributeError) as exc:
-                names = [t for t, kind in topics if kind == "hbmem"]
-                self.get_logger().error(
-                    f"hbmem_topics {names} not subscribed: hbm_img_msgs."
-                    f"{settings.hbmem_message_type} cannot be imported ({exc}). It is the "
-                    f"D-Robotics/hobot_msgs package, part of TROS on the RDK (source "
-                    f"/opt/tros/humble/setup.bash); elsewhere build it in your workspace")
-        for topic, kind in topics:
-            if kind == "image":
-                out.append((topic, kind, Image, "image"))
-            elif kind == "compressed":
-                out.append((topic, kind, CompressedImage, "compressed"))
-            elif hbm_type is not None:
-                out.append((topic, kind, hbm_type, settings.hbmem_message_type))
-        if not out:
-            self._fail("no input topic can be subscribed (see the error above)")
-        return out
 
     def _detection_types(self, settings: NodeSettings) -> Any:
         """The detection message classes, when a camera is paired with a detector or
