@@ -11,7 +11,8 @@ Every input topic of ``classifier_node`` is one ``Camera``, built alike for ever
   the same way for every handler;
 - a runner for the jobs: by default the camera's own ``LatestFrameWorker`` (a newer job replaces
   the waiting one); anything with the same ``start/submit/stats/wait_idle/stop`` can take its
-  place (a scheduler shared by cameras);
+  place (``Camera(..., runner=lambda cam: ...)``, e.g. one camera's view of a scheduler shared by
+  all cameras), calling ``cam.run_job(job)`` on whatever thread runs inference;
 - outputs as a list of sinks (``sinks.py``): each publishes what it can of a job's ``Outcome``;
   lazy mode listens to the sinks for subscribers.
 
@@ -176,7 +177,7 @@ class Camera:
         self.frame_id = ""            # header.frame_id given to hbmem frames
         self.output_name = ""
         self.worker: Runner = (runner(self) if runner is not None else
-                               LatestFrameWorker(self._run, name=f"{handler.name} {topic}",
+                               LatestFrameWorker(self.run_job, name=f"{handler.name} {topic}",
                                                  on_error=self._on_worker_error))
         handler.wire(self, wiring)
 
@@ -236,7 +237,7 @@ class Camera:
             self.worker.submit(job)
 
     # --- per job: worker thread -------------------------------------------------------------------
-    def _run(self, job: Any) -> bool:
+    def run_job(self, job: Any) -> bool:
         """Run a job and hand its outcome to every sink. False (the runner counts the job as
         dropped) for a job the handler refuses (prepared for the model before a swap)."""
         t0 = time.perf_counter()
