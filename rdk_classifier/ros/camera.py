@@ -178,7 +178,7 @@ class Camera:
         self.output_name = ""
         self.worker: Runner = (runner(self) if runner is not None else
                                LatestFrameWorker(self.run_job, name=f"{handler.name} {topic}",
-                                                 on_error=self._on_worker_error))
+                                                 on_error=self.on_job_error))
         handler.wire(self, wiring)
 
     # --- subscription -----------------------------------------------------------------------------
@@ -255,7 +255,7 @@ class Camera:
         self.stats.add_result(outcome.result, node_ms)
         return True
 
-    def _on_worker_error(self, job: Any, exc: BaseException) -> None:
+    def on_job_error(self, job: Any, exc: BaseException) -> None:
         self.wiring.node.get_logger().error(
             f"{self.input_name}: processing a frame failed: {type(exc).__name__}: {exc}",
             throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
