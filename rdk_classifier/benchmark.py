@@ -27,7 +27,7 @@ import numpy as np
 
 from .backends.base import concurrency_of
 from .classifier import Classifier, Timing
-from .frames import bgr_to_nv12, load_image
+from .frames import DEFAULT_MAX_PIXELS, bgr_to_nv12, check_pixel_budget, load_image
 
 INPUTS = ("bgr8", "nv12", "jpeg")
 DEFAULT_SIZE = (1920, 1080)   # width, height
@@ -221,6 +221,7 @@ class BenchReport:
     model_only: "ModelOnly | None" = None
     #: the threads shared one model instance (else one clone each)
     shared_model: bool = False
+    resize_mode: str | None = None  # how the frames were fitted to the model input
 
     @property
     def fps(self) -> float:
@@ -239,6 +240,7 @@ class BenchReport:
         return {
             "model": self.model,
             "backend": self.backend,
+            "resize_mode": self.resize_mode,
             "threads": self.threads,
             "frames": self.frames,
             "warmup": self.warmup,
@@ -378,6 +380,9 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
     if encoding not in INPUTS:
         raise ValueError(f"unknown input {encoding!r}; choose one of {', '.join(INPUTS)}")
     width, height = size
+    # before any frame is allocated: a 100000x100000 --size is one line, not a numpy traceback
+    check_pixel_budget(width, height, classifier.preprocessor.max_pixels or DEFAULT_MAX_PIXELS,
+                       "bench frame (--size)")
     data = make_frames(width, height, encoding, image)
     shared = concurrency_of(classifier.backend) is None
     clfs = [classifier] + [classifier if shared else classifier.clone()
@@ -413,7 +418,7 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
         size=(width, height), source=str(image) if image else "procedural", elapsed_s=elapsed,
         latencies_ms=[v for x in latencies for v in x], stages=[v for x in stages for v in x],
         per_thread_frames=[len(x) for x in latencies], model_only=model,
-        shared_model=shared)
+        shared_model=shared, resize_mode=classifier.preprocessor.mode)
 
 
 __all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "ModelOnly", "encode_frame", "latency_summary",

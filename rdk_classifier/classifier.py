@@ -53,14 +53,29 @@ class Result:
     timing_ms: Timing = field(default_factory=Timing)
     source: str | None = None
     model: str | None = None  # the model that produced it
+    resize_mode: str | None = None  # how the frame was fitted to the model input
+
+    def __str__(self) -> str:
+        """One line: the top-k as ``name (index) probability``, highest first."""
+        top = ", ".join(f"{p.label} ({p.class_id}) {p.score:.3f}" for p in self.top)
+        return f"{self.source + ': ' if self.source else ''}{top}"
 
     def to_dict(self) -> dict:
         return {
             "source": self.source,
             "model": self.model,
+            "resize_mode": self.resize_mode,
             "top": [{"class_id": p.class_id, "label": p.label, "score": p.score} for p in self.top],
             "timing_ms": self.timing_ms.to_dict(),
         }
+
+
+#: ranges of the numeric settings a user gives, one source for the CLI options (--cpu-threads,
+#: --top-k) and the node's parameters (threads, top_k, bpu_core, bpu_priority)
+THREADS_RANGE = (1, 64)
+TOP_K_RANGE = (1, 1000)
+BPU_CORE_RANGE = (-1, 3)
+BPU_PRIORITY_RANGE = (0, 255)
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,8 @@ class ClassifierConfig:
     cache_dir: str | None = None
     #: run the default CPU model when the one asked for cannot run here (never silently)
     fallback_to_cpu: bool = False
+    #: the board's chip (auto: detected): picks the zoo file, refuses another chip's (boards)
+    soc: str | None = "auto"
 
 
 class Classifier:
@@ -106,7 +123,7 @@ class Classifier:
 
     @classmethod
     def from_config(cls, config: ClassifierConfig) -> "Classifier":
-        resolved = zoo.resolve_model(config.model, runtime=config.backend,
+        resolved = zoo.resolve_model(config.model, runtime=config.backend, soc=config.soc,
                                      cache_dir=Path(config.cache_dir) if config.cache_dir else None,
                                      fallback=config.fallback_to_cpu)
         names = load_class_names(config.class_names)  # before the model: a bad file costs no load
@@ -129,6 +146,12 @@ class Classifier:
                    resize_mode: str | None = None, threads: int = 1, **kwargs) -> "Classifier":
         return cls.from_config(ClassifierConfig(model=model, backend=backend,
                                                 resize_mode=resize_mode, threads=threads, **kwargs))
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def clone(self) -> "Classifier":
         """Another classifier of the same model with its own backend (for another thread)."""
@@ -161,7 +184,8 @@ class Classifier:
         idx, scores = top_k(probs, self.top_k if top is None else top)
         names = self.class_names
         return Result([Prediction(i, class_name(names, i), s)
-                       for i, s in zip(idx.tolist(), scores.tolist())], model=self.model_name)
+                       for i, s in zip(idx.tolist(), scores.tolist())], model=self.model_name,
+                      resize_mode=self.preprocessor.mode)
 
     def classify_nv12(self, nv12: np.ndarray, source: str | None = None,
                       top: int | None = None, preprocess_ms: float | None = None) -> Result:
@@ -239,5 +263,6 @@ def classify_prepared(clf: Classifier, frame: PreparedFrame, top: int | None = N
 
 
 
-__all__ = ["Classifier", "ClassifierConfig", "Prediction", "PreparedFrame", "Result", "Timing",
+__all__ = ["BPU_CORE_RANGE", "BPU_PRIORITY_RANGE", "THREADS_RANGE", "TOP_K_RANGE",
+           "Classifier", "ClassifierConfig", "Prediction", "PreparedFrame", "Result", "Timing",
            "classify_prepared"]

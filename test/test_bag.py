@@ -233,7 +233,7 @@ def test_an_interrupt_midway_leaves_nothing_and_a_rerun_works(classified, tmp_pa
     with pytest.raises(KeyboardInterrupt):
         classify_bag(classified[0] / "in", tmp_path / "out",
                      classifier=FailingOn({4}, KeyboardInterrupt()))
-    assert [p.name for p in tmp_path.iterdir()] == [".out.lock"]  # no partial bag, no stage
+    assert list(tmp_path.iterdir()) == []  # no partial bag, no stage, no lock file
     report = classify_bag(classified[0] / "in", tmp_path / "out", on_skip=lambda s: None)
     assert report.total_classified == 12
 

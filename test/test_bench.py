@@ -120,7 +120,9 @@ def test_cli_text_and_bad_options(capsys):
                  "--backend", "cpu"]) == 0
     out, _ = capsys.readouterr()
     assert "latency ms:" in out and "FPS:" in out and "preprocess" in out
-    assert main(["bench", "--threads", "0"]) == 2
+    for bad in ("--threads", "0"), ("--threads", "65"), ("--cpu-threads", "0"), ("--frames", "0"):
+        with pytest.raises(SystemExit):  # argparse: the same ranges as the node's parameters
+            main(["bench", *bad])
     with pytest.raises(SystemExit):
         main(["bench", "--size", "321x240"])
     assert main(["bench", "--frames", "1", "--size", "64x48", "--image", "/no/such.png",

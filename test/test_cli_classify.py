@@ -28,7 +28,7 @@ def test_classify_json_one_object_per_image(tmp_path):
     objs = [json.loads(line) for line in lines]
     assert [Path(o["source"]).name for o in objs] == ["chelsea.png", "coffee.png", "imagenet_17_22.jpg"]
     for o in objs:
-        assert set(o) == {"source", "model", "top", "timing_ms"}
+        assert set(o) == {"source", "model", "resize_mode", "top", "timing_ms"}
         assert o["model"] == "EfficientNet_Lite0_int8"
         scores = [t["score"] for t in o["top"]]
         assert len(o["top"]) == 5 and scores == sorted(scores, reverse=True)
@@ -45,7 +45,8 @@ def test_classify_text_like_the_seed_log():
     proc = run_cli("classify", "--top-k", "3", str(PHOTOS_DIR / "coffee.png"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "model: EfficientNet_Lite0_int8 (cpu, efficientnet_lite0_int8.onnx)"
+    assert lines[0] == ("model: EfficientNet_Lite0_int8 (cpu, efficientnet_lite0_int8.onnx, "
+                        "resize center_crop)")
     assert lines[1].startswith(str(PHOTOS_DIR / "coffee.png")) and "inference" in lines[1]
     assert lines[2].startswith("  label 967, prob ") and lines[2].endswith("class espresso")
     assert len(lines) == 5

@@ -16,7 +16,8 @@ ROS_MODULES = {"rclpy", "rcl_interfaces", "builtin_interfaces", "std_msgs", "sen
                "vision_msgs", "diagnostic_msgs", "diagnostic_updater", "launch", "launch_ros",
                "ament_index_python", "hbm_img_msgs", "ai_msgs", "cv_bridge", "rosidl_runtime_py"}
 #: what a backend may import from the package: the frame format, errors, small helpers
-BACKEND_ALLOWED = {"errors", "frames", "normalization", "platform_info", "backends"}
+BACKEND_ALLOWED = {"errors", "frames", "normalization", "platform_info", "backends",
+                   "boards"}  # boards: the per-chip facts the BPU backend checks a model against
 
 
 def _modules():

@@ -252,6 +252,7 @@ def small_quant(tmp_path_factory):
     return root, result
 
 
+@pytest.mark.slow  # a PTQ round trip (small_quant: ~15 s, then ~15 s more)
 def test_quantize_writes_a_qdq_int8_model_with_its_normalization(small_quant):
     import onnx
 
@@ -269,6 +270,7 @@ def test_quantize_writes_a_qdq_int8_model_with_its_normalization(small_quant):
     assert result.quant_model.stat().st_size < 0.4 * FP32.stat().st_size
 
 
+@pytest.mark.slow  # a PTQ round trip (small_quant: ~15 s, then ~15 s more)
 def test_report_compares_float_and_int8_outputs(small_quant):
     root, result = small_quant
     report = sim.similarity_report(FP32, result.quant_model, root / "cal", per_node=True)
@@ -292,6 +294,7 @@ def test_report_compares_float_and_int8_outputs(small_quant):
     assert "U8S8" in text  # the default uint8 activations: where kernels differ is said
 
 
+@pytest.mark.slow  # a PTQ round trip (small_quant: ~15 s, then ~15 s more)
 def test_quantize_cli_json_report(small_quant, tmp_path, capsys):
     root, _ = small_quant
     out = tmp_path / "q.onnx"
@@ -306,6 +309,7 @@ def test_quantize_cli_json_report(small_quant, tmp_path, capsys):
     assert "go together" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a PTQ round trip (small_quant: ~15 s, then ~15 s more)
 def test_quantize_bad_inputs(small_quant, tmp_path):
     root, _ = small_quant
     with pytest.raises(errors.CalibrationError, match="not found"):

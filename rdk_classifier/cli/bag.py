@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import budget
+
 from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, BoxFilter
 from ..ros.bag import STORAGES, Skipped, classify_bag
 from ..ros.messages import CLASS_ID_FORMATS
@@ -113,4 +115,14 @@ def run_boxes(args: argparse.Namespace, report_skip) -> int:
     print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
           f"{len(report.skipped)} skipped; unmatched: {report.unmatched_frames} frames, "
           f"{report.unmatched_detections} detection sets)")
-    return 1 if report.skipped else 0
+    if report.too_large:
+        print(f"error: {report.too_large} message(s) larger than their share of the "
+              f"{budget.describe(budget.memory_budget())} memory budget could not wait for a "
+              f"match ({budget.HOW_TO_CHANGE})", file=sys.stderr)
+    if report.total_classified == 0:
+        print(f"error: no detection set matched a frame by header stamp "
+              f"({report.unmatched_frames} frames, {report.unmatched_detections} detection sets "
+              f"unmatched); check that each --detections holds the boxes of the --topic before "
+              f"it", file=sys.stderr)
+        return 1
+    return 1 if report.skipped or report.too_large else 0

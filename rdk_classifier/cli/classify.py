@@ -12,7 +12,8 @@ from ..errors import BoxesFileError, FrameError
 from ..frames import Frame, read_image_file
 from ..parallel import ordered_map
 from ..regions import MAX_BOXES_LIMIT, Box, BoxFilter, FrameBoxes, classify_boxes, load_boxes_file
-from .common import add_model_options, expand_images, load_classifier, model_line
+from .common import (add_model_options, expand_images, load_classifier, model_line,
+                     no_images_message, url_error)
 
 
 def add_parser(subparsers) -> None:
@@ -46,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 1 or args.workers < 1:
         print(f"error: --{'top-k' if args.top_k < 1 else 'workers'} must be >= 1", file=sys.stderr)
         return 2
+    if url_error(args.paths):
+        print(f"error: {url_error(args.paths)}", file=sys.stderr)
+        return 2
     files = expand_images(args.paths, args.recursive)
     if not files:
-        print("error: no image files found in " + " ".join(args.paths), file=sys.stderr)
+        print(f"error: {no_images_message(args.paths, args.recursive)}", file=sys.stderr)
         return 1
     boxes = None
     if args.boxes:

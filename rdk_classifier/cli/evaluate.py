@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ..evaluation import EvaluationReport, evaluate, read_labels
-from .common import add_model_options, load_classifier
+from ..evaluation import MAX_LABELLED_IMAGES, EvaluationReport, evaluate, read_labels
+from .common import WORKERS_RANGE, add_model_options, load_classifier, ranged_int
 
 
 def add_parser(subparsers) -> None:
@@ -21,9 +21,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--images", required=True, metavar="DIR", help="folder holding the images")
     p.add_argument("--labels", required=True, metavar="FILE", dest="label_file",
                    help="ground truth: '<file name> <class index>' per line")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=ranged_int(*WORKERS_RANGE), default=1, metavar="N",
                    help="threads sharing the one model: decoding in parallel, inference as many "
-                        "at once as the backend takes (default: 1)")
+                        "at once as the backend takes, %d..%d (default: 1)" % WORKERS_RANGE)
+    p.add_argument("--max-images", type=int, default=MAX_LABELLED_IMAGES, metavar="N",
+                   dest="max_images",
+                   help=f"most images the label file may list (default: {MAX_LABELLED_IMAGES}; "
+                        f"ImageNet's validation set lists 50,000)")
     p.add_argument("--per-image", action="store_true", dest="per_image",
                    help="also list every image's result")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -44,7 +48,7 @@ def format_text(report: EvaluationReport, per_image: bool) -> str:
                          f"{best.score:.3f}) [{mark}]")
     t = report.mean_timing_ms()
     lines += [
-        f"model: {report.model}",
+        f"model: {report.model} (resize {report.resize_mode})",
         f"images: {report.count} classified of {report.listed} listed "
         f"({len(report.missing)} missing, {len(report.failed)} unreadable)",
         f"top-1: {report.top1:.4f} ({report.top1_hits}/{report.count})",
@@ -64,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("error: --workers must be >= 1", file=sys.stderr)
         return 2
-    samples = read_labels(args.label_file)
+    if args.max_images < 1:
+        print("error: --max-images must be >= 1", file=sys.stderr)
+        return 2
+    samples = read_labels(args.label_file, max_images=args.max_images)
     clf = load_classifier(args)
     from tqdm import tqdm
 

@@ -33,10 +33,18 @@ def add_parser(subparsers) -> None:
                    help="copy the ONNX into --out so the folder is self-contained")
     p.add_argument("--force", action="store_true",
                    help="replace config.yaml and the scripts if --out already has them")
+    p.add_argument("--soc", choices=("x5", "s100", "s100p", "s600"), default=None,
+                   help="the board to compile for: x5 (default: hb_mapper, bayes-e) or an S "
+                        "chip (hb_compile; march nash-e / nash-m / nash-p; an .hbm with Y + UV "
+                        "inputs). --march nash-e/-m/-p selects the S chip too")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..ptq.toolchain_s import run_s_series  # the S-series flow lives in its own module
+
+    if run_s_series(args):
+        return 0
     paths = write_toolchain_files(args.model, args.out, cal_data_dir=args.calib_dir,
                                   name=args.name, mean=args.mean, scale=args.scale,
                                   march=args.march, calibration_type=args.calibration_type,

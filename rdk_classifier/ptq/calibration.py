@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
-from .. import safe_io
+from .. import budget, safe_io
 from ..errors import CalibrationError, FrameError
 from ..frames import IMAGE_SUFFIXES, load_image, resize_bgr
 from ..progress import progress_bar
@@ -214,7 +214,9 @@ def load_calibration_set(calib_dir: str | Path) -> CalibrationSet:
     manifest = root / MANIFEST_NAME
     if manifest.is_file():
         try:
-            data = json.loads(manifest.read_text())
+            data = json.loads(safe_io.read_bounded_text(  # bounded before it is read
+                manifest, budget.memory_budget(), "calibration manifest", CalibrationError,
+                budget.LIMIT_HINT))
             entries = [CalibrationEntry(f["file"], f["source"]) for f in data["files"]]
             height, width = int(data["height"]), int(data["width"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -238,7 +240,10 @@ def load_calibration_set(calib_dir: str | Path) -> CalibrationSet:
 
 def read_calibration_file(path: str | Path, height: int, width: int) -> np.ndarray:
     """One ``.rgb`` file as float32 (1, 3, height, width)."""
-    data = np.fromfile(path, dtype=np.float32)
+    data = np.frombuffer(bytearray(safe_io.read_bounded_bytes(  # bounded by the tensor's size
+        path, max(0, 3 * height * width * 4), "calibration file", CalibrationError,
+        f"a 3x{height}x{width} float32 tensor: built for another input size? (calib --size)")),
+        np.float32)
     if data.size != 3 * height * width:
         raise CalibrationError(
             f"{path} holds {data.size * 4} bytes; a 3x{height}x{width} float32 tensor is "

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from .. import budget
 from ..classifier import Classifier, ClassifierConfig
 from ..errors import FrameError
 from ..regions import BoxFilter, classify_boxes
@@ -40,6 +41,7 @@ class BoxBagReport(BagReport):
     boxes: dict[str, int] = field(default_factory=dict)   # classified boxes per detection topic
     unmatched_frames: int = 0
     unmatched_detections: int = 0
+    too_large: int = 0  # messages larger than their cache's share of the memory budget
 
 
 def _detection_connections(connections: Sequence, topics: Sequence[str]) -> list:
@@ -91,15 +93,29 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
                               pairs=pairs, boxes={t: 0 for t in mapping})
         handler = BoxHandler(clf, typestore, types, dtypes, report, class_id_format,
                              score_threshold, top_k, box_filter)
-        try:
-            write_bag(reader, list(images) + list(dets), src, dst, storage, handler, progress,
-                      on_skip)
-        finally:
-            if classifier is None:
-                clf.close()
+        write_bag(reader, list(images) + list(dets), src, dst, storage, handler, progress,
+                  on_skip, close_classifier=classifier is None)
     finally:
         reader.close()
     return report
+
+
+def message_nbytes(msg: Any, depth: int = 0) -> int:
+    """About how much memory a deserialized message holds (arrays, strings, nested fields): what
+    a waiting frame or detection set costs the cache's byte budget."""
+    if isinstance(msg, (str, bytes, bytearray)):
+        return len(msg) + 48
+    nbytes = getattr(msg, "nbytes", None)
+    if isinstance(nbytes, int):  # numpy arrays (image data)
+        return nbytes + 96
+    if depth > 16:
+        return 64
+    if isinstance(msg, (list, tuple)):
+        return 56 + sum(message_nbytes(x, depth + 1) for x in msg)
+    fields = getattr(msg, "__dataclass_fields__", None)
+    if fields:
+        return 56 + sum(message_nbytes(getattr(msg, f), depth + 1) for f in fields)
+    return 32
 
 
 class BoxHandler:
@@ -118,19 +134,24 @@ class BoxHandler:
         self.box_filter = box_filter
         self.outputs = {d: (out, det.DETECTION_2D_ARRAY) for d, out in report.topics.items()}
         self._by_image = {img: d for d, img in report.pairs.items()}
-        # detection topic -> its matcher of (message, bag timestamp) pairs
+        # detection topic -> its matcher of (message, bag timestamp) pairs, bounded by count and
+        # by bytes: half the memory budget for waiting frames, a quarter for detection sets
+        share = budget.memory_budget() // max(1, len(report.pairs))
         self._matchers: dict[str, StampMatcher[tuple[Any, int], tuple[Any, int]]] = {
-            d: StampMatcher(BAG_CACHE, BAG_CACHE) for d in report.pairs}
+            d: StampMatcher(BAG_CACHE, BAG_CACHE, frame_max_bytes=max(1, share // 2),
+                            detection_max_bytes=max(1, share // 4)) for d in report.pairs}
 
     def handle(self, conn: Any, timestamp: int, msg: Any,
                skip: Callable[[Skipped], None]) -> list[tuple[str, int, bytes]]:
         stamp = msgs.stamp_to_ns(msg.header.stamp)
         if conn.msgtype in DETECTION_TYPES:
             d_topic = conn.topic
-            match = self._matchers[d_topic].add_detections(stamp, (msg, timestamp))
+            match = self._matchers[d_topic].add_detections(stamp, (msg, timestamp),
+                                                           message_nbytes(msg))
         else:
             d_topic = self._by_image[conn.topic]
-            match = self._matchers[d_topic].add_frame(stamp, (msg, timestamp))
+            match = self._matchers[d_topic].add_frame(stamp, (msg, timestamp),
+                                                      message_nbytes(msg))
         if match is None:
             return []
         (frame, _), (detections, det_ts) = match.frame, match.detections
@@ -154,6 +175,7 @@ class BoxHandler:
             st = m.stats()
             self.report.unmatched_frames += st.frames_unmatched
             self.report.unmatched_detections += st.detections_unmatched
+            self.report.too_large += st.too_large
 
 
-__all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "BAG_CACHE"]
+__all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "message_nbytes", "BAG_CACHE"]

@@ -16,7 +16,8 @@ from typing import Any, Optional
 
 from .. import zoo
 from ..backends import BACKENDS
-from ..classifier import ClassifierConfig
+from ..classifier import (BPU_CORE_RANGE, BPU_PRIORITY_RANGE, THREADS_RANGE, TOP_K_RANGE,
+                          ClassifierConfig)
 from ..frames import RESIZE_MODES
 from ..scheduler import CameraPolicy
 from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, MAX_PADDING, BoxFilter
@@ -54,6 +55,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", "string", "reload",
               "inference runtime: auto (BPU when a BPU runtime imports and the model is a .bin, "
               "else CPU), bpu, cpu", "one of " + ", ".join(BACKENDS)),
+    ParamSpec("soc", "auto", "string", "reload",
+              "the board's chip, which picks a zoo model's file (X5 .bin, S100/S600 .hbm) and "
+              "refuses one built for another chip: auto (/sys/class/boardinfo/soc_name, "
+              "$RDK_CLASSIFIER_SOC), x5, s100, s100p, s600", "auto or one of x5, s100, s100p, s600"),
     ParamSpec("fallback_to_cpu", False, "bool", "reload",
               f"where the model cannot run here (a BPU .bin without a BPU runtime), run "
               f"{zoo.DEFAULT_MODEL} on the CPU instead of refusing it; logged at WARN and named "
@@ -65,16 +70,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "empty or one of " + ", ".join(RESIZE_MODES)),
     ParamSpec("threads", 1, "integer", "reload",
               "ONNX Runtime intra-op threads of the node's one model (CPU backend); the cameras "
-              "share the model, several inferences at once", "1..64", int_range=(1, 64)),
+              "share the model, several inferences at once", "%d..%d" % THREADS_RANGE,
+              int_range=THREADS_RANGE),
     ParamSpec("bpu_core", -1, "integer", "reload",
               "BPU core: -1 = any (the runtime chooses), k = core k (the X5 has one, core 0)",
-              "-1..3", int_range=(-1, 3)),
-    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority", "0..255",
-              int_range=(0, 255)),
+              "%d..%d" % BPU_CORE_RANGE, int_range=BPU_CORE_RANGE),
+    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority",
+              "%d..%d" % BPU_PRIORITY_RANGE, int_range=BPU_PRIORITY_RANGE),
     ParamSpec("cache_dir", "", "string", "reload",
               "where downloaded zoo models are looked for; empty: the default cache"),
-    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message", "1..1000",
-              int_range=(1, 1000)),
+    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message",
+              "%d..%d" % TOP_K_RANGE, int_range=TOP_K_RANGE),
     ParamSpec("score_threshold", 0.0, "double", "live",
               "hypotheses with a lower probability are left out of the message", "0.0..1.0",
               float_range=(0.0, 1.0)),
@@ -192,6 +198,7 @@ class NodeSettings:
 
     model: str = zoo.DEFAULT_MODEL
     backend: str = "auto"
+    soc: str = "auto"
     fallback_to_cpu: bool = False
     labels: str = ""
     resize_mode: str = ""
@@ -250,7 +257,7 @@ class NodeSettings:
                                 class_names=self.labels or None, threads=self.threads,
                                 bpu_core=self.bpu_core, bpu_priority=self.bpu_priority,
                                 cache_dir=self.cache_dir or None,
-                                fallback_to_cpu=self.fallback_to_cpu)
+                                fallback_to_cpu=self.fallback_to_cpu, soc=self.soc)
 
     def camera_policy(self, topic: str) -> CameraPolicy:
         """The scheduling policy of the camera on ``topic`` (as written in the topic parameters):
