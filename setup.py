@@ -16,7 +16,7 @@ setup(
     python_requires=">=3.10",  # tested on 3.10 (Humble, RDK OS) and 3.11
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     package_data={
-        PACKAGE: ["zoo.yaml", "models/*.onnx", "models/*.md", "models/*.txt",
+        PACKAGE: ["py.typed", "zoo.yaml", "models/*.onnx", "models/*.md", "models/*.txt",
                   "data/*.txt", "data/*.md", "data/photos/*.jpg", "data/photos/*.md"],
     },
     data_files=[

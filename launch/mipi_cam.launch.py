@@ -66,6 +66,7 @@ def _classifier(context):
               else {"image_topic": LaunchConfiguration("image_topic"), "hbmem_topic": ""})
     return [include_classifier(model=LaunchConfiguration("model"),
                                backend=LaunchConfiguration("backend"),
+                               fallback_to_cpu=LaunchConfiguration("fallback_to_cpu"),
                                lazy=LaunchConfiguration("lazy"),
                                params_file=LaunchConfiguration("params_file"), **topics)]
 
@@ -74,6 +75,10 @@ def generate_launch_description() -> LaunchDescription:
     args = [
         DeclareLaunchArgument("model", default_value="", description="zoo model name or file"),
         DeclareLaunchArgument("backend", default_value="", description="auto | bpu | cpu"),
+        DeclareLaunchArgument("fallback_to_cpu", default_value="",
+                              description="true: a BPU model on a machine without a BPU runs as "
+                                          "the CPU default, with a WARN (default: false, the "
+                                          "node refuses it at start)"),
         DeclareLaunchArgument("transport", default_value="ros",
                               description="ros (sensor_msgs/Image) | shared_mem (hbmem, "
                                           "hbm_img_msgs/HbmMsg1080P)"),

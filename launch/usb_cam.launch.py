@@ -83,6 +83,7 @@ def _classifier(context):
         topics = {"compressed_image_topic": topic, "hbmem_topic": ""}
     return actions + [include_classifier(model=LaunchConfiguration("model"),
                                          backend=LaunchConfiguration("backend"),
+                                         fallback_to_cpu=LaunchConfiguration("fallback_to_cpu"),
                                          image_topic="", lazy=LaunchConfiguration("lazy"),
                                          params_file=LaunchConfiguration("params_file"),
                                          **topics)]
@@ -92,6 +93,10 @@ def generate_launch_description() -> LaunchDescription:
     args = [
         DeclareLaunchArgument("model", default_value="", description="zoo model name or file"),
         DeclareLaunchArgument("backend", default_value="", description="auto | bpu | cpu"),
+        DeclareLaunchArgument("fallback_to_cpu", default_value="",
+                              description="true: a BPU model on a machine without a BPU runs as "
+                                          "the CPU default, with a WARN (default: false, the "
+                                          "node refuses it at start)"),
         DeclareLaunchArgument("compressed_image_topic", default_value="image",
                               description="the camera's sensor_msgs/CompressedImage topic"),
         DeclareLaunchArgument("transport", default_value="ros",

@@ -3,8 +3,9 @@
 ``hrt_model_exec perf`` times the model alone on ready NV12. Here every frame is a full camera frame
 (1920x1080 by default) in a camera encoding (bgr8, nv12 or jpeg) that goes through
 ``Classifier.classify_raw`` / ``classify_encoded``: preprocessing, inference and postprocessing, timed
-per stage, exactly what the node does per frame. N threads each own a ``Classifier`` (``clone()``),
-as hrt_model_exec's ``--thread_num`` gives each thread its own task.
+per stage, exactly what the node does per frame. Beside it, the model alone on a ready input
+(``model_only``), the figure ``hrt_model_exec perf`` reports. N threads share the one model where the
+runtime takes concurrent calls (ONNX Runtime), else each has its own instance.
 
 The frames are made from a real photo when one is given (``image``), else procedurally: a
 deterministic textured picture (smooth colour fields, fractal detail, edges, sensor-like noise), so
@@ -19,13 +20,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
+from .backends.base import concurrency_of
 from .classifier import Classifier, Timing
-from .frames import bgr_to_nv12, load_image
+from .frames import DEFAULT_MAX_PIXELS, bgr_to_nv12, check_pixel_budget, load_image
 
 INPUTS = ("bgr8", "nv12", "jpeg")
 DEFAULT_SIZE = (1920, 1080)   # width, height
@@ -38,30 +40,70 @@ DISTINCT_FRAMES = 4
 def procedural_frame(width: int, height: int, seed: int = 0) -> np.ndarray:
     """A deterministic camera-like BGR picture: a few low-frequency colour fields, multi-scale
     luminance texture (value-noise octaves, amplitude falling with frequency as in natural images,
-    channels correlated as in photos), hard-edged shapes and mild per-pixel sensor noise."""
+    channels correlated as in photos), hard-edged shapes and mild per-pixel sensor noise.
+
+    Made in bands of rows: every octave is a small random grid interpolated (bicubic, as
+    ``cv2.resize`` does) only over the band's rows, so no full-frame float layer exists; the peak
+    memory is the uint8 picture plus one band (a 1080p picture used to cost ~50 MB of float32
+    layers, which made ``bench``'s peak RSS the picture maker's rather than the model's)."""
     rng = np.random.default_rng(seed)
 
-    def octave(cells: int, channels: int) -> np.ndarray:
+    def grid(cells: int, channels: int) -> np.ndarray:
         gh = max(2, round(cells * height / width))
-        grid = rng.standard_normal((gh, cells, channels)).astype(np.float32)
-        up = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
-        return up.reshape(height, width, channels)
+        return rng.standard_normal((gh, cells, channels)).astype(np.float32)
 
-    img = np.full((height, width, 3), 110.0, np.float32)
-    img += octave(3, 3) * 45.0 + octave(6, 3) * 20.0           # colour fields
-    for k in range(8):                                          # ~4 to ~512 cells across
-        img += octave(4 * 2 ** k, 1) * (40.0 / 1.7 ** k)        # luminance texture
-    for _ in range(12):                                         # objects with hard edges
+    # every random draw in a fixed order: the layers under the shapes, the shapes, the layers on
+    # top; the sensor noise comes band by band below
+    under = [(grid(3, 3), 45.0), (grid(6, 3), 20.0)]                  # colour fields
+    under += [(grid(4 * 2 ** k, 1), 40.0 / 1.7 ** k) for k in range(8)]  # luminance texture
+    shapes = []
+    for _ in range(12):                                                 # objects with hard edges
         colour = rng.uniform(20, 235, 3).tolist()
         cx, cy = int(rng.uniform(0, width)), int(rng.uniform(0, height))
         size = int(rng.uniform(0.03, 0.15) * width)
-        if rng.random() < 0.5:
-            cv2.circle(img, (cx, cy), size, colour, -1, cv2.LINE_AA)
-        else:
-            cv2.rectangle(img, (cx - size, cy - size // 2), (cx + size, cy + size // 2), colour, -1)
-    img += octave(128, 1) * 12.0 + octave(480, 1) * 8.0          # texture on the objects too
-    img += rng.normal(0.0, 2.5, img.shape).astype(np.float32)   # sensor noise
-    return np.clip(img, 0, 255).astype(np.uint8)
+        shapes.append((rng.random() < 0.5, colour, cx, cy, size))
+    over = [(grid(128, 1), 12.0), (grid(480, 1), 8.0)]                 # texture on the objects
+    out = np.empty((height, width, 3), np.uint8)
+    # bicubic upsampling as cv2.resize does it, split in two: across, the whole grid at once
+    # (grid rows x frame width, small); down, per band, four weighted rows (OpenCV's kernel,
+    # a = -0.75, borders replicated)
+    wide = {id(g): cv2.resize(g, (width, g.shape[0]), interpolation=cv2.INTER_CUBIC)
+            .reshape(g.shape[0], width, g.shape[2]) for g, _ in under + over}
+    band = 64
+    for top in range(0, height, band):
+        rows = min(band, height - top)
+        canvas = np.full((rows, width, 3), 110.0, np.float32)
+
+        def add(layers, canvas=canvas, top=top, rows=rows) -> None:
+            for g, amplitude in layers:
+                gh, ch = g.shape[0], g.shape[2]
+                src = (np.arange(top, top + rows) + 0.5) * (gh / height) - 0.5
+                base = np.floor(src).astype(np.int64)
+                t = (src - base).astype(np.float32)
+                a = np.float32(-0.75)
+                w = [((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+                     ((a + 2) * t - (a + 3)) * t * t + 1,
+                     ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1]
+                w.append(1 - w[0] - w[1] - w[2])
+                h = wide[id(g)]
+                layer = np.zeros((rows, width, ch), np.float32)
+                for k in range(4):
+                    layer += w[k][:, None, None] * h[np.clip(base + k - 1, 0, gh - 1)]
+                layer *= np.float32(amplitude)
+                canvas += layer
+
+        add(under)
+        for is_circle, colour, cx, cy, size in shapes:
+            if is_circle:
+                cv2.circle(canvas, (cx, cy - top), size, colour, -1, cv2.LINE_AA)
+            else:
+                cv2.rectangle(canvas, (cx - size, cy - top - size // 2),
+                              (cx + size, cy - top + size // 2), colour, -1)
+        add(over)
+        canvas += rng.standard_normal(canvas.shape, np.float32) * np.float32(2.5)  # sensor noise
+        np.clip(canvas, 0, 255, out=canvas)
+        out[top:top + rows] = canvas
+    return out
 
 
 def photo_frame(path: str | Path, width: int, height: int) -> np.ndarray:
@@ -123,10 +165,44 @@ def machine_info() -> dict:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
-            "opencv_threads": cv2.getNumThreads()}
+            "opencv_threads": cv2.getNumThreads(), "smt_siblings": smt_siblings()}
+
+
+def smt_siblings() -> int | None:
+    """Hardware threads sharing cpu0's core (2: the "cores" include hyperthread siblings, which
+    share one core's vector units, so a second inference thread adds far less than a second
+    core would); None where Linux does not say."""
+    try:
+        text = Path("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list").read_text()
+    except OSError:
+        return None
+    count = 0
+    for part in text.strip().split(","):
+        lo, _, hi = part.partition("-")
+        try:
+            count += int(hi or lo) - int(lo) + 1
+        except ValueError:
+            return None
+    return count or None
 
 
 # ----------------------------------------------------------------------------- the benchmark
+@dataclass
+class ModelOnly:
+    """Latency and FPS of the network alone on a ready input (hrt_model_exec perf's figures)."""
+
+    latencies_ms: list[float] = field(repr=False)
+    elapsed_s: float
+
+    @property
+    def fps(self) -> float:
+        return len(self.latencies_ms) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {"frames": len(self.latencies_ms), "fps": self.fps, "elapsed_s": self.elapsed_s,
+                "latency_ms": latency_summary(self.latencies_ms)}
+
+
 @dataclass
 class BenchReport:
     model: str
@@ -141,6 +217,11 @@ class BenchReport:
     latencies_ms: list[float] = field(repr=False)
     stages: list[Timing] = field(repr=False)
     per_thread_frames: list[int] = field(default_factory=list)
+    #: the network alone on a ready input (None: not measured)
+    model_only: "ModelOnly | None" = None
+    #: the threads shared one model instance (else one clone each)
+    shared_model: bool = False
+    resize_mode: str | None = None  # how the frames were fitted to the model input
 
     @property
     def fps(self) -> float:
@@ -159,6 +240,7 @@ class BenchReport:
         return {
             "model": self.model,
             "backend": self.backend,
+            "resize_mode": self.resize_mode,
             "threads": self.threads,
             "frames": self.frames,
             "warmup": self.warmup,
@@ -175,34 +257,39 @@ class BenchReport:
                 "postprocess": latency_summary([t.postprocess for t in self.stages])["p50"],
             },
             "per_thread_frames": self.per_thread_frames,
+            "shared_model": self.shared_model,
+            "model_only": self.model_only.to_dict() if self.model_only else None,
             "machine": machine_info(),
         }
 
 
 def _classify_call(clf: Classifier, encoding: str, width: int, height: int):
     if encoding == "jpeg":
-        return lambda data: clf.classify_encoded(data)
-    return lambda data: clf.classify_raw(data, width, height, encoding)
+        return lambda data: clf.classify_encoded(data).timing_ms
+    return lambda data: clf.classify_raw(data, width, height, encoding).timing_ms
 
 
-def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, warmup: int = 10,
-                  encoding: str = "nv12", size: tuple[int, int] = DEFAULT_SIZE,
-                  image: str | Path | None = None) -> BenchReport:
-    """Time ``frames`` frames (split evenly over ``threads`` threads, each with its own clone of
-    ``classifier``) after ``warmup`` untimed frames per thread. FPS is timed frames over the wall
-    time from the common start to the last thread's end."""
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    if frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
-    if encoding not in INPUTS:
-        raise ValueError(f"unknown input {encoding!r}; choose one of {', '.join(INPUTS)}")
-    width, height = size
-    data = make_frames(width, height, encoding, image)
-    clfs = [classifier] + [classifier.clone() for _ in range(threads - 1)]
-    share = [frames // threads + (1 if k < frames % threads else 0) for k in range(threads)]
+def model_only_call(backend) -> Callable[[np.ndarray], Callable[[], object]]:
+    """``ready(nv12)`` -> a call of the network alone on that frame's ready input, what
+    ``hrt_model_exec perf`` times: the CPU backend's normalized tensor made once, then only
+    ``session.run``; a BPU model's input is the NV12 itself (conversion and normalization are
+    compiled into the .bin), so there it is ``infer``."""
+    run_tensor = getattr(backend, "run_tensor", None)
+    to_tensor = getattr(backend, "to_tensor", None)
+    if run_tensor is not None and to_tensor is not None:
+        def ready(nv12: np.ndarray) -> Callable[[], object]:
+            tensor = np.array(to_tensor(nv12))  # its own copy: the buffer is reused per thread
+            return lambda: run_tensor(tensor)
+        return ready
+    return lambda nv12: (lambda: backend.infer(nv12))
+
+
+def _timed_threads(calls: list[Callable[[int], Timing | None]], share: list[int], warmup: int
+                   ) -> tuple[list[list[float]], list[list[Timing]], float]:
+    """Run ``calls[k](i)`` for i in range(warmup) untimed, then share[k] timed, on one thread per
+    call, started together. Latencies (ms) and stage timings per thread, and the wall time from
+    the common start to the last thread's end."""
+    threads = len(calls)
     latencies: list[list[float]] = [[] for _ in range(threads)]
     stages: list[list[Timing]] = [[] for _ in range(threads)]
     errors: list[BaseException] = []
@@ -225,12 +312,12 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
             finished[k].set()
 
     def _work(k: int) -> None:
+        call = calls[k]
         try:
-            call = _classify_call(clfs[k], encoding, width, height)
             for i in range(warmup):
                 if stop.is_set():
                     break
-                call(data[i % len(data)])
+                call(i)
         except BaseException as exc:  # reported after the barrier
             errors.append(exc)
         try:
@@ -244,11 +331,11 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
             for i in range(share[k]):
                 if stop.is_set():
                     break
-                frame = data[(i + k) % len(data)]
                 t0 = time.perf_counter()
-                result = call(frame)
+                timing = call(i + k)
                 lat.append((time.perf_counter() - t0) * 1e3)
-                st.append(result.timing_ms)
+                if timing is not None:
+                    st.append(timing)
         except BaseException as exc:
             errors.append(exc)
         end_times[k] = time.perf_counter()
@@ -268,19 +355,72 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
             if t.ident is not None:  # started: it ends after its current frame
                 done.wait()
         raise
-    finally:
-        for c in clfs[1:]:
-            c.close()
     if errors:
         raise errors[0]
-    elapsed = max(end_times) - t_start[0]
+    return latencies, stages, max(end_times) - t_start[0]
+
+
+def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, warmup: int = 10,
+                  encoding: str = "nv12", size: tuple[int, int] = DEFAULT_SIZE,
+                  image: str | Path | None = None, model_only: bool = True) -> BenchReport:
+    """Time ``frames`` frames (split evenly over ``threads`` threads) after ``warmup`` untimed
+    frames per thread. FPS is timed frames over the wall time from the common start to the last
+    thread's end. The threads share ``classifier`` where its backend takes concurrent calls (ONNX
+    Runtime), else each has its own clone (a BPU model instance each, as hrt_model_exec's
+    ``--thread_num`` gives each thread its own task).
+
+    ``model_only``: then time the network alone the same way (same threads and frame count) on
+    the ready input of the first frame (``model_only_call``), as ``hrt_model_exec perf`` does."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if encoding not in INPUTS:
+        raise ValueError(f"unknown input {encoding!r}; choose one of {', '.join(INPUTS)}")
+    width, height = size
+    # before any frame is allocated: a 100000x100000 --size is one line, not a numpy traceback
+    check_pixel_budget(width, height, classifier.preprocessor.max_pixels or DEFAULT_MAX_PIXELS,
+                       "bench frame (--size)")
+    data = make_frames(width, height, encoding, image)
+    shared = concurrency_of(classifier.backend) is None
+    clfs = [classifier] + [classifier if shared else classifier.clone()
+                           for _ in range(threads - 1)]
+    share = [frames // threads + (1 if k < frames % threads else 0) for k in range(threads)]
+    try:
+        def frame_call(clf: Classifier) -> Callable[[int], Timing | None]:
+            call = _classify_call(clf, encoding, width, height)
+            return lambda i: call(data[i % len(data)])
+
+        def model_call(run: Callable[[], object]) -> Callable[[int], Timing | None]:
+            def timed(_i: int) -> None:
+                run()
+            return timed
+
+        latencies, stages, elapsed = _timed_threads([frame_call(c) for c in clfs], share, warmup)
+        model = None
+        if model_only:
+            first = data[0]
+            prep = clfs[0].preprocessor
+            nv12 = (prep.from_encoded(first) if encoding == "jpeg"
+                    else prep.from_raw(first, width, height, encoding))
+            runs = [model_only_call(c.backend)(nv12) for c in clfs]
+            m_lat, _, m_elapsed = _timed_threads([model_call(r) for r in runs], share, warmup)
+            model = ModelOnly([v for x in m_lat for v in x], m_elapsed)
+    finally:
+        for c in clfs[1:]:
+            if c is not classifier:
+                c.close()
     return BenchReport(
         model=classifier.model_name, backend=classifier.backend.name, threads=threads,
         frames=sum(len(x) for x in latencies), warmup=warmup, input=encoding,
         size=(width, height), source=str(image) if image else "procedural", elapsed_s=elapsed,
         latencies_ms=[v for x in latencies for v in x], stages=[v for x in stages for v in x],
-        per_thread_frames=[len(x) for x in latencies])
+        per_thread_frames=[len(x) for x in latencies], model_only=model,
+        shared_model=shared, resize_mode=classifier.preprocessor.mode)
 
 
-__all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "encode_frame", "latency_summary",
-           "machine_info", "make_frames", "photo_frame", "procedural_frame", "run_benchmark"]
+__all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "ModelOnly", "encode_frame", "latency_summary",
+           "machine_info", "make_frames", "model_only_call", "photo_frame", "procedural_frame",
+           "run_benchmark"]

@@ -6,6 +6,7 @@ the tools report are the numbers the node sees.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,8 @@ import numpy as np
 
 from . import zoo
 from .backends import Backend, create_backend
-from .class_names import check_class_count, class_name, load_class_names
+from .backends.base import concurrency_of
+from .class_names import check_class_count, class_name, load_class_names, placeholder
 from .frames import BufferLike, Frame, Preprocessor, read_image_file
 from .postprocess import to_probabilities, top_k
 
@@ -51,14 +53,29 @@ class Result:
     timing_ms: Timing = field(default_factory=Timing)
     source: str | None = None
     model: str | None = None  # the model that produced it
+    resize_mode: str | None = None  # how the frame was fitted to the model input
+
+    def __str__(self) -> str:
+        """One line: the top-k as ``name (index) probability``, highest first."""
+        top = ", ".join(f"{p.label} ({p.class_id}) {p.score:.3f}" for p in self.top)
+        return f"{self.source + ': ' if self.source else ''}{top}"
 
     def to_dict(self) -> dict:
         return {
             "source": self.source,
             "model": self.model,
+            "resize_mode": self.resize_mode,
             "top": [{"class_id": p.class_id, "label": p.label, "score": p.score} for p in self.top],
             "timing_ms": self.timing_ms.to_dict(),
         }
+
+
+#: ranges of the numeric settings a user gives, one source for the CLI options (--cpu-threads,
+#: --top-k) and the node's parameters (threads, top_k, bpu_core, bpu_priority)
+THREADS_RANGE = (1, 64)
+TOP_K_RANGE = (1, 1000)
+BPU_CORE_RANGE = (-1, 3)
+BPU_PRIORITY_RANGE = (0, 255)
 
 
 @dataclass(frozen=True)
@@ -69,18 +86,25 @@ class ClassifierConfig:
     backend: str = "auto"          # auto | bpu | cpu
     resize_mode: str | None = None  # None: the model's own (registry)
     top_k: int = 5
-    class_names: str | None = None  # a class-names file; None: ImageNet-1k
+    class_names: str | None = None  # a class-names file; None: the model's own (model_facts)
     threads: int = 1                # CPU backend: ONNX Runtime intra-op threads
     bpu_core: int = -1              # -1: any core (the X5 has one, core 0)
     bpu_priority: int = 0
     cache_dir: str | None = None
     #: run the default CPU model when the one asked for cannot run here (never silently)
     fallback_to_cpu: bool = False
+    #: the board's chip (auto: detected): picks the zoo file, refuses another chip's (boards)
+    soc: str | None = "auto"
 
 
 class Classifier:
-    """One loaded model with its preprocessing and class names. Not thread-safe: one per thread
-    (``clone()`` loads another backend instance of the same model)."""
+    """One loaded model with its preprocessing and class names.
+
+    Threads may share one classifier: preprocessing and postprocessing keep no state, and at most
+    the backend's ``max_concurrent`` threads are inside ``backend.infer`` at once (the others wait
+    their turn; a BPU model takes one). The inference time reported is the backend's own, the
+    wait excluded. ``clone()`` loads another backend instance of the same model.
+    """
 
     def __init__(self, backend: Backend, preprocessor: Preprocessor, class_names: tuple[str, ...],
                  model_name: str, top_k: int = 5, config: ClassifierConfig | None = None,
@@ -94,18 +118,34 @@ class Classifier:
         self.config = config
         #: why another model than the one asked for runs (None: it is the one asked for)
         self.fallback_reason = fallback_reason
+        limit = concurrency_of(backend)
+        self._infer_slots = None if limit is None else threading.BoundedSemaphore(limit)
 
     @classmethod
     def from_config(cls, config: ClassifierConfig) -> "Classifier":
-        resolved = zoo.resolve_model(config.model, runtime=config.backend,
+        resolved = zoo.resolve_model(config.model, runtime=config.backend, soc=config.soc,
                                      cache_dir=Path(config.cache_dir) if config.cache_dir else None,
                                      fallback=config.fallback_to_cpu)
-        names = load_class_names(config.class_names)  # before the model: a bad file costs no load
+        # a given file first (a bad file costs no model load), else the names the model records,
+        # else ImageNet-1k for registry models; a user's model without names gets class_<N>
+        info = resolved.info
+        if config.class_names:
+            names = load_class_names(config.class_names)
+        elif info.class_names is not None:
+            names = info.class_names
+        elif info.user_file:
+            names = ()
+        else:
+            names = load_class_names(None)
         backend = create_backend(resolved, threads=config.threads, bpu_core=config.bpu_core,
                                  bpu_priority=config.bpu_priority)
         try:
-            check_class_count(names, getattr(backend, "num_classes", None), resolved.info.name,
-                              config.class_names)
+            if not names:  # a user's model that records no names: class_0, class_1, ...
+                names = tuple(placeholder(i) for i in range(getattr(backend, "num_classes", 0) or 0))
+            else:
+                check_class_count(names, getattr(backend, "num_classes", None), info.name,
+                                  config.class_names or (f"the class names recorded with {info.name}"
+                                                         if info.class_names else None))
             spec = backend.input_spec
             mode = config.resize_mode or resolved.info.resize_mode
             preprocessor = Preprocessor(spec.height, spec.width, mode)
@@ -121,6 +161,12 @@ class Classifier:
         return cls.from_config(ClassifierConfig(model=model, backend=backend,
                                                 resize_mode=resize_mode, threads=threads, **kwargs))
 
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def clone(self) -> "Classifier":
         """Another classifier of the same model with its own backend (for another thread)."""
         if self.config is None:
@@ -133,7 +179,13 @@ class Classifier:
         t0 = time.perf_counter()
         nv12 = make_nv12()
         t1 = time.perf_counter()
-        raw = self.backend.infer(nv12)
+        slots = self._infer_slots
+        if slots is None:
+            raw = self.backend.infer(nv12)
+        else:
+            with slots:
+                t1 = time.perf_counter()  # the wait for a free slot is no stage of this frame
+                raw = self.backend.infer(nv12)
         t2 = time.perf_counter()
         result = self.postprocess(raw, top)
         t3 = time.perf_counter()
@@ -144,8 +196,10 @@ class Classifier:
     def postprocess(self, raw: np.ndarray, top: int | None = None) -> Result:
         probs = to_probabilities(raw)
         idx, scores = top_k(probs, self.top_k if top is None else top)
-        return Result([Prediction(int(i), class_name(self.class_names, int(i)), float(s))
-                       for i, s in zip(idx, scores)], model=self.model_name)
+        names = self.class_names
+        return Result([Prediction(i, class_name(names, i), s)
+                       for i, s in zip(idx.tolist(), scores.tolist())], model=self.model_name,
+                      resize_mode=self.preprocessor.mode)
 
     def classify_nv12(self, nv12: np.ndarray, source: str | None = None,
                       top: int | None = None, preprocess_ms: float | None = None) -> Result:
@@ -223,5 +277,6 @@ def classify_prepared(clf: Classifier, frame: PreparedFrame, top: int | None = N
 
 
 
-__all__ = ["Classifier", "ClassifierConfig", "Prediction", "PreparedFrame", "Result", "Timing",
+__all__ = ["BPU_CORE_RANGE", "BPU_PRIORITY_RANGE", "THREADS_RANGE", "TOP_K_RANGE",
+           "Classifier", "ClassifierConfig", "Prediction", "PreparedFrame", "Result", "Timing",
            "classify_prepared"]

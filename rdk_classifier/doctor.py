@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from . import zoo
+from . import boards, zoo
 from .backends.onnx_session import X64_QUANT_PRECISION, cpu_int8_info
-from .errors import OutputExistsError, RdkClassifierError
+from . import safe_io
+from .errors import ModelNotFoundError, RdkClassifierError
 from .platform_info import read_cpuinfo, runtime_features
 
 #: the photos shipped as package data (rdk_classifier/data/photos/, CC0, see its README)
@@ -227,19 +227,36 @@ def ros_environment() -> dict:
     return env
 
 
-def board_models() -> dict:
-    """Which registry models are in the board's model directory already."""
-    directory = zoo.system_model_dir()
-    present = [m.name for m in zoo.list_models() if zoo.on_board(m) is not None]
+def board() -> dict:
+    """Which RDK chip this is (boardinfo / override) and what that means for its models."""
+    soc, source = boards.detect_soc()
+    info: dict[str, Any] = {"soc": soc, "source": source}
+    if soc is not None:
+        info.update(march=boards.MARCH[soc], model_suffix=boards.MODEL_SUFFIX[soc],
+                    input_contract=boards.INPUT_CONTRACT[soc], os_image=boards.OS_IMAGE[soc])
+    return info
+
+
+def board_models(soc: str | None = None) -> dict:
+    """Which registry models are in the board's model directory already (this chip's files)."""
+    if soc is None or soc == "x5":
+        directory = zoo.system_model_dir()
+        present = [m.name for m in zoo.list_models() if zoo.on_board(m) is not None]
+    else:
+        directory = zoo.board_model_dir(soc)
+        present = [m.name for m in zoo.list_models()
+                   if (b := m.build(soc)) is not None and (directory / b.file).is_file()]
     return {"directory": str(directory), "exists": directory.is_dir(), "present": present}
 
 
 def environment() -> dict:
+    chip = board()
     return {"os_image": os_image(), "python": {"version": platform.python_version(),
                                                "implementation": platform.python_implementation(),
                                                "executable": sys.executable},
             "packages": packages(), "cpu": cpu_info(), "bpu_runtimes": bpu_runtimes(),
-            "ros2": ros_environment(), "board_models": board_models()}
+            "ros2": ros_environment(), "board": chip,
+            "board_models": board_models(chip["soc"])}
 
 
 # ----------------------------------------------------------------------------- model checks
@@ -323,6 +340,9 @@ def check_cpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
             if str(model).lower().endswith(".onnx"):
                 name = model
     section: dict[str, Any] = {"model": name}
+    if model is not None and name != model:
+        section["note"] = (f"--model {model} is not a CPU model: the CPU path is checked with "
+                           f"the default CPU model {name}")
     try:
         resolved = zoo.resolve_model(name, runtime="cpu")
         backend = CpuBackend(resolved.path, resolved.info.mean, resolved.info.scale, threads=1,
@@ -345,22 +365,46 @@ def check_cpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
     return section, checks + photo_checks
 
 
-def _pick_bpu_model(model: str | None):
-    """The BPU model to check: ``model`` if given, else one already on the board."""
+def _pick_bpu_model(model: str | None, soc: str | None = None):
+    """The BPU model to check: ``model`` if given, else one already on the board (this chip's
+    file: the X5 .bin, the S-series .hbm)."""
     if model is not None:
-        return zoo.resolve_model(model, runtime="bpu")
+        return zoo.resolve_model(model, runtime="bpu", soc=soc)
     candidates = sorted(zoo.list_models(), key=lambda m: not m.preinstalled)
     for info in candidates:
-        if info.runtime == "bpu" and zoo.find_local(info) is not None:
-            return zoo.resolve_model(info.name, runtime="bpu")
+        if info.runtime != "bpu":
+            continue
+        if soc is not None and soc != "x5":
+            build = info.build(soc)
+            if build is not None and any(p.is_file() for p in zoo.build_candidates(build, soc)):
+                return zoo.resolve_model(info.name, runtime="bpu", soc=soc)
+        elif info.bin_file and zoo.find_local(info) is not None:
+            return zoo.resolve_model(info.name, runtime="bpu", soc=soc)
+    suffix = boards.MODEL_SUFFIX.get(soc or "x5")
+    where = (f"{zoo.system_model_dir()} and {zoo.default_cache_dir()}" if soc in (None, "x5")
+             else f"{zoo.board_model_dir(soc)} and {zoo.default_cache_dir() / soc}")
+    fetch = zoo.fetch_command("ResNet18") + (f" --soc {soc}" if soc not in (None, "x5") else "")
     raise RdkClassifierError(
-        f"no zoo .bin is on this machine (looked in {zoo.system_model_dir()} and "
-        f"{zoo.default_cache_dir()}); fetch one with `{zoo.fetch_command('ResNet18')}` or pass "
-        f"--model FILE.bin")
+        f"no zoo {suffix} is on this machine (looked in {where}); fetch one with `{fetch}` or "
+        f"pass --model FILE{suffix}")
 
 
-def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Check]]:
-    """The BPU path with every runtime that imports, and the runtimes compared."""
+def _is_bpu_model(model: str | None) -> bool:
+    if model is None:
+        return False
+    if str(model).lower().endswith(".bin"):
+        return True
+    try:
+        return zoo.get_model(model).runtime == "bpu"
+    except RdkClassifierError:
+        return False
+
+
+def check_bpu(model: str | None, runs: int = TIMED_RUNS, soc: str | None = None
+              ) -> tuple[dict, list[Check]]:
+    """The BPU path with every runtime that imports, and the runtimes compared. ``soc``: the
+    board's chip (None: unknown): its file is picked, and the model's input contract must be
+    that chip's."""
     from .backends.bpu import BpuBackend, available_runtimes
     from .classifier import Classifier
     from .frames import Preprocessor
@@ -370,6 +414,10 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
     section: dict[str, Any] = {"available": bool(runtimes), "runtimes": runtimes}
     if not runtimes:
         section["reason"] = "no BPU runtime imports here (see environment.bpu_runtimes)"
+        if _is_bpu_model(model):  # asked for and not checkable here: say so, never pass quietly
+            return section, [Check(f"bpu: {model}", False, f"the BPU model {model} cannot be "
+                                   f"checked here: no BPU runtime (hbm_runtime, hobot_dnn) "
+                                   f"imports on this machine")]
         return section, []
     if model is not None and str(model).lower().endswith(".onnx"):
         model = None
@@ -380,12 +428,13 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
         except RdkClassifierError:
             pass
     try:
-        resolved = _pick_bpu_model(model)
+        resolved = _pick_bpu_model(model, soc)
     except RdkClassifierError as exc:
         section["error"] = str(exc)
         return section, [Check("bpu: a model to check", False, str(exc))]
     info = resolved.info
     section.update(model=info.name, path=str(resolved.path), resize_mode=info.resize_mode,
+                   soc=soc, build=resolved.build.to_dict() if resolved.build else None,
                    per_runtime={})
     labels = load_class_names()
     checks: list[Check] = []
@@ -394,15 +443,20 @@ def check_bpu(model: str | None, runs: int = TIMED_RUNS) -> tuple[dict, list[Che
         entry: dict[str, Any] = {}
         section["per_runtime"][runtime] = entry
         try:
-            backend = BpuBackend(resolved.path, runtime=runtime, num_classes=len(labels))
+            backend = BpuBackend(resolved.path, runtime=runtime, num_classes=len(labels),
+                                 soc=soc)
         except RdkClassifierError as exc:
             entry["error"] = str(exc)
             checks.append(Check(f"bpu {runtime}: model loads", False, str(exc)))
             continue
         entry["properties"] = backend.describe()
+        entry["input_contract"] = backend.input_contract
         checks.append(Check(f"bpu {runtime}: model loads", True,
                             f"{info.name}: input {backend.input_spec.width}x"
                             f"{backend.input_spec.height}, {backend.num_classes} classes"))
+        if soc is not None:  # BpuBackend refused another contract: this one is the chip's
+            checks.append(Check(f"bpu {runtime}: input contract", True,
+                                f"{backend.input_contract}, as RDK {soc.upper()} models have"))
         spec = backend.input_spec
         classifier = Classifier(backend, Preprocessor(spec.height, spec.width, info.resize_mode),
                                 labels, info.name, top_k=PHOTO_TOP)
@@ -446,47 +500,53 @@ def compare_runtimes(outputs: dict[str, dict[str, np.ndarray]]) -> tuple[list[di
 
 
 def run_doctor(model: str | None = None, runs: int = TIMED_RUNS) -> Report:
+    """Every check; a ``model`` that does not exist is an error before any of them runs."""
     env = environment()
+    check_requested_model(model, env["board"]["soc"])
     cpu, cpu_checks = check_cpu(model, runs)
-    bpu, bpu_checks = check_bpu(model, runs)
+    bpu, bpu_checks = check_bpu(model, runs, env["board"]["soc"])
     return Report(env, cpu, bpu, cpu_checks + bpu_checks)
 
 
 # ----------------------------------------------------------------------------- output
 
 def write_report(path: str | Path, text: str, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then move it in
-    place; an existing file (or symlink) is replaced only with ``force``."""
-    target = Path(path).expanduser()
-    if not force and (target.exists() or target.is_symlink()):
-        raise OutputExistsError(f"{target} exists; choose another --out or pass --force")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputExistsError(f"cannot write {target}: folder {folder} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # fails if the target appeared meanwhile: never clobbers
-            except FileExistsError as exc:
-                raise OutputExistsError(f"{target} exists; choose another --out or pass "
-                                        f"--force") from exc
-            except OSError:  # a file system without hard links
-                if target.exists() or target.is_symlink():
-                    raise OutputExistsError(f"{target} exists; choose another --out or pass "
-                                            f"--force") from None
-                os.rename(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    """Write ``text`` to ``path`` through the package's safe writer: a temporary file in the same
+    folder renamed into place; never through a symlink, never onto a device or a folder; an
+    existing file is replaced only with ``force`` (and kept until the new one is whole)."""
+    return safe_io.write_text(Path(path).expanduser(), text, force=force, what="doctor report")
+
+
+def check_report_path(path: str | Path, force: bool = False) -> Path:
+    """OutputError now (before any check runs) unless ``write_report`` may write ``path``."""
+    return safe_io.check_output(Path(path).expanduser(), force=force, what="doctor report")
+
+
+def check_requested_model(model: str | None, soc: str | None = None) -> None:
+    """A model asked for by name or file must exist: UnknownModelError / ModelNotFoundError
+    naming it (never a quiet check of the default model in its place). ``soc``: the board's
+    chip, whose build of a zoo model is looked for (None or x5: the .bin)."""
+    if model is None:
+        return
+    spec = str(model).strip()
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in (".bin", ".hbm", ".onnx") and not zoo.is_model_name(spec):
+        if not path.is_file():
+            raise ModelNotFoundError(f"--model {spec}: model file not found")
+        return
+    info = zoo.get_model(spec)  # UnknownModelError with suggestions
+    if info.runtime == "bpu" and soc not in (None, "x5"):
+        build = info.build(soc)
+        if build is None:
+            raise ModelNotFoundError(f"--model {info.name}: no build for the {soc} is published")
+        if not any(p.is_file() for p in zoo.build_candidates(build, soc)):
+            raise ModelNotFoundError(f"--model {info.name}: {build.file} is not on this machine; "
+                                     f"download it with `{zoo.fetch_command(info.name)} --soc {soc}`")
+        return
+    if info.runtime == "bpu" and zoo.find_local(info) is None:
+        where = " or ".join(str(p.parent) for p in zoo.local_candidates(info))
+        raise ModelNotFoundError(f"--model {info.name}: {info.bin_file} is not in {where}; "
+                                 f"download it with `{zoo.fetch_command(info.name)}`")
 
 
 def format_text(report: Report) -> str:
@@ -516,6 +576,11 @@ def format_text(report: Report) -> str:
         lines.append(f"BPU runtime: {rt['module']} {state}")
     ros = env["ros2"]
     lines.append(f"ROS 2      : {ros['ROS_DISTRO'] + ' (sourced)' if ros['sourced'] else 'not sourced'}")
+    chip = env.get("board", {})
+    lines.append(f"board      : RDK {chip['soc'].upper()} ({chip['march']}, {chip['model_suffix']} "
+                 f"models, {chip['input_contract']} input; {chip['source']})"
+                 if chip.get("soc") else f"board      : not an RDK chip this package knows "
+                                         f"({chip.get('source', '-')})")
     board = env["board_models"]
     lines.append(f"on board   : {', '.join(board['present']) or 'none'} ({board['directory']})")
     for label, section in (("CPU", report.cpu), ("BPU", report.bpu)):
@@ -523,7 +588,11 @@ def format_text(report: Report) -> str:
         if label == "BPU" and not section.get("available"):
             lines.append(f"BPU path: not checked: {section.get('reason')}")
             continue
-        lines.append(f"{label} path: model {section.get('model')} ({section.get('path', '-')})")
+        lines.append(f"{label} path: model {section.get('model')} ({section.get('path', '-')}"
+                     + (f", resize {section['resize_mode']}" if section.get("resize_mode") else "")
+                     + ")")
+        if section.get("note"):
+            lines.append(f"  note: {section['note']}")
         parts = section.get("per_runtime", {"cpu": section}) if label == "BPU" else {"onnxruntime": section}
         for runtime, entry in parts.items():
             if "error" in entry:

@@ -343,16 +343,24 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
         have = 0
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = _OPENER.open(request, timeout=timeout)
+        response = _OPENER.open(request, timeout=_first_timeout(timeout, deadline))
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and "Range" in headers:
             _finish_after_416(exc, part, final, have, meta, sha256)
             return
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}"
-                            + ("; is the model on this server?" if exc.code == 404 else "")) from exc
+        if 300 <= exc.code < 400 and "infinite loop" in str(exc.reason):
+            raise DownloadError(f"{url}: too many redirects (a redirect loop); check the mirror "
+                                f"URL (--base-url)") from None
+        raise DownloadError(f"{url}: HTTP {exc.code} {_one_line(exc.reason)}"
+                            + ("; is the model on this server?" if exc.code == 404 else "")) from None
     except (urllib.error.URLError, OSError, HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot reach {url} ({reason}); {_offline_hint()}") from exc
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            raise DownloadError(f"cannot reach {url}: no answer within "
+                                f"{_first_timeout(timeout, deadline):.1f} s"
+                                + (" (deadline, --deadline)" if deadline < timeout else "")
+                                + f"; {_offline_hint()}") from None
+        raise DownloadError(f"cannot reach {url} ({_one_line(reason)}); {_offline_hint()}") from None
 
     with response:
         status = getattr(response, "status", 200)
@@ -360,6 +368,11 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
         if ctype in ("text/html", "application/xhtml+xml"):
             raise DownloadError(f"{url}: the server sent an HTML page ({ctype}), not a model "
                                 f"(a captive portal's sign-in or an error page?)")
+        encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding not in ("identity", ""):
+            raise DownloadError(f"{url}: the server sent the file with Content-Encoding "
+                                f"{_one_line(encoding)[:40]!r}, not the file itself (identity); "
+                                f"not installed (use a mirror that serves it unencoded)")
         etag = response.headers.get("ETag")
         if status == 206:
             start, total = _parse_content_range(response.headers.get("Content-Range"), url)
@@ -379,10 +392,6 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
             length = response.headers.get("Content-Length")
             total = int(length) if length is not None and length.strip().isdigit() else None
             append = False
-            _drop_part(part)
-            _write_meta(part, {"url": url, "etag": etag,
-                               "last_modified": response.headers.get("Last-Modified"),
-                               "total": total})
         else:
             raise DownloadError(f"{url}: unexpected HTTP status {status}")
         if total is not None and total > max_bytes:
@@ -391,16 +400,21 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
         if total is None and sha256 is None:
             raise DownloadError(f"{url}: the server sent no size and the registry no sha256, so "
                                 f"a whole file cannot be told from a cut one")
+        if not append:  # checked: only now is the old .part given up for this transfer
+            _drop_part(part)
+            _write_meta(part, {"url": url, "etag": etag,
+                               "last_modified": response.headers.get("Last-Modified"),
+                               "total": total})
 
         with _open_part(part, append) as out, \
                 _progress_bar(total, have, final.name, progress) as bar:
             got = have
             try:
                 while True:
-                    if time.monotonic() - started > deadline:
-                        raise DownloadError(
-                            f"download of {url} did not finish within {deadline:.0f} s (deadline); "
-                            f"the partial file {part} is kept and the next fetch resumes it")
+                    left = deadline - (time.monotonic() - started)
+                    if left <= 0:
+                        raise _DeadlineExceeded()
+                    _limit_wait(response, min(timeout, left))
                     chunk = response.read1(CHUNK)
                     if not chunk:
                         break
@@ -412,14 +426,47 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
                                             f"announced {total}, limit {max_bytes}); deleted")
                     out.write(chunk)
                     bar.update(len(chunk))
-            except (OSError, HTTPException) as exc:
+            except (OSError, HTTPException, _DeadlineExceeded) as exc:
                 out.flush()
-                raise DownloadError(
-                    f"download of {url} interrupted after {out.tell()} bytes ({exc}); the partial "
-                    f"file {part} is kept and the next fetch resumes it") from exc
+                kept = out.tell()
+                if isinstance(exc, _DeadlineExceeded) or time.monotonic() - started >= deadline - 0.01:
+                    why = f"did not finish within {deadline:g} s (deadline, --deadline)"
+                else:
+                    why = f"interrupted after {kept} bytes ({_one_line(exc)})"
+                if kept == 0:  # nothing to resume: leave nothing behind
+                    out.close()
+                    _drop_part(part)
+                    raise DownloadError(f"download of {url} {why}; nothing was kept") from None
+                raise DownloadError(f"download of {url} {why}; the partial file {part} is kept "
+                                    f"and the next fetch resumes it") from None
             out.flush()
             os.fsync(out.fileno())
     _check_and_rename(part, final, total, url, sha256)
+
+
+class _DeadlineExceeded(Exception):
+    """The overall deadline passed between two reads."""
+
+
+def _one_line(value: object, limit: int = 200) -> str:
+    """A server-provided text (a reason, an error) as one short line."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _first_timeout(timeout: float, deadline: float) -> float:
+    """The socket timeout of the connection and the response headers: never past the deadline."""
+    return max(0.05, min(timeout, deadline))
+
+
+def _limit_wait(response, seconds: float) -> None:
+    """Let the next read wait at most ``seconds`` (the stall timeout or what is left of the
+    deadline, whichever is sooner), so a silent server cannot hold the transfer past its
+    deadline. http.client reads through ``fp.raw._sock``; without it the stall timeout stays."""
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(max(0.05, seconds))
 
 
 def _parse_content_range(value: str | None, url: str) -> tuple[int, int | None]:

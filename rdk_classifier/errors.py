@@ -65,6 +65,11 @@ class ModelOutputError(RdkClassifierError):
     """The model's output for one frame is unusable (NaN or infinity); the frame is skipped."""
 
 
+class SocMismatchError(ModelError):
+    """A model file is built for another RDK chip than this board's (an S100 .hbm on an S600,
+    a .bin on an S100, an .hbm on an X5): BPU models are compiled per chip."""
+
+
 class ModelUnavailableHereError(ModelError):
     """The model asked for cannot run on this machine (a BPU .bin without a BPU runtime) and no
     fallback to the CPU default was allowed."""
@@ -84,6 +89,11 @@ class OutputError(RdkClassifierError, OSError):
 
 class OutputExistsError(OutputError, FileExistsError):
     """The output exists and ``--force`` was not given."""
+
+
+class BudgetError(RdkClassifierError, ValueError):
+    """Untrusted data would need more memory than the budget allows (``rdk_classifier.budget``);
+    refused before it is read or inflated."""
 
 
 class LabelFileError(RdkClassifierError):

@@ -3,16 +3,14 @@
 Every image goes through ``Classifier.classify_file``, the same path as ``classify`` and the node, so
 the accuracy reported here is the accuracy they get. Labels come in the seed's ``val.txt`` format:
 one ``<file name> <class index>`` per line. Missing or unreadable images are counted and listed,
-never fatal. With several workers each thread owns one ``Classifier`` (``clone()``), because a
-backend instance must not be called from two threads at once.
+never fatal. Several workers are threads sharing the one ``Classifier`` (``parallel.ordered_map``):
+they decode in parallel, and run inference as many at once as the backend takes.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import queue
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,7 +18,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .classifier import Classifier, Prediction, Timing
-from .safe_io import read_bounded_text
+from .parallel import ordered_map
+from .safe_io import open_bounded
 from .errors import EvaluationError, FrameError, LabelFileError
 
 #: top-5 accuracy needs at least the five best classes of every image
@@ -33,6 +32,17 @@ TOP_K = 5
 
 #: largest label file read (ImageNet's 50,000-line val.txt is ~1.4 MB)
 MAX_LABEL_FILE_BYTES = 64 << 20
+#: longest line of a label file (a file name is at most PATH_MAX = 4096 bytes, plus the index)
+MAX_LABEL_LINE_BYTES = 4200
+#: most images one evaluation lists (ImageNet's validation set has 50,000); ``--max-images``
+MAX_LABELLED_IMAGES = 200_000
+_LIMIT_HINT = "--max-images N raises it"
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``repr`` of a piece of user input, cut to ``limit`` characters: an error never echoes a
+    huge line back."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
 
 
 def image_key(name: str) -> str:
@@ -50,53 +60,90 @@ class LabelledImage:
     line: int   # 1-based line number in the label file
 
 
-def parse_labels(text: str, source: str = "<labels>") -> list[LabelledImage]:
-    """Parse val.txt text. Blank lines and lines starting with ``#`` are skipped; a file name may
-    contain spaces (the class index is the last field). A UTF-8 BOM and CRLF line ends are
-    accepted; the class index must be plain ASCII digits (``int()`` would also take ``2_4_3``
-    and Arabic-Indic digits); a name that is absolute or leaves the image folder is refused, and
-    so is one image listed twice in any spelling. Raises LabelFileError naming the line."""
-    samples: list[LabelledImage] = []
-    seen: dict[str, int] = {}
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    for number, raw in enumerate(text.splitlines(), start=1):
+class _LabelParser:
+    """Line by line: the checks of ``parse_labels`` with the memory of one line at a time."""
+
+    def __init__(self, source: str, max_images: int) -> None:
+        self.source, self.max_images = source, max_images
+        self.samples: list[LabelledImage] = []
+        self.seen: dict[str, int] = {}
+
+    def add(self, number: int, raw: str) -> None:
+        source = self.source
         line = raw.strip()
+        if number == 1 and line.startswith("\ufeff"):
+            line = line[1:].strip()
         if not line or line.startswith("#"):
-            continue
+            return
         parts = line.rsplit(None, 1)
         if len(parts) != 2:
             raise LabelFileError(f"{source}:{number}: expected '<file name> <class index>', "
-                                 f"got {line!r}")
+                                 f"got {_shown(line)}")
         name, index = parts
         if index.startswith("-") and index[1:].isascii() and index[1:].isdigit():
-            raise LabelFileError(f"{source}:{number}: class index {index} is negative")
+            raise LabelFileError(f"{source}:{number}: class index {_shown(index, 20)} is negative")
         if not (index.isascii() and index.isdigit()) or len(index) > 9:
-            raise LabelFileError(f"{source}:{number}: class index {index!r} is not an integer "
-                                 f"of ASCII digits (expected '<file name> <class index>')")
+            raise LabelFileError(f"{source}:{number}: class index {_shown(index, 20)} is not an "
+                                 f"integer of ASCII digits (expected '<file name> <class index>')")
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise LabelFileError(f"{source}:{number}: file name {_shown(name)} has a control "
+                                 f"character (NUL, newline...); no file can be named so")
         label = int(index)
         key = image_key(name)
         if posixpath.isabs(key) or key == ".." or key.startswith("../"):
-            raise LabelFileError(f"{source}:{number}: {name!r} is not inside the image folder "
-                                 f"(give names relative to it)")
-        if key in seen:
-            raise LabelFileError(f"{source}:{number}: {name!r} is listed twice "
-                                 f"(first on line {seen[key]})")
-        seen[key] = number
-        samples.append(LabelledImage(name, label, number))
-    return samples
+            raise LabelFileError(f"{source}:{number}: {_shown(name)} is not inside the image "
+                                 f"folder (give names relative to it)")
+        if key in self.seen:
+            raise LabelFileError(f"{source}:{number}: {_shown(name)} is listed twice "
+                                 f"(first on line {self.seen[key]})")
+        if len(self.samples) >= self.max_images:
+            raise LabelFileError(f"{source}:{number}: more than {self.max_images} images listed; "
+                                 f"the limit is {self.max_images} ({_LIMIT_HINT})")
+        self.seen[key] = number
+        self.samples.append(LabelledImage(name, label, number))
 
 
-def read_labels(path: str | Path) -> list[LabelledImage]:
-    """Read a val.txt-style label file (see ``parse_labels``): a regular file (a FIFO or device
-    would block or never end) of at most ``MAX_LABEL_FILE_BYTES``."""
+def parse_labels(text: str, source: str = "<labels>",
+                 max_images: int = MAX_LABELLED_IMAGES) -> list[LabelledImage]:
+    """Parse val.txt text. Blank lines and lines starting with ``#`` are skipped; a file name may
+    contain spaces (the class index is the last field). A UTF-8 BOM and CRLF line ends are
+    accepted; the class index must be plain ASCII digits (``int()`` would also take ``2_4_3``
+    and Arabic-Indic digits); a name that is absolute, leaves the image folder or holds a control
+    character (NUL) is refused, and so is one image listed twice in any spelling, and more than
+    ``max_images`` images. Raises LabelFileError naming the line (its text cut short)."""
+    parser = _LabelParser(source, max_images)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        parser.add(number, raw)
+    return parser.samples
+
+
+def read_labels(path: str | Path, max_images: int = MAX_LABELLED_IMAGES) -> list[LabelledImage]:
+    """Read a val.txt-style label file (see ``parse_labels``), streamed line by line: a regular
+    file (a FIFO or device would block or never end) of at most ``MAX_LABEL_FILE_BYTES``, lines
+    of at most ``MAX_LABEL_LINE_BYTES``, at most ``max_images`` images."""
     p = Path(path)
-    text = read_bounded_text(p, MAX_LABEL_FILE_BYTES, "label file", LabelFileError)
-    samples = parse_labels(text, str(p))
-    if not samples:
+    parser = _LabelParser(str(p), max_images)
+    with open_bounded(p, MAX_LABEL_FILE_BYTES, "label file", LabelFileError) as f:
+        number = 0
+        while True:
+            raw = f.readline(MAX_LABEL_LINE_BYTES + 1)
+            if not raw:
+                break
+            number += 1
+            if len(raw) > MAX_LABEL_LINE_BYTES:
+                raise LabelFileError(f"{p}:{number}: the line is longer than "
+                                     f"{MAX_LABEL_LINE_BYTES} bytes (a file name is at most "
+                                     f"4096); is this a label file?")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise LabelFileError(f"label file {p}:{number} is not UTF-8 text "
+                                     f"(byte {exc.start} of the line)") from None
+            parser.add(number, text)
+    if not parser.samples:
         raise LabelFileError(f"label file {p} lists no images (expected '<file name> <class index>' "
                              f"per line)")
-    return samples
+    return parser.samples
 
 
 @dataclass
@@ -143,6 +190,7 @@ class EvaluationReport:
     results: list[ImageResult]    # label file order
     workers: int = 1
     elapsed_s: float = 0.0
+    resize_mode: str | None = None  # how the images were fitted to the model input
 
     @property
     def evaluated(self) -> list[ImageResult]:
@@ -188,6 +236,7 @@ class EvaluationReport:
     def to_dict(self, per_image: bool = False) -> dict:
         d = {
             "model": self.model,
+            "resize_mode": self.resize_mode,
             "count": self.count,
             "listed": self.listed,
             "top1": self.top1,
@@ -222,9 +271,9 @@ def classify_one(classifier: Classifier, image_dir: Path, sample: LabelledImage)
 def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[LabelledImage],
              workers: int = 1, progress: Callable[[ImageResult], object] | None = None
              ) -> EvaluationReport:
-    """Classify every listed image and score it. ``workers`` > 1 runs that many threads, each with
-    its own clone of ``classifier`` (the given one is used by the first). ``progress`` is called in
-    the calling thread once per finished image."""
+    """Classify every listed image and score it. ``workers`` > 1 runs that many threads sharing
+    ``classifier`` (one model load). ``progress`` is called in the calling thread once per
+    finished image, in label-file order."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     image_dir = Path(image_dir)
@@ -235,18 +284,16 @@ def evaluate(classifier: Classifier, image_dir: str | Path, samples: Sequence[La
                                  f"{classifier.model_name} ({num_classes} classes)")
     check_images(image_dir, samples)
     workers = max(1, min(workers, len(samples)))
-    results: list[ImageResult | None] = [None] * len(samples)
+    results: list[ImageResult] = []
     start = time.perf_counter()
-    if workers == 1:
-        for i, sample in enumerate(samples):
-            result = results[i] = classify_one(classifier, image_dir, sample)
-            if progress:
-                progress(result)
-    else:
-        _evaluate_threads(classifier, image_dir, samples, workers, results, progress)
+    for result in ordered_map(lambda sample: classify_one(classifier, image_dir, sample), samples,
+                              workers, name="evaluate"):
+        results.append(result)
+        if progress:
+            progress(result)
     elapsed = time.perf_counter() - start
-    return EvaluationReport(classifier.model_name, len(samples),
-                            [r for r in results if r is not None], workers, elapsed)
+    return EvaluationReport(classifier.model_name, len(samples), results, workers, elapsed,
+                            classifier.preprocessor.mode)
 
 
 def check_images(image_dir: Path, samples: Sequence[LabelledImage]) -> None:
@@ -269,51 +316,6 @@ def check_images(image_dir: Path, samples: Sequence[LabelledImage]) -> None:
     if samples and not seen:
         raise EvaluationError(f"none of the {len(samples)} images listed is in {image_dir} "
                               f"(first: {samples[0].name!r}); is --images the right folder?")
-
-
-def _evaluate_threads(classifier: Classifier, image_dir: Path, samples: Sequence[LabelledImage],
-                      workers: int, results: list, progress) -> None:
-    # clones load the model in the calling thread, so a load error surfaces here, not in a worker
-    clones = [classifier] + [classifier.clone() for _ in range(workers - 1)]
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in range(len(samples)):
-        todo.put(i)
-    done: queue.SimpleQueue = queue.SimpleQueue()
-
-    def work(clf: Classifier) -> None:
-        while True:
-            try:
-                i = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put((i, classify_one(clf, image_dir, samples[i])))
-            except BaseException as exc:  # a bug, not a bad image: hand it to the caller
-                done.put((i, exc))
-                return
-
-    threads = [threading.Thread(target=work, args=(c,), name=f"evaluate-{k}", daemon=True)
-               for k, c in enumerate(clones)]
-    for t in threads:
-        t.start()
-    try:
-        for _ in range(len(samples)):
-            i, outcome = done.get()
-            if isinstance(outcome, BaseException):
-                raise outcome
-            results[i] = outcome
-            if progress:
-                progress(outcome)
-    finally:
-        while True:  # let the other workers finish quickly after an error
-            try:
-                todo.get_nowait()
-            except queue.Empty:
-                break
-        for t in threads:
-            t.join()
-        for c in clones[1:]:
-            c.close()
 
 
 __all__ = ["EvaluationError", "EvaluationReport", "ImageResult", "LabelFileError", "LabelledImage", "TOP_K",

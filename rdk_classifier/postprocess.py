@@ -1,4 +1,9 @@
-"""Raw model output -> probabilities -> top-k. The last stage of the one path."""
+"""Raw model output -> probabilities -> top-k. The last stage of the one path.
+
+Called once per frame on ~1000 values, so the fixed cost per call (numpy dispatch, temporaries)
+matters more than the arithmetic: one float64 sum finds non-finite values (NaN/inf make it
+non-finite) and tells a probability vector, and the copy is made only when one is needed.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +31,19 @@ def softmax(values: np.ndarray) -> np.ndarray:
 
 
 def to_probabilities(raw: np.ndarray) -> np.ndarray:
-    """Flatten to float32 and apply softmax unless the values already are probabilities."""
-    values = np.asarray(raw, dtype=np.float32).reshape(-1).copy()
-    if not np.all(np.isfinite(values)):
-        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
-        raise ModelOutputError(f"model output has {bad} NaN or infinite values of {values.size}; "
-                          f"frame skipped")
-    return values if is_probability_vector(values) else softmax(values)
+    """Flatten to float32 and apply softmax unless the values already are probabilities.
+    The result is a new array (``raw`` is never modified)."""
+    values = np.asarray(raw, dtype=np.float32).reshape(-1)
+    total = float(values.sum(dtype=np.float64))  # NaN or inf when any value is (checked below)
+    if not np.isfinite(total):
+        finite = np.isfinite(values)
+        if not finite.all():
+            bad = int(values.size - np.count_nonzero(finite))
+            raise ModelOutputError(f"model output has {bad} NaN or infinite values of "
+                                   f"{values.size}; frame skipped")
+    if values.size and abs(total - 1.0) <= SUM_TOLERANCE and values.min() >= -NEGATIVE_TOLERANCE:
+        return values.copy()
+    return softmax(values)  # a new array: ``values - max``
 
 
 def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

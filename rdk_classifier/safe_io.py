@@ -164,6 +164,15 @@ def write_text(path: PathLike, text: str, **kwargs) -> Path:
     return Path(path)
 
 
+def copy_file(source: PathLike, path: PathLike, **kwargs) -> Path:
+    """Copy the regular file ``source`` to ``path`` atomically (see ``atomic_open`` for the
+    keyword arguments), streamed in 1 MB blocks: a model of any size costs no more memory."""
+    with open_bounded(Path(source), 1 << 62, "file to copy") as src, \
+            atomic_open(path, "wb", **kwargs) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return Path(path)
+
+
 def ensure_directory(path: PathLike, what: str = "output folder") -> Path:
     """Create a folder (and its parents); OutputError with one line when that is impossible."""
     p = Path(path)
@@ -181,24 +190,80 @@ def ensure_directory(path: PathLike, what: str = "output folder") -> Path:
 @contextlib.contextmanager
 def exclusive_claim(path: PathLike, what: str = "output") -> Iterator[Path]:
     """Hold an exclusive lock on ``path`` (via ``<dir>/.<name>.lock``) while the block runs, so a
-    second run with the same output fails at once instead of racing the first. The lock file is
-    left in place (removing it would let a third run lock a different inode)."""
+    second run with the same output fails at once instead of racing the first.
+
+    The lock file is removed when the block ends, while still locked. A run that opened the old
+    lock file before it was removed sees, once it holds the lock, that the name no longer leads to
+    the file it locked, and starts over on the new one: two runs never hold different inodes."""
     p = Path(path)
     lock = p.with_name(f".{p.name}.lock")
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                     0o644)
-    except OSError as exc:
-        raise OutputError(f"cannot claim {what} {p}: {lock}: {exc.strerror or exc}") from None
-    try:
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        try:
+            fd = os.open(lock, flags, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot claim {what} {p}: {lock}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise OutputError(f"{what} {p} is being written by another process (lock {lock}); "
                               f"wait for it or choose another path") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.lstat(lock))
+        except OSError:  # removed by the run that held it before us
+            same = False
+        if same:
+            break
+        os.close(fd)
+    else:  # pragma: no cover - a hundred removals in a row: someone deletes it on purpose
+        raise OutputError(f"cannot claim {what} {p}: {lock} keeps disappearing")
+    try:
         yield p
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
         os.close(fd)
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def exchange_paths(a: PathLike, b: PathLike) -> bool:
+    """Swap two existing entries atomically (Linux ``renameat2(RENAME_EXCHANGE)``): a reader sees
+    the old or the new one under each name, never none. False where the system cannot (not Linux,
+    an old kernel or C library, a file system without it); the caller then falls back."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(a))
+
+
+def _swap_in(new: Path, final: Path, parking: Path) -> None:
+    """Put the complete folder ``new`` at ``final`` (an existing folder): exchanged atomically
+    where the system can; else the old one is renamed to ``parking`` first and put back if the
+    second rename fails. Afterwards the old folder is at ``new`` (exchange) or ``parking``."""
+    if exchange_paths(new, final):
+        return
+    os.rename(final, parking)
+    try:
+        os.rename(new, final)
+    except BaseException:
+        os.rename(parking, final)
+        raise
 
 
 @contextlib.contextmanager
@@ -206,7 +271,9 @@ def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[Pa
                      what: str = "output") -> Iterator[Path]:
     """A hidden empty folder beside ``path``; the block fills ``<yielded>/<name>`` (which does
     not exist yet, for writers that insist on creating it), and on success it is renamed to
-    ``path``. On failure or interruption everything staged is removed. Holds ``exclusive_claim``.
+    ``path`` (with ``force``, swapped with the old folder, which is then removed). On failure or
+    interruption everything staged is removed and an old folder is untouched. Holds
+    ``exclusive_claim``.
     """
     final = check_output(path, force=force, inputs=inputs, what=what, directory=True)
     with exclusive_claim(final, what):
@@ -222,41 +289,80 @@ def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[Pa
                 raise OutputError(f"{what} {final} was not written")
             check_output(final, force=force, what=what, directory=True)  # again: late arrivals
             if force and os.path.lexists(final):
-                old = stage / ".replaced"
-                os.rename(final, old)
-            os.rename(inner, final)
+                _swap_in(inner, final, stage / ".replaced")
+            else:
+                os.rename(inner, final)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def replace_directory(path: PathLike, *, force: bool = False, inputs: Iterable[PathLike] = (),
+                      what: str = "output folder") -> Iterator[Path]:
+    """The new version of folder ``path``, built completely before it replaces anything.
 
-def read_bounded_text(path: str | Path, max_bytes: int, what: str,
-                      error: type[Exception] = OutputError) -> str:
-    """The UTF-8 text of a regular file of at most ``max_bytes`` (BOM removed), for every small
-    input file a user names (class names, ground truth, boxes). Opened without blocking and checked
-    with fstat, so a FIFO, a device (/dev/zero) or a directory is refused with ``error`` instead of
-    hanging or exhausting memory."""
+    Yields an empty hidden folder beside ``path``; when the block ends normally it becomes
+    ``path``: renamed into place, or (an existing folder, only with ``force``) swapped with the
+    old one atomically, then the old one is deleted. Until that moment the old folder is whole
+    and untouched: an error, Ctrl-C or SIGTERM in the block leaves it as it was and removes the
+    stage (SIGKILL leaves a hidden ``.<name>.*.partial`` beside it, never a half-old folder).
+    Refused like every output: a symlink, a file in the way, an input of the command, an existing
+    folder without ``force``; and a second writer of the same folder (``exclusive_claim``)."""
+    with staged_directory(path, force=force, inputs=inputs, what=what) as inner:
+        inner.mkdir()
+        yield inner
+
+@contextlib.contextmanager
+def open_bounded(path: str | Path, max_bytes: int, what: str,
+                 error: type[Exception] = OutputError, limit_hint: str = "") -> Iterator[IO[bytes]]:
+    """A binary file object of a regular file of at most ``max_bytes``, for every input a user
+    names. Opened without blocking and checked with fstat, so a FIFO, a device (/dev/zero) or a
+    directory is refused with ``error`` instead of hanging or exhausting memory; a file over the
+    limit is refused by its size before a byte is read. ``limit_hint`` names the option that
+    changes the limit (added to the refusal)."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise error(f"cannot read {what} {path}: "
+                    f"{getattr(exc, 'strerror', None) or exc}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise error(f"{what} {path} is not a regular file")
         if st.st_size > max_bytes:
-            raise error(f"{what} {path} has {st.st_size} bytes; the limit is {max_bytes}")
+            raise error(f"{what} {path} has {st.st_size} bytes; the limit is {max_bytes}"
+                        + (f" ({limit_hint})" if limit_hint else ""))
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
+            yield f
     finally:
         os.close(fd)
+
+
+def read_bounded_bytes(path: str | Path, max_bytes: int, what: str,
+                       error: type[Exception] = OutputError, limit_hint: str = "") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (see ``open_bounded``); a file that
+    grows past the limit while it is read is refused too."""
+    with open_bounded(path, max_bytes, what, error, limit_hint) as f:
+        data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise error(f"{what} {path} is larger than {max_bytes} bytes")
+        raise error(f"{what} {path} is larger than {max_bytes} bytes"
+                    + (f" ({limit_hint})" if limit_hint else ""))
+    return data
+
+
+def read_bounded_text(path: str | Path, max_bytes: int, what: str,
+                      error: type[Exception] = OutputError, limit_hint: str = "") -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes`` (BOM removed), for every small
+    input file a user names (class names, boxes, manifests); see ``open_bounded``."""
+    data = read_bounded_bytes(path, max_bytes, what, error, limit_hint)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
-__all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "ensure_directory",
-           "exclusive_claim", "read_bounded_text", "staged_directory", "write_bytes", "write_text"]
+__all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "copy_file",
+           "ensure_directory",
+           "exchange_paths", "exclusive_claim", "open_bounded", "read_bounded_bytes",
+           "read_bounded_text", "replace_directory", "staged_directory", "write_bytes",
+           "write_text"]

@@ -15,7 +15,8 @@ They follow D-Robotics' own sources attribute by attribute (read there, written 
   checks ``libdnn.so``; the PyPI build checks ``libhbucp.so``).
 * ``pyeasy_dnn`` as x5-hobot-spdev ``src/python/dnn_python.cpp`` implements it: ``load(path)`` ->
   list of ``Model`` (``name`` = the name inside the .bin, ``inputs``, ``outputs``,
-  ``estimate_latency``, ``forward(arg, core_id=0, priority=0)``; core_id 0 = any, 1 = core 0).
+  ``estimate_latency``, ``forward(arg, core_id=0, priority=0)``; core_id is hbDNN's core mask:
+  0 = any, 1 << k = core k).
   A failing ``load``/``forward`` sets a RuntimeError and returns None, which Python turns into
   ``SystemError`` with that RuntimeError as its cause. Tensor ``properties`` (a new object on each
   access): ``tensor_type`` / ``dtype`` strings ("NV12", "uint8", "float32", "int32"), ``layout``
@@ -324,6 +325,18 @@ class Tensor:
         return self._make_properties()
 
 
+def _raw_prefix(arr: np.ndarray, nbytes: int) -> np.ndarray:
+    """``nbytes`` bytes from an array's data pointer, as the real binding's memcpy reads them
+    (whatever the strides; the bytes must lie in the array's base buffer)."""
+    base = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    start = arr.ctypes.data - base.ctypes.data
+    assert 0 <= start and start + nbytes <= base.nbytes, "would read past the array's buffer"
+    return np.frombuffer((ctypes.c_uint8 * nbytes).from_address(arr.ctypes.data),
+                         np.uint8).copy()
+
+
 def _pyeasy_error(function: str, message: str) -> SystemError:
     """What CPython raises when a C function sets an error and still returns None."""
     err = SystemError(f"<built-in function {function}> returned a result with an exception set")
@@ -335,8 +348,18 @@ def make_pyeasy_dnn(height: int = 224, width: int = 224, num_classes: int = 1000
                     quant: str = "none", layout: str = "NCHW", output_shape: str = "NCHW",
                     output_aligned: tuple | None = None, tail_dims: tuple = (0, 0),
                     shape_mode: str = "pointer", fail_load: bool = False,
-                    fail_forward: bool = False) -> types.ModuleType:
+                    fail_forward: bool = False, bpu_cores: int = 1) -> types.ModuleType:
     """A module object that stands in for ``pyeasy_dnn``.
+
+    ``forward`` does with its argument what the real binding did on the libdnn emulator
+    (test/test_bpu_vendor_emulated.py; each behaviour has a test in
+    test/test_bpu_doubles_observed.py): an ndarray's ELEMENT COUNT of bytes is copied from its
+    data pointer whatever its dtype, shape or strides into the model's input memory (which keeps
+    its bytes between calls); a list/tuple is converted to uint8 item by item; anything else is
+    skipped with "arg_obj is NOT a container." on stdout and the model runs on the stale input.
+    ``core_id`` is hbDNN's core mask: 0 any, 1 << k core k; a core the chip (``bpu_cores``
+    cores) lacks fails the forward. ``load`` keeps every Model alive for good (``models``), as the
+    real one leaks a reference to each.
 
     ``quant`` "none" (float32 output) / "per_tensor" / "per_channel" (int32 times scale_data; no
     zero point). ``output_shape`` "NCHW" -> (1, n, 1, 1) in ``layout`` order, "NC" -> (1, n).
@@ -370,18 +393,27 @@ def make_pyeasy_dnn(height: int = 224, width: int = 224, num_classes: int = 1000
                 shape_mode))]
             self.outputs = [Tensor("output", self._output_properties)]
             self.forward_calls: list[dict] = []
+            self._memory = np.zeros(height * width * 3 // 2, np.uint8)  # the input sysMem
 
         def _output_properties(self) -> TensorProperties:
             return TensorProperties(out_type, out_type, layout, valid, aligned, scale, shape_mode)
 
         def forward(self, arg, core_id: int = 0, priority: int = 0):
-            assert isinstance(arg, np.ndarray) and arg.dtype == np.uint8
-            assert arg.flags.c_contiguous and arg.ndim == 1
-            assert arg.size == height * width * 3 // 2, arg.size
-            if fail_forward:
+            if isinstance(arg, np.ndarray):
+                data = _raw_prefix(arg, arg.size)  # element count as a byte count
+            elif isinstance(arg, (list, tuple)):
+                data = (np.concatenate([np.asarray(a).astype(np.uint8).reshape(-1) for a in arg])
+                        if arg else np.zeros(0, np.uint8))
+            else:
+                print("arg_obj is NOT a container.")
+                data = np.zeros(0, np.uint8)
+            # the real binding copies without a bound: more bytes would overrun its heap buffer
+            assert data.size <= self._memory.size, "the real pyeasy_dnn would overrun its buffer"
+            self._memory[: data.size] = data
+            if fail_forward or not 0 <= core_id < (1 << bpu_cores):
                 raise _pyeasy_error("forward", "forward execution failed.")
             self.forward_calls.append({"core_id": core_id, "priority": priority})
-            values = _device_values(arg, num_classes, quant, zero_point=False)
+            values = _device_values(self._memory, num_classes, quant, zero_point=False)
             device = _aligned_buffer(values, valid, aligned)
             count = math.prod(dims4)
             buf = device[:count].copy() if count <= device.size else np.concatenate(
@@ -462,3 +494,69 @@ def install_wrong_board_hbm_runtime(monkeypatch) -> WrongBoardFinder:
     monkeypatch.delitem(sys.modules, "hbm_runtime", raising=False)
     monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
     return finder
+
+
+# ----------------------------------------------------------------------------- S-series hbm_runtime
+# The RDK S100 / S100P / S600 build of hbm_runtime (the PyPI wheel's, libhbucp.so), as the zoo's
+# rdk_s samples drive it (samples/vision/{mobilenetv2,resnet18}/runtime/python/*.py,
+# utils/py_utils/preprocess.py; read there, written here): an ``.hbm`` only; TWO inputs, Y
+# (1, H, W, 1) and UV (1, H/2, W/2, 2) uint8, fed as ``run({model: {y_name: y, uv_name: uv}})``;
+# H, W = input_shapes[model][input_names[0]][1], [2]; input strides as hrt_model_exec is given
+# them for such a model (Y: H*W, W, 1, 1; UV: H*W/2, W, 2, 1); a float32 (1, 1000) output
+# (the S MobileNetV2 conversion README: "Y [1,224,224,1], UV [1,112,112,2], F32 [1,1000]").
+# The input NAMES are not published: they are parameters here, and the backend must not need them.
+
+def make_hbm_runtime_s(height: int = 224, width: int = 224, num_classes: int = 1000,
+                       quant: str = "none", input_names: tuple = ("input_y", "input_uv"),
+                       order: str = "y_first", **kwargs) -> types.ModuleType:
+    """A module object that stands in for the S-series ``hbm_runtime``. ``order``: "y_first" or
+    "uv_first" (the order of ``input_names``). Other keyword arguments as ``make_hbm_runtime``.
+    ``run`` checks the two tensors (names, shapes, dtype, contiguity), keeps them in
+    ``inputs_seen`` as ``{name: copy}``, and computes the output from the NV12 they make up, so
+    ``expected_scores(nv12, ...)`` of the packed frame is the right answer."""
+    module = make_hbm_runtime(height, width, num_classes, quant, output_shape="NC",
+                              accepts=".hbm", **kwargs)
+    base = module.HB_HBMRuntime
+    y_name, uv_name = input_names
+    names = [y_name, uv_name] if order == "y_first" else [uv_name, y_name]
+    shapes = {y_name: [1, height, width, 1], uv_name: [1, height // 2, width // 2, 2]}
+    strides = {y_name: [height * width, width, 1, 1],
+               uv_name: [height * width // 2, width, 2, 1]}
+
+    class HB_HBMRuntime(base):  # type: ignore[misc,valid-type]  # noqa: N801 - the real name
+        def __init__(self, path: str) -> None:
+            super().__init__(path)
+            name = self.model_names[0]
+            self.input_counts = {name: 2}
+            self.input_names = {name: list(names)}
+            self.input_descs = {name: {n: "" for n in names}}
+            self.input_shapes = {name: {n: list(shapes[n]) for n in names}}
+            self.input_dtypes = {name: {n: hbDNNDataType.U8 for n in names}}
+            self.input_quants = {name: {n: QuantParams(
+                hbDNNQuantiType.NONE, np.array([], np.float32), np.array([], np.int32), 0)
+                for n in names}}
+            self.input_strides = {name: {n: list(strides[n]) for n in names}}
+            self.inputs_seen_s: list[dict] = []
+
+        def run(self, inputs, **kw) -> dict:
+            name = self.model_names[0]
+            feed = inputs[name]
+            assert set(feed) == {y_name, uv_name}, sorted(feed)
+            y, uv = feed[y_name], feed[uv_name]
+            for tensor, shape in ((y, shapes[y_name]), (uv, shapes[uv_name])):
+                assert isinstance(tensor, np.ndarray) and tensor.dtype == np.uint8, tensor.dtype
+                assert tensor.shape == tuple(shape), (tensor.shape, shape)
+                assert tensor.flags.c_contiguous
+            self.inputs_seen_s.append({y_name: y.copy(), uv_name: uv.copy()})
+            packed = np.concatenate([y.reshape(-1), uv.reshape(-1)])
+            return super().run({name: {"input": packed}}, **kw)
+
+    module.HB_HBMRuntime = HB_HBMRuntime
+    module.__doc__ = "TEST DOUBLE of the S-series hbm_runtime (test/bpu_doubles.py)"
+    return module
+
+
+def install_hbm_runtime_s(monkeypatch, **kwargs) -> types.ModuleType:
+    module = make_hbm_runtime_s(**kwargs)
+    monkeypatch.setitem(sys.modules, "hbm_runtime", module)
+    return module

@@ -233,7 +233,7 @@ def test_an_interrupt_midway_leaves_nothing_and_a_rerun_works(classified, tmp_pa
     with pytest.raises(KeyboardInterrupt):
         classify_bag(classified[0] / "in", tmp_path / "out",
                      classifier=FailingOn({4}, KeyboardInterrupt()))
-    assert [p.name for p in tmp_path.iterdir()] == [".out.lock"]  # no partial bag, no stage
+    assert list(tmp_path.iterdir()) == []  # no partial bag, no stage, no lock file
     report = classify_bag(classified[0] / "in", tmp_path / "out", on_skip=lambda s: None)
     assert report.total_classified == 12
 
@@ -324,6 +324,7 @@ def test_cli(classified, tmp_path, capsys):
     assert captured.err.count("skipped:") == 2 and JPEG in captured.err
     assert f"{RAW} -> {RAW}/classification: 4 Classification messages" in captured.out
     assert "8 classified, 2 skipped" in captured.out
+    assert "resize center_crop, " in captured.out  # the default model's own resize mode
     _, out = read_output(tmp_path / "cli")
     assert len(out[RAW + "/classification"]) == 4 and len(out[JPEG + "/classification"]) == 4
     args = parser.parse_args(["bag", str(base / "in"), "--out", str(tmp_path / "cli")])

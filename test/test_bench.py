@@ -120,9 +120,25 @@ def test_cli_text_and_bad_options(capsys):
                  "--backend", "cpu"]) == 0
     out, _ = capsys.readouterr()
     assert "latency ms:" in out and "FPS:" in out and "preprocess" in out
-    assert main(["bench", "--threads", "0"]) == 2
+    for bad in ("--threads", "0"), ("--threads", "65"), ("--cpu-threads", "0"), ("--frames", "0"):
+        with pytest.raises(SystemExit):  # argparse: the same ranges as the node's parameters
+            main(["bench", *bad])
     with pytest.raises(SystemExit):
         main(["bench", "--size", "321x240"])
     assert main(["bench", "--frames", "1", "--size", "64x48", "--image", "/no/such.png",
                  "--backend", "cpu"]) == 2
     assert "no such image file" in capsys.readouterr().err
+
+
+def test_model_only_is_the_network_on_a_ready_input(classifier):
+    rep = run_benchmark(classifier, threads=2, frames=6, warmup=1, encoding="jpeg", size=SMALL)
+    d = rep.to_dict()
+    assert d["shared_model"] is True  # ONNX Runtime: one session for both threads
+    mo = d["model_only"]
+    assert mo["frames"] == 6 and mo["fps"] > 0
+    assert 0 < mo["latency_ms"]["min"] <= mo["latency_ms"]["p50"] <= mo["latency_ms"]["max"]
+    # what model_only times is the backend's own answer for that frame's input
+    from rdk_classifier.benchmark import model_only_call
+    nv12 = classifier.preprocessor.from_encoded(make_frames(*SMALL, "jpeg")[0])
+    out = np.asarray(model_only_call(classifier.backend)(nv12)()).reshape(-1)
+    np.testing.assert_array_equal(out, classifier.backend.infer(nv12))

@@ -73,6 +73,7 @@ _json = st.recursive(
     max_leaves=30)
 
 
+@pytest.mark.slow  # ~15 s, nearly all of it hypothesis drawing recursive JSON
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_json)
 def test_fuzz_any_json_value(value):

@@ -21,7 +21,8 @@ import pytest
 import bpu_doubles as doubles
 from rdk_classifier.backends import bpu
 from rdk_classifier.backends.base import InputSpec
-from rdk_classifier.errors import BackendUnavailableError, FrameSizeError, ModelError
+from rdk_classifier.errors import (BackendUnavailableError, FrameSizeError, ModelError,
+                                   SocMismatchError)
 
 
 @pytest.fixture(autouse=True)
@@ -234,7 +235,7 @@ def test_hbm_runtime_run_error_is_a_model_error(monkeypatch, model_file):
 # ----------------------------------------------------------------------------- cores (3)
 
 @pytest.mark.parametrize("core, pyeasy_core_id, hbm_cores", [(-1, 0, None), (0, 1, [0]),
-                                                             (2, 3, [2])])
+                                                             (2, 4, [2])])
 def test_core_mapping(core, pyeasy_core_id, hbm_cores):
     assert bpu.map_core(core, "pyeasy_dnn") == pyeasy_core_id
     assert bpu.map_core(core, "hbm_runtime") == hbm_cores
@@ -503,3 +504,152 @@ def test_odd_input_size_from_model_is_rejected(monkeypatch, model_file):
     doubles.install_pyeasy_dnn(monkeypatch, height=225, width=224)
     with pytest.raises(ModelError, match="even"):
         bpu.BpuBackend(model_file)
+
+
+# ----------------------------------------------------------------------------- S-series contract
+# RDK S100 / S600 .hbm models take Y (1, H, W, 1) + UV (1, H/2, W/2, 2) (see bpu_doubles.py,
+# make_hbm_runtime_s). The backend must find that out from the model's own inputs.
+
+PHOTOS = __import__("pathlib").Path(__file__).resolve().parent / "data" / "photos"
+
+
+@pytest.fixture
+def hbm_file(tmp_path):
+    path = tmp_path / "mobilenetv2_224x224_nv12.hbm"
+    path.write_bytes(b"not a real model; the doubles only check that it exists")
+    return path
+
+
+def _vendor_planes(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Y and UV as the zoo's rdk_s preprocessing makes them from a resized BGR image: OpenCV
+    I420, then U and V interleaved, with batch and channel axes (written from its description)."""
+    import cv2
+
+    h, w = bgr.shape[:2]
+    i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    y = i420[: h * w].reshape(1, h, w, 1)
+    u = i420[h * w: h * w * 5 // 4].reshape(h // 2, w // 2)
+    v = i420[h * w * 5 // 4:].reshape(h // 2, w // 2)
+    return y, np.stack((u, v), axis=-1)[np.newaxis]
+
+
+@pytest.mark.parametrize("order", ["y_first", "uv_first"])
+@pytest.mark.parametrize("photo, size", [("coffee.png", (224, 224)), ("chelsea.png", (256, 192))])
+def test_s_series_y_uv_are_the_exact_split_of_our_nv12(monkeypatch, hbm_file, order, photo, size):
+    from rdk_classifier import frames
+
+    h, w = size
+    hbm = doubles.install_hbm_runtime_s(monkeypatch, height=h, width=w, order=order,
+                                        input_names=("data_y", "data_uv"))
+    backend = bpu.BpuBackend(hbm_file)
+    assert backend.input_contract == "nv12_y_uv" and backend.input_spec == InputSpec(h, w)
+    bgr = frames.resize_bgr(frames.load_image(PHOTOS / photo), (h, w), "letterbox")
+    nv12 = frames.bgr_to_nv12(bgr).reshape(-1)
+    scores = backend.infer(nv12)
+    np.testing.assert_array_equal(scores, doubles.expected_scores(nv12, 1000, "none"))
+    fed = hbm.instances[0].inputs_seen_s[-1]
+    assert fed["data_y"].shape == (1, h, w, 1) and fed["data_uv"].shape == (1, h // 2, w // 2, 2)
+    assert fed["data_y"].tobytes() + fed["data_uv"].tobytes() == nv12.tobytes()
+    y, uv = _vendor_planes(bgr)
+    np.testing.assert_array_equal(fed["data_y"], y)
+    np.testing.assert_array_equal(fed["data_uv"], uv)
+    assert fed["data_uv"][0, 0, 0, 0] == nv12[h * w] and fed["data_uv"][0, 0, 0, 1] == nv12[h * w + 1]
+
+
+def test_s_series_feed_is_views_on_the_frame(monkeypatch, hbm_file):
+    doubles.install_hbm_runtime_s(monkeypatch)
+    backend = bpu.BpuBackend(hbm_file)
+    nv12 = random_nv12()
+    feed = backend.hbm_feed(nv12)
+    assert all(np.shares_memory(t, nv12) for t in feed.values())
+
+
+def test_x5_contract_is_still_one_packed_input(monkeypatch, model_file):
+    doubles.install_hbm_runtime(monkeypatch)
+    backend = bpu.BpuBackend(model_file)
+    assert backend.input_contract == "packed_nv12"
+    assert list(backend.hbm_feed(random_nv12())) == ["input"]
+
+
+@pytest.mark.parametrize("names, shapes", [
+    (["a", "b", "c"], {"a": (1, 224, 224, 1), "b": (1, 112, 112, 2), "c": (1, 10)}),
+    (["y", "uv"], {"y": (1, 224, 224, 1), "uv": (1, 224, 224, 2)}),
+    (["y", "uv"], {"y": (1, 224, 224, 1), "uv": (1, 112, 112, 1)}),
+    (["y", "uv"], {"y": (1, 3, 224, 224), "uv": (1, 112, 112, 2)}),
+])
+def test_inputs_that_are_neither_contract_are_refused_with_the_shapes(names, shapes):
+    with pytest.raises(ModelError) as err:
+        bpu.hbm_input_contract(names, shapes, "m.hbm")
+    message = str(err.value)
+    assert all(repr(n) in message for n in names) and "Y (1, H, W, 1)" in message
+
+
+def test_describe_reports_the_contract_and_both_inputs(monkeypatch, hbm_file):
+    doubles.install_hbm_runtime_s(monkeypatch, height=96, width=128)
+    info = bpu.BpuBackend(hbm_file).describe()
+    assert info["input_contract"] == "nv12_y_uv" and info["input_size"] == [96, 128]
+    props = info["properties"]
+    assert props["input_shapes"][doubles.BIN_MODEL_NAME] == {
+        "input_y": [1, 96, 128, 1], "input_uv": [1, 48, 64, 2]}
+    json.dumps(info)
+
+
+@pytest.mark.parametrize("soc, why", [
+    ("x5", "built for the S series"),  # an .hbm on an X5
+    ("s600", r"RDK S100 \(nash-e\)"),  # an S100 file on an S600
+])
+def test_a_file_of_another_chip_is_refused_before_the_runtime(monkeypatch, tmp_path, soc, why):
+    hbm = doubles.install_hbm_runtime_s(monkeypatch)
+    path = tmp_path / "rdk_s100" / "mobilenetv2_224x224_nv12.hbm"
+    path.parent.mkdir()
+    path.write_bytes(b"x")
+    with pytest.raises(SocMismatchError, match=why):
+        bpu.BpuBackend(path, soc=soc)
+    assert hbm.instances == []
+
+
+def test_a_bin_on_an_s_series_board_is_refused(monkeypatch, model_file):
+    hbm = doubles.install_hbm_runtime(monkeypatch)
+    with pytest.raises(SocMismatchError, match="built for the RDK X5"):
+        bpu.BpuBackend(model_file, soc="s100")
+    assert hbm.instances == []
+
+
+def test_the_contract_must_be_the_boards(monkeypatch, tmp_path):
+    # a one-input (X5-style) model in an .hbm, on an S100: the runtime opens it, the contract
+    # tells it is not an S-series zoo model
+    doubles.install_hbm_runtime(monkeypatch, accepts=".hbm")
+    path = tmp_path / "odd_224x224_nv12.hbm"
+    path.write_bytes(b"x")
+    with pytest.raises(SocMismatchError, match="packed_nv12 input contract.*RDK S100"):
+        bpu.BpuBackend(path, soc="s100")
+    doubles.install_hbm_runtime_s(monkeypatch)
+    assert bpu.BpuBackend(path, soc="s100").input_contract == "nv12_y_uv"
+
+
+def test_pyeasy_dnn_never_gets_the_y_uv_contract(monkeypatch, model_file):
+    doubles.install_pyeasy_dnn(monkeypatch)
+    assert bpu.BpuBackend(model_file).input_contract == "packed_nv12"
+
+
+def test_the_one_path_runs_an_s600_zoo_model(monkeypatch, model_dirs):
+    """zoo name -> this chip's .hbm -> Y + UV -> scores: Classifier.from_config on an S600."""
+    from rdk_classifier.classifier import Classifier, ClassifierConfig
+
+    system, _ = model_dirs
+    (system / "resnet18_224x224_nv12.hbm").write_bytes(b"x")
+    (system / "resnet18_224x224_nv12.bin").write_bytes(b"x")
+    hbm = doubles.install_hbm_runtime_s(monkeypatch, quant="per_tensor")
+    clf = Classifier.from_config(ClassifierConfig(model="ResNet18", backend="bpu", soc="s600"))
+    try:
+        assert clf.backend.input_contract == "nv12_y_uv" and clf.backend.soc == "s600"
+        assert clf.backend.path.suffix == ".hbm"
+        result = clf.classify_file(PHOTOS / "coffee.png")
+        fed = hbm.instances[0].inputs_seen_s[-1]
+        nv12 = np.concatenate([fed["input_y"].reshape(-1), fed["input_uv"].reshape(-1)])
+        scores = doubles.expected_scores(nv12, 1000, "per_tensor")
+        assert result.top[0].class_id == int(np.argmax(scores))
+    finally:
+        clf.close()
+    with pytest.raises(SocMismatchError, match="no build for the RDK S600"):
+        Classifier.from_config(ClassifierConfig(model="RepVGG_A0", backend="bpu", soc="s600"))

@@ -32,7 +32,8 @@ def test_classify_boxes_json(tmp_path, classifier):
     proc = run_cli("classify", str(image), "--boxes", str(boxes), "--json", "--backend", "cpu")
     assert proc.returncode == 1  # the last box lies outside the image
     (obj,) = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert set(obj) == {"source", "model", "top", "timing_ms", "boxes"} and len(obj["top"]) == 5
+    assert set(obj) == {"source", "model", "resize_mode", "top", "timing_ms", "boxes"}
+    assert len(obj["top"]) == 5
     assert [b["box"]["x_offset"] for b in obj["boxes"]] == [r[0] for r in rects]
     for b, (x, y, w, h) in zip(obj["boxes"][:3], rects):
         by_hand = classifier.classify_image(np.ascontiguousarray(canvas[y:y + h, x:x + w]))

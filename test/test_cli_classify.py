@@ -28,7 +28,7 @@ def test_classify_json_one_object_per_image(tmp_path):
     objs = [json.loads(line) for line in lines]
     assert [Path(o["source"]).name for o in objs] == ["chelsea.png", "coffee.png", "imagenet_17_22.jpg"]
     for o in objs:
-        assert set(o) == {"source", "model", "top", "timing_ms"}
+        assert set(o) == {"source", "model", "resize_mode", "top", "timing_ms"}
         assert o["model"] == "EfficientNet_Lite0_int8"
         scores = [t["score"] for t in o["top"]]
         assert len(o["top"]) == 5 and scores == sorted(scores, reverse=True)
@@ -45,7 +45,8 @@ def test_classify_text_like_the_seed_log():
     proc = run_cli("classify", "--top-k", "3", str(PHOTOS_DIR / "coffee.png"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "model: EfficientNet_Lite0_int8 (cpu, efficientnet_lite0_int8.onnx)"
+    assert lines[0] == ("model: EfficientNet_Lite0_int8 (cpu, efficientnet_lite0_int8.onnx, "
+                        "resize center_crop)")
     assert lines[1].startswith(str(PHOTOS_DIR / "coffee.png")) and "inference" in lines[1]
     assert lines[2].startswith("  label 967, prob ") and lines[2].endswith("class espresso")
     assert len(lines) == 5
@@ -84,3 +85,27 @@ def test_classify_fp32_model_and_resize_mode():
 def test_classify_empty_folder(tmp_path):
     proc = run_cli("classify", str(tmp_path))
     assert proc.returncode == 1 and "no image files" in proc.stderr
+
+
+def test_workers_keep_the_output_of_one_worker(tmp_path):
+    """--workers 3 shares one model over threads; the lines (answers, bad files on stderr, order)
+    are those of one worker."""
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    args = ["classify", "--json", "--model", "EfficientNet_Lite0_fp32", str(IMAGENET_DIR),
+            str(bad), str(PHOTOS_DIR)]
+    one, three = run_cli(*args), run_cli(*args, "--workers", "3")
+    assert one.returncode == three.returncode == 1
+
+    def answers(proc):
+        return [(o["source"], [(t["class_id"], round(t["score"], 5)) for t in o["top"]])
+                for o in map(json.loads, proc.stdout.splitlines())]
+
+    a1, a3 = answers(one), answers(three)
+    assert len(a1) == len(list(IMAGENET_DIR.glob("*.jpg"))) + 2
+    assert a1 == a3
+    assert [s for s, _ in a3] == sorted(s for s, _ in a3 if "imagenet" in s) + \
+        [str(PHOTOS_DIR / "chelsea.png"), str(PHOTOS_DIR / "coffee.png")]
+    assert one.stderr.splitlines()[-1] == three.stderr.splitlines()[-1] == \
+        f"1 of {len(a1) + 1} images could not be classified"
+    assert run_cli("classify", "--workers", "0", str(bad)).returncode == 2

@@ -14,7 +14,7 @@ import bpu_doubles as doubles
 from rdk_classifier import doctor, zoo
 from rdk_classifier.backends import bpu
 from rdk_classifier.cli import main
-from rdk_classifier.errors import OutputExistsError
+from rdk_classifier.errors import OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,17 +162,17 @@ def test_write_report_refuses_a_symlink_and_a_missing_folder(tmp_path):
     victim.write_text("keep")
     link = tmp_path / "link.json"
     link.symlink_to(victim)
-    with pytest.raises(OutputExistsError):
-        doctor.write_report(link, "{}")
+    for force in (False, True):  # a symlink is never replaced nor written through
+        with pytest.raises(OutputError, match="symbolic link"):
+            doctor.write_report(link, "{}", force=force)
     dangling = tmp_path / "dangling.json"
     dangling.symlink_to(tmp_path / "nowhere")
-    with pytest.raises(OutputExistsError):
-        doctor.write_report(dangling, "{}")
+    with pytest.raises(OutputError, match="symbolic link"):
+        doctor.write_report(dangling, "{}", force=True)
     assert victim.read_text() == "keep" and not (tmp_path / "nowhere").exists()
-    with pytest.raises(OutputExistsError, match="does not exist"):
+    assert link.is_symlink() and dangling.is_symlink()
+    with pytest.raises(OutputError, match="does not exist"):
         doctor.write_report(tmp_path / "no" / "such.json", "{}")
-    doctor.write_report(link, "{}", force=True)  # replaces the link itself, not its target
-    assert victim.read_text() == "keep" and not link.is_symlink() and link.read_text() == "{}"
 
 
 # ----------------------------------------------------------------------------- environment
@@ -233,3 +233,63 @@ def test_wrong_board_runtime_is_reported_with_its_error(monkeypatch):
     entry = doctor.bpu_runtimes()[0]
     assert entry["module"] == "hbm_runtime" and entry["imports"] is False
     assert entry["error"].startswith("RuntimeError: Missing Horizon runtime libraries")
+
+
+# ----------------------------------------------------------------------------- S-series boards
+
+def test_doctor_on_an_s600_checks_its_hbm_and_the_y_uv_contract(monkeypatch, capsys, isolated):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s600")
+    (isolated / "resnet18_224x224_nv12.hbm").write_bytes(b"x")
+    (isolated / "resnet18_224x224_nv12.bin").write_bytes(b"x")  # an X5 file: not picked
+    doubles.install_hbm_runtime_s(monkeypatch)
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1")
+    report = json.loads(out)
+    chip = report["environment"]["board"]
+    assert (chip["soc"], chip["march"], chip["model_suffix"], chip["input_contract"]) == (
+        "s600", "nash-p", ".hbm", "nv12_y_uv")
+    assert chip["source"] == "$RDK_CLASSIFIER_SOC"
+    assert report["environment"]["board_models"]["present"] == ["ResNet18"]
+    part = report["bpu"]
+    assert part["model"] == "ResNet18" and part["path"].endswith(".hbm")
+    assert part["build"]["soc"] == "s600" and part["build"]["march"] == "nash-p"
+    entry = part["per_runtime"]["hbm_runtime"]
+    assert entry["input_contract"] == "nv12_y_uv"
+    shapes = entry["properties"]["properties"]["input_shapes"][doubles.BIN_MODEL_NAME]
+    assert shapes == {"input_y": [1, 224, 224, 1], "input_uv": [1, 112, 112, 2]}
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["bpu hbm_runtime: model loads"]["passed"]
+    assert checks["bpu hbm_runtime: input contract"]["passed"]
+    assert "RDK S600" in checks["bpu hbm_runtime: input contract"]["detail"]
+    assert entry["timing_ms"]["runs"] == 1 and code == 1  # the doubles are not a network
+    code, out, _ = run_cli(capsys, "--runs", "1")
+    assert "board      : RDK S600 (nash-p, .hbm models, nv12_y_uv input; $RDK_CLASSIFIER_SOC)" in out
+
+
+def test_doctor_on_an_s100_refuses_a_model_with_the_x5_contract(monkeypatch, capsys, isolated):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s100")
+    path = isolated / "custom_224x224_nv12.hbm"
+    path.write_bytes(b"x")
+    doubles.install_hbm_runtime(monkeypatch, accepts=".hbm")  # one packed input
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1", "--model", str(path))
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    failed = checks["bpu hbm_runtime: model loads"]
+    assert not failed["passed"] and "packed_nv12 input contract" in failed["detail"]
+    assert "RDK S100" in failed["detail"] and code == 1
+
+
+def test_doctor_on_an_s100_without_a_model_names_the_s_fetch(monkeypatch, capsys, isolated):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s100")
+    (isolated / "resnet18_224x224_nv12.bin").write_bytes(b"x")  # an X5 file does not count
+    doubles.install_hbm_runtime_s(monkeypatch)
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1")
+    check = json.loads(out)["checks"][-1]
+    assert check["name"] == "bpu: a model to check" and not check["passed"]
+    assert "no zoo .hbm" in check["detail"] and "--soc s100" in check["detail"]
+
+
+def test_doctor_off_board_says_so(monkeypatch, capsys):
+    monkeypatch.delenv("RDK_CLASSIFIER_SOC", raising=False)
+    chip = doctor.board()
+    if Path("/sys/class/boardinfo/soc_name").exists():
+        pytest.skip("this machine is an RDK board")
+    assert chip == {"soc": None, "source": "no /sys/class/boardinfo/soc_name (not an RDK board)"}

@@ -62,6 +62,21 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
         server: MirrorServer = self.server  # type: ignore[assignment]
         server.requests.append({"path": self.path, "range": self.headers.get("Range"),
                                 "if_range": self.headers.get("If-Range")})
+        if server.mode == "redirect_loop":
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if server.mode == "stall":  # headers, then silence longer than any test waits
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(CONTENT)))
+            self.end_headers()
+            self.wfile.write(CONTENT[:1000])
+            self.wfile.flush()
+            time.sleep(8)
+            return
         if server.mode == "redirect_ftp":
             self.send_response(302)
             self.send_header("Location", "ftp://127.0.0.1/evil.bin")
@@ -99,8 +114,14 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
                 return
             status = 206
         payload = body[start:]
+        if server.mode == "gzip":
+            import gzip
+
+            payload = gzip.compress(payload)
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
+        if server.mode == "gzip":
+            self.send_header("Content-Encoding", "gzip")
         if server.validator:
             self.send_header("ETag", etag)
         if server.mode == "huge":
@@ -552,3 +573,59 @@ def test_a_bpu_model_info_without_bin_file_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="without a bin_file"):
         fetch_model(info, dest=tmp_path / "cache", system_dir=tmp_path, progress=False)
     assert files_in(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- second hostile round
+
+def test_a_content_encoded_body_is_never_installed(server, tmp_path):
+    server.mode = "gzip"
+    with pytest.raises(DownloadError, match="Content-Encoding 'gzip'") as info:
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # no model, no .part, no .part.meta, no .lock
+
+
+def test_the_deadline_holds_against_a_stalling_server(server, tmp_path):
+    """The stall timeout (30 s by default) is longer than the deadline: the deadline wins."""
+    server.mode = "stall"
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match="deadline"):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False, deadline=1.0)
+    assert time.monotonic() - t0 < 2.5  # within a second of the deadline (never 30 s)
+    assert files_in(tmp_path) == [FILE + ".part"]  # 1000 bytes kept for the resume
+
+
+def test_the_cli_deadline_holds_against_a_server_that_never_answers(tmp_path, capsys):
+    from rdk_classifier.cli import main
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)  # accepts the connection, never answers
+    try:
+        t0 = time.monotonic()
+        code = main(["zoo", "fetch", MODEL, "--dest", str(tmp_path), "--no-progress",
+                     "--deadline", "1", "--base-url",
+                     f"http://127.0.0.1:{sock.getsockname()[1]}/"])
+        elapsed = time.monotonic() - t0
+    finally:
+        sock.close()
+    err = capsys.readouterr().err
+    assert code != 0 and elapsed < 2.5, err
+    assert "within 1.0 s" in err and "--deadline" in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_loop_is_one_line(server, tmp_path):
+    server.mode = "redirect_loop"
+    with pytest.raises(DownloadError, match="redirect loop") as info:
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", ["huge", "html", "gzip", "redirect_ftp"])
+def test_a_refusal_leaves_no_part_meta_or_lock(server, tmp_path, mode):
+    server.mode = mode
+    with pytest.raises(DownloadError):
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -25,8 +25,9 @@ from conftest import IMAGENET_DIR, PHOTOS_DIR
 from rdk_classifier.classifier import Classifier
 
 QEMU = shutil.which("qemu-x86_64")
-pytestmark = pytest.mark.skipif(QEMU is None or platform.machine() != "x86_64",
-                                reason="needs qemu-x86_64 (Debian qemu-user) on an x86_64 host")
+pytestmark = [pytest.mark.slow,  # ~4 min under emulation: CI runs it as the slow stage
+              pytest.mark.skipif(QEMU is None or platform.machine() != "x86_64",
+                                 reason="needs qemu-x86_64 (Debian qemu-user) on an x86_64 host")]
 
 ROOT = Path(__file__).resolve().parents[1]
 

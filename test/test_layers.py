@@ -19,7 +19,8 @@ ROS_MODULES = {"rclpy", "rcl_interfaces", "builtin_interfaces", "std_msgs", "sen
 #: the modules that may import rclpy: the node, and the feature checks of the installed rclpy
 RCLPY_MODULES = ("ros/node.py", "ros/distro.py")
 #: what a backend may import from the package: the frame format, errors, small helpers
-BACKEND_ALLOWED = {"errors", "frames", "normalization", "platform_info", "backends"}
+BACKEND_ALLOWED = {"errors", "frames", "normalization", "platform_info", "backends",
+                   "boards"}  # boards: the per-chip facts the BPU backend checks a model against
 
 
 def _modules():

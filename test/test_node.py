@@ -297,18 +297,31 @@ def test_diagnostics_fallback_and_periodic_log(ros, chelsea):
     values = {kv.key: kv.value for kv in a.values}
     assert values["results published"] == "1" and values["model"] == DEFAULT_MODEL
     assert float(values["inference (ms)"]) > 0 and float(values["input rate (Hz)"]) > 0
+    # the age of the camera's results (header stamp to publish) and its share of the model
+    b_values = {kv.key: kv.value for kv in b.values}
+    assert float(values["result age p50 (ms)"]) > 0 and b_values["result age p50 (ms)"] == "-"
+    assert (values["weight"], values["max rate (Hz)"]) == ("1", "no limit")
     assert a.hardware_id == "cpu"
     lines = [msg for _, sev, msg in ros.logs if sev == "INFO" and "Hz" in msg]
     assert len(lines) == 1 and "/a/image: in" in lines[0] and "/b/image: in" in lines[0]
 
 
-def test_one_worker_and_classifier_per_camera_and_single_output_topic(ros, chelsea):
+def test_one_model_for_every_camera_and_single_output_topic(ros, chelsea, monkeypatch):
+    loads = []
+    real = Classifier.from_config.__func__
+
+    def counting(cls, config):
+        loads.append(config.model)
+        return real(cls, config)
+
+    monkeypatch.setattr(Classifier, "from_config", classmethod(counting))
     node = ros.make(image_topics=["left/image_raw", "right/image_raw", ""],
                     output_topic="classifications")
     assert set(node.counters()) == {"/left/image_raw", "/right/image_raw"}
     assert len(ros.publishers("/classifications")) == 1
+    assert loads == [DEFAULT_MODEL]  # one model load, whatever the number of cameras
     clfs = {id(cam.classifier) for cam in node._cameras}
-    assert len(clfs) == 2
+    assert len(clfs) == 1
     feed(ros, node, "/left/image_raw", image_msg(ros.typestore, chelsea, "bgr8", 1, "left"))
     feed(ros, node, "/right/image_raw", image_msg(ros.typestore, chelsea, "nv12", 2, "right"))
     assert [m.header.frame_id for m in ros.published("/classifications")] == ["left", "right"]
@@ -551,3 +564,15 @@ def test_diagnostics_through_diagnostic_updater_when_installed(ros, chelsea, mon
     status_type = ros.typestore.types["diagnostic_msgs/msg/DiagnosticStatus"]
     assert stat.level == status_type.OK and stat.message.endswith("Hz")
     assert stat.values["results published"] == "1" and stat.values["model"] == DEFAULT_MODEL
+
+
+def test_camera_policies_reach_the_scheduler(ros, chelsea):
+    node = ros.make(image_topics=["a/image", "b/image"], max_rate=5.0,
+                    camera_policies=["a/image weight=2"])
+    kv = {cam.topic: dict(node._schedule_key_values(cam)) for cam in node._cameras}
+    assert (kv["a/image"]["weight"], kv["a/image"]["max rate (Hz)"]) == ("2", "5")
+    assert (kv["b/image"]["weight"], kv["b/image"]["max rate (Hz)"]) == ("1", "5")
+    feed(ros, node, "/a/image", image_msg(ros.typestore, chelsea, "bgr8", 7, "a"))
+    assert node.counters()["/a/image"]["published"] == 1
+    with pytest.raises(ros.module.StartupError, match="names no camera topic"):
+        ros.make(image_topics=["a/image"], camera_policies=["c/image weight=2"])

@@ -266,18 +266,6 @@ def test_box_camera_raw_and_typed_subscriptions_give_identical_results(monkeypat
     assert got[True] == got[False]
 
 
-def test_box_camera_qos_overrides_by_parameter(ros):
-    ros.make(image_topics=["a", "b"], detection_topics=["a_dets", "b_dets"], **{
-        "qos_overrides./a.subscription.reliability": "reliable",
-        "qos_overrides./a.subscription.depth": 5})
-    qa = ros.subscriptions("/a")[0].qos_profile
-    qb = ros.subscriptions("/b")[0].qos_profile
-    assert (qa.reliability, qa.depth) == (rclpy_standin.ReliabilityPolicy.RELIABLE, 5)
-    assert (qb.reliability, qb.depth) == (rclpy_standin.ReliabilityPolicy.BEST_EFFORT, 1)
-    qd = ros.subscriptions("/a_dets")[0].qos_profile  # detections: best effort, a few deep
-    assert (qd.reliability, qd.depth) == (rclpy_standin.ReliabilityPolicy.BEST_EFFORT, 10)
-
-
 def test_box_camera_is_lazy(ros, the_scene):
     canvas, places = the_scene
     node = ros.make(lazy=True, image_topics=["cam"], detection_topics=["dets"],

@@ -215,3 +215,112 @@ def test_two_process_perception_targets_jpeg():
         p.close()
         log = stop(proc)
     assert "Traceback" not in log, log
+
+
+# --- a box-mode camera is received like any other: raw or typed, QoS override, lazy, hbmem ------
+def _hbm_frame(nv12, w, h, stamp):
+    import numpy as np
+    from hbm_img_msgs.msg import HbmMsg1080P
+
+    msg = HbmMsg1080P()
+    msg.index = 1
+    msg.time_stamp.sec, msg.time_stamp.nanosec = divmod(stamp, 10**9)
+    msg.height, msg.width, msg.step, msg.data_size = h, w, w, nv12.size
+    enc = np.zeros(12, np.uint8)
+    enc[:4] = np.frombuffer(b"nv12", np.uint8)
+    msg.encoding = enc
+    data = np.zeros(6220800, np.uint8)
+    data[:nv12.size] = nv12
+    msg.data = data
+    return msg
+
+
+@pytest.mark.parametrize("raw", ["true", "false"])
+def test_two_process_box_camera_paths(raw):
+    """Lazy (no camera or detector subscription until the results have a listener), the QoS
+    override parameter, raw or typed frames, and an hbmem camera when hbm_img_msgs is built:
+    each box's answer is the core path's on the same frame."""
+    try:
+        import hbm_img_msgs.msg  # noqa: F401
+        have_hbm = True
+    except ImportError:
+        have_hbm = False
+    params = ["image_topics:=['tc_cam']", f"raw_subscriptions:={raw}", "lazy:=true",
+              "qos_overrides./tc_cam.subscription.reliability:=reliable"]
+    if have_hbm:
+        params += ["hbmem_topics:=['tc_hbm']", "detection_topics:=['tc_dets', 'tc_hdets']"]
+    else:
+        params += ["detection_topics:=['tc_dets']"]
+    proc, env = start_node(*params)
+    canvas, places = scene()
+    h, w = canvas.shape[:2]
+    nv12 = nv12_bytes(canvas)
+    T = detection_types_from_ros_packages()
+    p = Peer(env)
+    peer = p.node
+    try:
+        cam_pub = peer.create_publisher(Image, "/tc_cam", QOS)
+        det_pub = peer.create_publisher(T.Detection2DArray, "/tc_dets", QOS)
+        assert p.wait(lambda: peer.count_publishers("/tc_dets/classification"), proc)
+        end = time.monotonic() + 1.0   # the node is up: lazy, it does not receive yet
+        while time.monotonic() < end:
+            p.ex.spin_once(timeout_sec=0.1)
+        assert cam_pub.get_subscription_count() == 0 and det_pub.get_subscription_count() == 0
+        got: list = []
+        peer.create_subscription(T.Detection2DArray, "/tc_dets/classification", got.append, QOS)
+        assert p.wait(lambda: cam_pub.get_subscription_count()
+                      and det_pub.get_subscription_count(), proc)
+        (info,) = peer.get_subscriptions_info_by_topic("/tc_cam")
+        assert info.qos_profile.reliability == ReliabilityPolicy.RELIABLE  # the override
+
+        x, y, bw, bh = places[1][1]
+
+        def detections(stamp):
+            hyp = T.ObjectHypothesisWithPose()
+            hyp.hypothesis.class_id, hyp.hypothesis.score = "object", 0.9
+            bbox = T.BoundingBox2D()
+            bbox.center.position.x, bbox.center.position.y = x + bw / 2, y + bh / 2
+            bbox.size_x, bbox.size_y = float(bw), float(bh)
+            d = T.Detection2D(header=make_header(T, stamp, "tc"), results=[hyp], bbox=bbox,
+                              id="cup")
+            return T.Detection2DArray(header=make_header(T, stamp, "tc"), detections=[d])
+
+        stamp = T0 + 5 * 10**9
+        cam_pub.publish(Image(header=make_header(T, stamp, "tc"), height=h, width=w,
+                              encoding="nv12", is_bigendian=0, step=w,
+                              data=array.array("B", nv12.tobytes())))
+        p.ex.spin_once(timeout_sec=0.05)
+        det_pub.publish(detections(stamp))
+        assert p.wait(lambda: got, proc)
+        from rdk_classifier.classifier import Classifier
+
+        clf = Classifier.from_model(backend="cpu")
+        direct = classify_boxes(clf, Frame.from_raw(nv12, w, h, "nv12"), [Box(x, y, bw, bh)])
+        want = [str(q.class_id) for q in direct.classified[0].result.top]
+        (m,) = got
+        assert _stamp(m) == stamp and [d.id for d in m.detections] == ["cup"]
+        assert [r.hypothesis.class_id for r in m.detections[0].results] == want
+        if have_hbm:
+            from hbm_img_msgs.msg import HbmMsg1080P
+
+            hbm_pub = peer.create_publisher(HbmMsg1080P, "/tc_hbm", QoSProfile(
+                history=HistoryPolicy.KEEP_LAST, depth=1,
+                reliability=ReliabilityPolicy.BEST_EFFORT))
+            hdet_pub = peer.create_publisher(T.Detection2DArray, "/tc_hdets", QOS)
+            hgot: list = []
+            peer.create_subscription(T.Detection2DArray, "/tc_hdets/classification",
+                                     hgot.append, QOS)
+            assert p.wait(lambda: hbm_pub.get_subscription_count()
+                          and hdet_pub.get_subscription_count(), proc)
+            hstamp = stamp + 1
+            hdet_pub.publish(detections(hstamp))
+            p.ex.spin_once(timeout_sec=0.05)
+            hbm_pub.publish(_hbm_frame(nv12, w, h, hstamp))
+            assert p.wait(lambda: hgot, proc)
+            (hm,) = hgot
+            assert _stamp(hm) == hstamp and hm.header.frame_id == "tc_hbm"
+            assert [r.hypothesis.class_id for r in hm.detections[0].results] == want
+    finally:
+        p.close()
+        log = stop(proc)
+    assert "Traceback" not in log, log

@@ -170,14 +170,20 @@ def test_bad_serialized_frames_are_counted_and_survived(ros, frames):
     assert len(warnings) == 1 and "truncated" in warnings[0]
 
 
-def test_qos_overrides_by_parameter(ros):
+@pytest.mark.parametrize("boxes", [False, True], ids=["whole_frame", "box_mode"])
+def test_qos_overrides_by_parameter(ros, boxes):
+    """The same for box-mode cameras: a camera is a camera, whatever its handler."""
     node = ros.make(image_topics=["a", "b"], **{
         "qos_overrides./a.subscription.reliability": "reliable",
-        "qos_overrides./a.subscription.depth": 5})
+        "qos_overrides./a.subscription.depth": 5},
+        **({"detection_topics": ["a_dets", "b_dets"]} if boxes else {}))
     qa = ros.subscriptions("/a")[0].qos_profile
     qb = ros.subscriptions("/b")[0].qos_profile
     assert (qa.reliability, qa.depth) == (rclpy_standin.ReliabilityPolicy.RELIABLE, 5)
     assert (qb.reliability, qb.depth) == (rclpy_standin.ReliabilityPolicy.BEST_EFFORT, 1)
+    if boxes:  # detections: best effort, a few deep, not overridden
+        qd = ros.subscriptions("/a_dets")[0].qos_profile
+        assert (qd.reliability, qd.depth) == (rclpy_standin.ReliabilityPolicy.BEST_EFFORT, 10)
     assert node.get_parameter("qos_overrides./b.subscription.history").value == "keep_last"
     # the module-level default is never changed in place by an override
     assert ros.module.IMAGE_QOS.reliability == rclpy_standin.ReliabilityPolicy.BEST_EFFORT

@@ -19,3 +19,73 @@ def test_quick_start_is_two_commands_run_verbatim_by_ci():
     for command in commands:
         assert command in ci_lines, f"README quick-start command not run by .ci/run: {command}"
     assert "pytest" in commands[1] and "classify" in commands[0]
+
+
+# ----------------------------------------------------------------------------- the README's claims
+
+def _declared_launch_arguments(path: Path) -> set[str]:
+    """Names a launch file declares: DeclareLaunchArgument("name", ...) calls and, for
+    classifier.launch.py, its ARGUMENTS table of (name, default, description)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "DeclareLaunchArgument"
+                and node.args and isinstance(node.args[0], ast.Constant)):
+            names.add(node.args[0].value)
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ARGUMENTS"
+                                                for t in node.targets):
+            names.update(row.elts[0].value for row in node.value.elts)  # type: ignore[attr-defined]
+    return names
+
+
+def test_readme_fallback_claim_matches_the_node_and_every_launch_file():
+    from rdk_classifier import zoo
+    from rdk_classifier.errors import ModelUnavailableHereError
+    from rdk_classifier.ros.settings import SPECS
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    # the behaviour: off by default, a BPU model is refused on a machine without a BPU
+    assert SPECS["fallback_to_cpu"].default is False
+    assert "`fallback_to_cpu` is off by default" in text
+    assert "is replaced by the default CPU model with a warning" not in text  # the old claim
+    import bpu_doubles
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        bpu_doubles.block_all_runtimes(mp)
+        with pytest.raises(ModelUnavailableHereError, match="fallback_to_cpu:=true"):
+            zoo.resolve_model("MobileOne_S1", runtime="auto")
+    # every launch file that takes model:= also takes fallback_to_cpu:= (the README says so)
+    for launch in sorted((ROOT / "launch").glob("*.launch.py")):
+        names = _declared_launch_arguments(launch)
+        assert "model" in names and "fallback_to_cpu" in names, launch.name
+    assert ("ros2 launch rdk_classifier mipi_cam.launch.py model:=MobileOne_S1 "
+            "fallback_to_cpu:=true") in text
+
+
+def test_readme_classify_json_example_has_the_keys_classify_prints(classifier):
+    import json
+
+    text = (ROOT / "README.md").read_text()
+    example = re.search(r"`classify --json` prints one object per image per line:\n`(\{.*?\})`;",
+                        text).group(1)
+    keys = re.findall(r'"(\w+)": ', example.split('"top"')[0]) + ["top", "timing_ms"]
+    photo = ROOT / "test" / "data" / "photos" / "chelsea.png"
+    printed = json.loads(json.dumps(classifier.classify_file(photo).to_dict()))
+    assert keys == list(printed)
+    assert "`model: NAME (runtime, file, resize MODE)`" in text
+
+
+def test_readme_limits_are_the_code_limits():
+    from rdk_classifier import budget
+    from rdk_classifier.classifier import THREADS_RANGE, TOP_K_RANGE
+    from rdk_classifier.evaluation import MAX_LABEL_LINE_BYTES, MAX_LABELLED_IMAGES
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert f"Memory budget: {budget.DEFAULT_MEMORY_BUDGET >> 20} MB" in text
+    assert f"${budget.MEMORY_BUDGET_ENV}" in text
+    assert f"lines of at most {MAX_LABEL_LINE_BYTES} bytes" in text
+    assert f"default {MAX_LABELLED_IMAGES:,}" in text
+    assert "--cpu-threads %d..%d" % THREADS_RANGE in text and "--top-k %d..%d" % TOP_K_RANGE in text

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +18,8 @@ from rdk_classifier import safe_io
 from rdk_classifier.ptq import toolchain as tc
 from rdk_classifier.zoo import PACKAGED_MODEL_DIR
 from rdk_classifier.errors import OutputError, OutputExistsError, ToolchainConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FP32 = PACKAGED_MODEL_DIR / "efficientnet_lite0_fp32.onnx"
 
@@ -95,7 +101,7 @@ def test_staged_directory_appears_whole_or_not_at_all(tmp_path):
             inner.mkdir()
             (inner / "bag_0.mcap").write_bytes(b"partial")
             raise KeyboardInterrupt
-    assert list(tmp_path.iterdir()) == [tmp_path / ".bag.lock"]
+    assert list(tmp_path.iterdir()) == []  # nothing staged, no lock file left
     with safe_io.staged_directory(final) as inner:
         inner.mkdir()
         (inner / "bag_0.mcap").write_bytes(b"whole")
@@ -207,7 +213,7 @@ def test_quantize_cli_reports_onto_input_as_one_error(tmp_path, capsys):
 
 def test_calib_set_is_kept_without_force_and_a_symlinked_manifest_is_not_followed(tmp_path):
     from conftest import PHOTOS_DIR
-    from rdk_classifier.ptq.calibration import MANIFEST_NAME, build_calibration_set
+    from rdk_classifier.ptq.calibration import build_calibration_set, manifest_path
     from rdk_classifier.errors import CalibrationError
 
     out = tmp_path / "cal"
@@ -217,7 +223,131 @@ def test_calib_set_is_kept_without_force_and_a_symlinked_manifest_is_not_followe
         build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32))
     victim = tmp_path / "victim.json"
     victim.write_text("mine")
-    (out / MANIFEST_NAME).unlink()
-    (out / MANIFEST_NAME).symlink_to(victim)
-    build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32), overwrite=True)
-    assert victim.read_text() == "mine" and not (out / MANIFEST_NAME).is_symlink()
+    manifest = manifest_path(out)  # beside the folder: hb_mapper reads every file in it
+    manifest.unlink()
+    manifest.symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):  # refused before the set is touched
+        build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32), overwrite=True)
+    assert victim.read_text() == "mine" and len(list(out.iterdir())) == 2
+
+
+# ----------------------------------------------------------------------------- replace_directory
+
+def _tree(d):
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*"))
+            if p.is_file()}
+
+
+def test_replace_directory_builds_a_new_folder_whole(tmp_path):
+    with safe_io.replace_directory(tmp_path / "set") as stage:
+        assert stage.is_dir() and stage.parent.parent == tmp_path  # hidden, beside the target
+        assert stage.parent.name.startswith(".set.") and not (tmp_path / "set").exists()
+        (stage / "a.rgb").write_bytes(b"a")
+    assert _tree(tmp_path / "set") == {"a.rgb": b"a"}
+    assert [p.name for p in tmp_path.iterdir()] == ["set"]  # no stage, no lock
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_replace_directory_swaps_the_old_set_only_when_the_new_one_is_whole(tmp_path, monkeypatch,
+                                                                            exchange):
+    if not exchange:  # a system without renameat2(RENAME_EXCHANGE): rename aside, then in
+        monkeypatch.setattr(safe_io, "exchange_paths", lambda a, b: False)
+    old = tmp_path / "set"
+    old.mkdir()
+    (old / "old_1.rgb").write_bytes(b"old")
+    (old / "manifest.json").write_text("{}")
+    with pytest.raises(OutputExistsError):
+        with safe_io.replace_directory(old):
+            raise AssertionError("never reached: refused before the block")
+    with safe_io.replace_directory(old, force=True) as stage:
+        (stage / "new_1.rgb").write_bytes(b"new")
+        assert _tree(old) == {"old_1.rgb": b"old", "manifest.json": b"{}"}  # untouched so far
+    assert _tree(old) == {"new_1.rgb": b"new"}  # nothing of the old set mixed in
+    assert [p.name for p in tmp_path.iterdir()] == ["set"]
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, OSError, MemoryError])
+def test_an_interrupted_replacement_keeps_the_old_folder(tmp_path, interrupt):
+    old = tmp_path / "set"
+    old.mkdir()
+    (old / "old.rgb").write_bytes(b"old")
+    with pytest.raises(interrupt):
+        with safe_io.replace_directory(old, force=True) as stage:
+            (stage / "new.rgb").write_bytes(b"half")
+            raise interrupt()
+    assert _tree(old) == {"old.rgb": b"old"}
+    assert [p.name for p in tmp_path.iterdir()] == ["set"]
+
+
+def test_replace_directory_refuses_a_symlink_a_file_and_an_input(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    (tmp_path / "file").write_text("x")
+    for target, match, inputs in ((tmp_path / "link", "symbolic link", []),
+                                  (tmp_path / "file", "not a directory", []),
+                                  (real, "input", [real])):
+        with pytest.raises(OutputError, match=match):
+            with safe_io.replace_directory(target, force=True, inputs=inputs):
+                raise AssertionError("never reached")
+    assert real.is_dir() and (tmp_path / "file").read_text() == "x"
+
+
+SLOW_REPLACE = """
+import signal, sys, time
+from pathlib import Path
+from rdk_classifier import safe_io
+def stop(*_):
+    raise KeyboardInterrupt
+signal.signal(signal.SIGTERM, stop)
+with safe_io.replace_directory(sys.argv[1], force=True) as stage:
+    for i in range(1000):
+        (stage / f"new_{i}.rgb").write_bytes(b"n" * 1000)
+        if i == 5:
+            Path(sys.argv[2]).write_text("started")
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_the_build_keeps_the_old_folder(tmp_path, sig):
+    old = tmp_path / "set"
+    old.mkdir()
+    (old / "old.rgb").write_bytes(b"old")
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_REPLACE, str(old), str(started)],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    proc.wait(60)
+    assert proc.returncode != 0
+    assert _tree(old) == {"old.rgb": b"old"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set", "started"]
+
+
+def test_exchange_paths_swaps_two_folders(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    if not safe_io.exchange_paths(a, b):
+        pytest.skip("no renameat2(RENAME_EXCHANGE) here")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_copy_file_streams_and_keeps_the_rules(tmp_path):
+    src = tmp_path / "model.onnx"
+    src.write_bytes(os.urandom(3 << 20))
+    dst = tmp_path / "copy.onnx"
+    safe_io.copy_file(src, dst)
+    assert dst.read_bytes() == src.read_bytes()
+    with pytest.raises(OutputExistsError):
+        safe_io.copy_file(src, dst)
+    with pytest.raises(OutputError, match="input"):
+        safe_io.copy_file(src, src, force=True, inputs=[src])
+    with pytest.raises(OutputError, match="not a regular file"):
+        safe_io.copy_file("/dev/zero", tmp_path / "zero")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.onnx", "model.onnx"]

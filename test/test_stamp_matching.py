@@ -102,3 +102,72 @@ def test_capacity_is_checked():
         StampMatcher(frame_capacity=0)
     with pytest.raises(ValueError, match="detection_capacity"):
         StampMatcher(detection_capacity=10**6)
+
+
+# ----------------------------------------------------------------------------- byte budget
+
+def test_a_byte_budget_evicts_the_oldest_by_size_not_count():
+    m = StampMatcher(64, 64, frame_max_bytes=100, detection_max_bytes=50)
+    for stamp in range(10):  # 40 bytes each: at most two fit in 100
+        assert m.add_frame(stamp, f"frame{stamp}", nbytes=40) is None
+    st = m.stats()
+    assert st.frames_waiting == 2 and st.frames_unmatched == 8 and st.bytes_waiting == 80
+    assert m.add_detections(9, "dets", nbytes=10).frame == "frame9"  # the newest still matches
+    assert m.add_detections(0, "late", nbytes=10) is None  # its frame was evicted
+    assert m.stats().bytes_waiting == 40 + 10
+
+
+def test_an_item_over_the_whole_budget_is_never_stored():
+    m = StampMatcher(8, 8, frame_max_bytes=1000, detection_max_bytes=1000)
+    m.add_frame(1, "small", nbytes=10)
+    assert m.add_detections(2, "huge ids", nbytes=10**9) is None
+    st = m.stats()
+    assert st.too_large == 1 and st.detections_waiting == 0 and st.detections_unmatched == 1
+    assert st.frames_waiting == 1  # the small frame stays
+
+
+def test_replacing_a_stamp_keeps_the_byte_count_right():
+    m = StampMatcher(8, 8, frame_max_bytes=100)
+    m.add_frame(1, "a", nbytes=60)
+    m.add_frame(1, "b", nbytes=30)
+    assert m.stats().bytes_waiting == 30 and m.stats().frames_unmatched == 1
+    m.clear()
+    assert m.stats().bytes_waiting == 0
+
+
+def test_without_sizes_the_count_bound_alone_applies():
+    m = StampMatcher(3, 3, frame_max_bytes=1)
+    for stamp in range(5):
+        m.add_frame(stamp, stamp)  # nbytes 0
+    assert m.stats().frames_waiting == 3
+
+
+def test_message_nbytes_counts_what_a_message_holds():
+    import array
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from rdk_classifier.stamp_matching import message_nbytes
+
+    @dataclass
+    class Det:
+        id: str
+        data: object
+
+    class Slotted:  # how rclpy's generated messages keep their fields
+        __slots__ = ("_header", "_data")
+
+        def __init__(self) -> None:
+            self._header = "h"
+            self._data = array.array("B", bytes(1000))
+
+    assert message_nbytes(b"x" * 5000) >= 5000
+    assert message_nbytes(np.zeros(6_220_800, np.uint8)) >= 6_220_800
+    assert message_nbytes(Det("i" * 3_000_000, [Det("a", b"")] * 3)) >= 3_000_000
+    assert message_nbytes(Slotted()) >= 1000
+    assert message_nbytes(memoryview(bytes(777))) >= 777
+    nested = []
+    for _ in range(100):  # deep nesting: bounded recursion, no RecursionError
+        nested = [nested]
+    assert message_nbytes(nested) > 0

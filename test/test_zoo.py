@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
 import bpu_doubles as doubles
 from rdk_classifier import zoo
 from rdk_classifier.errors import (ModelError, ModelNotFoundError, ModelUnavailableHereError,
-                                   UnknownModelError)
+                                   SocMismatchError, UnknownModelError)
 
 BASE = "https://archive.d-robotics.cc/downloads/rdk_model_zoo/rdk_x5/"
 
@@ -80,10 +81,18 @@ def test_seed_figures_as_published(name):
     assert all(isinstance(getattr(info, f), float) for f in FIGURES)
 
 
+#: X5 models outside the seed table whose figures the zoo publishes elsewhere (HGNetV2: the
+#: sample's evaluator README, X5 release x5-v1.1.3)
+OTHER_PUBLISHED = {f"HGNetV2_b{i}" for i in range(5)}
+#: models the zoo publishes for the S series only (no X5 .bin)
+S_ONLY = {"EfficientNet_Lite1", "EfficientNet_Lite2", "EfficientNet_Lite3", "EfficientNet_Lite4",
+          "ResNet50", "ResNet152"}
+
+
 def test_every_seed_row_has_all_figures_and_the_rest_none():
     for m in zoo.list_models():
         values = [getattr(m, f) for f in FIGURES]
-        if m.in_seed_table:
+        if m.in_seed_table or m.name in OTHER_PUBLISHED:
             assert all(isinstance(v, float) and v > 0 for v in values), m.name
         else:
             assert values == [None] * 6, m.name
@@ -121,14 +130,16 @@ def test_bin_files_and_urls(name, bin_file):
 def test_further_zoo_models_are_there():
     names = {m.name for m in zoo.list_models()}
     assert set(FURTHER) <= names and set(YOLO_CLS) <= names and "EfficientNet_Lite0" in names
-    assert len(zoo.list_models()) == 34 + len(FURTHER) + len(YOLO_CLS) + 1 + 2
+    assert set(OTHER_PUBLISHED) <= names and set(S_ONLY) <= names
+    assert len(zoo.list_models()) == (34 + len(FURTHER) + len(YOLO_CLS) + 1 + 2
+                                      + len(OTHER_PUBLISHED) + len(S_ONLY))
 
 
 def test_every_bpu_model_is_complete():
-    bins = [m.bin_file for m in zoo.list_models() if m.runtime == "bpu"]
+    bins = [m.bin_file for m in zoo.list_models() if m.runtime == "bpu" and m.bin_file]
     assert len(bins) == len(set(bins))
     for m in zoo.list_models():
-        if m.runtime != "bpu" or m.name in YOLO_CLS:
+        if m.runtime != "bpu" or m.name in YOLO_CLS or m.name in S_ONLY:
             continue
         assert m.bin_file.endswith("_224x224_nv12.bin")
         assert m.url == (None if m.name == "EfficientNet_Lite0" else BASE + m.bin_file)
@@ -369,12 +380,19 @@ def test_bad_runtime_name():
 
 
 def test_unknown_onnx_file_gets_a_synthesized_info(tmp_path):
-    path = tmp_path / "my_net.onnx"
-    path.write_bytes(b"x")
+    from onnx_models import tiny_classifier
+    from rdk_classifier.model_facts import ModelFacts, ModelFactsError, write_model_facts
+
+    bare = tiny_classifier(tmp_path / "bare.onnx", 5)
+    with pytest.raises(ModelFactsError, match="records no normalization"):  # never a guess
+        zoo.resolve_model(str(bare))
+    path = write_model_facts(bare, ModelFacts((1.0, 2.0, 3.0), (0.5,) * 3, "bgr",
+                                              class_names=tuple("abcde")), tmp_path / "my_net.onnx")
     r = zoo.resolve_model(str(path))
     assert (r.runtime, r.path, r.info.name, r.info.onnx_file) == ("cpu", path, "my_net", "my_net.onnx")
-    assert r.info.resize_mode == "letterbox" and r.info.mean == (123.675, 116.28, 103.53)
-    assert not r.info.in_seed_table and r.info.fps is None
+    assert r.info.resize_mode == "center_crop" and r.info.mean == (1.0, 2.0, 3.0)
+    assert r.info.input_type_train == "bgr" and r.info.class_names == tuple("abcde")
+    assert r.info.user_file and not r.info.in_seed_table and r.info.fps is None
     with pytest.raises(ModelError, match="only compiled .bin"):
         zoo.resolve_model(str(path), runtime="bpu")
 
@@ -480,3 +498,274 @@ def test_cli_unknown_name_suggests(capsys):
     code, out, err = cli(capsys, "show", "resnet19")
     assert code != 0 and out == ""
     assert "unknown model 'resnet19'" in err and "ResNet18" in err
+
+
+# ----------------------------------------------------------------------------- chips (boards)
+# The S-series files as the zoo's own download scripts and release manifest give them
+# (D-Robotics/rdk_model_zoo, Apache-2.0; read there, the expected values written here):
+# - branch rdk_s, samples/vision/mobilenetv2/model/download_model.sh and
+#   samples/vision/resnet18/model/download_model.sh:
+#   SOC=$(tr 'A-Z' 'a-z' </sys/class/boardinfo/soc_name)
+#   MODEL_URL=".../rdk_model_zoo/rdk_${SOC}/MobileNet/mobilenetv2_224x224_nv12.hbm" (ResNet/resnet18_...)
+# - commit "Add rdk_s : Bytetrack and Efficientnet", samples/vision/efficientnet/model/
+#   download_model.sh: ".../rdk_model_zoo/rdk_s100/EfficientNet/efficientnet_lite0_224x224_nv12.hbm"
+# - docs/release/s/models.yaml (s-v1.1.2): assets s100/<file> and s600/<file> with their URLs
+#   for mobilenetv1..v4, resnet18/50/152 and efficientnet lite0..4.
+ARCHIVE = "https://archive.d-robotics.cc/downloads/rdk_model_zoo/"
+SCRIPT_TEMPLATES = {  # model -> the download script's URL with ${SOC} in it
+    "Mobilenetv2": ARCHIVE + "rdk_${SOC}/MobileNet/mobilenetv2_224x224_nv12.hbm",
+    "ResNet18": ARCHIVE + "rdk_${SOC}/ResNet/resnet18_224x224_nv12.hbm",
+}
+MANIFEST_S = {  # model -> (archive folder name, file name), published for s100 and s600
+    "MobileNetV1": ("MobileNet", "mobilenetv1_224x224_nv12.hbm"),
+    "Mobilenetv2": ("MobileNet", "mobilenetv2_224x224_nv12.hbm"),
+    "MobileNetV3": ("MobileNet", "mobilenetv3_224x224_nv12.hbm"),
+    "MobileNetV4_conv_small": ("MobileNet", "mobilenetv4_small_224x224_nv12.hbm"),
+    "MobileNetV4_conv_medium": ("MobileNet", "mobilenetv4_medium_256x256_nv12.hbm"),
+    "ResNet18": ("ResNet", "resnet18_224x224_nv12.hbm"),
+    "ResNet50": ("ResNet", "resnet50_224x224_nv12.hbm"),
+    "ResNet152": ("ResNet", "resnet152_224x224_nv12.hbm"),
+    **{f"EfficientNet_Lite{i}": ("EfficientNet", f"efficientnet_lite{i}_{s}x{s}_nv12.hbm")
+       for i, s in enumerate((224, 240, 260, 300, 380))},
+}
+#: docs/release/s/benchmarks.yaml (s-v1.1.2) for these files: (latency ms, FPS, how measured)
+S100_FIGURES = {
+    "Mobilenetv2": (0.2, 4968.89, "toolchain estimate"),
+    "MobileNetV3": (0.38, 2616.81, "toolchain estimate"),
+    "ResNet152": (2.23, 449.03, "toolchain estimate"),
+    "EfficientNet_Lite0": (0.448, 4827.886, "hrt_model_exec"),
+    "EfficientNet_Lite4": (0.915, 1487.055, "hrt_model_exec"),
+}
+
+
+def test_s_series_builds_are_the_manifest_rows():
+    with_s = {m.name for m in zoo.list_models() if any(b.soc != "x5" for b in m.builds)}
+    assert with_s == set(MANIFEST_S)
+    for name, (folder, file) in MANIFEST_S.items():
+        info = zoo.get_model(name)
+        for soc in ("s100", "s600"):
+            b = info.build(soc)
+            assert b is not None and b.soc == soc, (name, soc)
+            assert b.file == file
+            assert b.url == f"{ARCHIVE}rdk_{soc}/{folder}/{file}"
+            assert b.folder == f"rdk_{soc}/{folder}"
+            assert b.march == {"s100": "nash-e", "s600": "nash-p"}[soc]
+            assert b.input_contract == "nv12_y_uv"
+            size = int(file.split("_")[-2].split("x")[0])
+            assert b.input_size == (size, size)
+        assert info.build("x5") is None or info.build("x5").file.endswith(".bin")
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPT_TEMPLATES))
+@pytest.mark.parametrize("soc_name", ["S100", "s600"])
+def test_s_urls_are_what_the_download_scripts_fetch(name, soc_name):
+    soc = soc_name.lower()  # the script's tr 'A-Z' 'a-z'
+    assert zoo.get_model(name).build(soc).url == SCRIPT_TEMPLATES[name].replace("${SOC}", soc)
+
+
+def test_s100p_runs_the_s100_builds_as_the_zoo_scripts_fetch_them():
+    for name in MANIFEST_S:
+        info = zoo.get_model(name)
+        assert info.build("s100p") == info.build("s100")
+
+
+def test_x5_rows_are_unchanged_by_the_s_builds():
+    info = zoo.get_model("ResNet18")
+    assert info.bin_file == "resnet18_224x224_nv12.bin" and info.url == BASE + info.bin_file
+    x5 = info.build("x5")
+    assert (x5.file, x5.url, x5.march, x5.input_contract) == (
+        info.bin_file, info.url, "bayes-e", "packed_nv12")
+    assert zoo.get_model("MobileNetV4_conv_medium").input_size == (224, 224)  # X5 build
+    for name in S_ONLY:
+        assert zoo.get_model(name).build("x5") is None and zoo.get_model(name).bin_file is None
+
+
+@pytest.mark.parametrize("name", sorted(S100_FIGURES))
+def test_s100_published_figures(name):
+    latency, fps, how = S100_FIGURES[name]
+    b = zoo.get_model(name).build("s100")
+    assert (b.latency_ms, b.fps, b.measured) == (latency, fps, how)
+    assert zoo.get_model(name).build("s600").fps is None  # none published for S600
+
+
+@pytest.mark.parametrize("variant, top1, latency, fps", [
+    ("b0", 72.17, 1.96, 902.09), ("b4", 81.93, 5.29, 241.94)])
+def test_hgnetv2_rows_for_x5(variant, top1, latency, fps):
+    info = zoo.get_model(f"hgnetv2_{variant}")
+    assert info.bin_file == f"hgnetv2_{variant}_224x224_nv12.bin"
+    assert (info.quant_top1, info.latency_ms, info.fps) == (top1, latency, fps)
+    assert info.socs == ("x5",) and not info.in_seed_table
+
+
+def _fake_model(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a real model")
+    return path
+
+
+def test_a_zoo_name_on_an_s600_resolves_to_its_s600_file(tmp_path):
+    system, cache = tmp_path / "system", tmp_path / "cache"
+    _fake_model(cache / "s100" / "resnet18_224x224_nv12.hbm")
+    with pytest.raises(ModelNotFoundError) as err:  # the s100 file does not count
+        zoo.resolve_model("ResNet18", runtime="bpu", cache_dir=cache, system_dir=system,
+                          soc="s600")
+    assert "--soc s600" in str(err.value) and "rdk_s600/ResNet" in str(err.value)
+    path = _fake_model(cache / "s600" / "resnet18_224x224_nv12.hbm")
+    r = zoo.resolve_model("ResNet18", runtime="bpu", cache_dir=cache, system_dir=system,
+                          soc="s600")
+    assert (r.path, r.runtime, r.build.soc, r.build.march) == (path, "bpu", "s600", "nash-p")
+    on_board = _fake_model(system / "resnet18_224x224_nv12.hbm")
+    r = zoo.resolve_model("ResNet18", runtime="bpu", cache_dir=cache, system_dir=system,
+                          soc="s600")
+    assert r.path == on_board
+
+
+def test_soc_from_the_environment(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    path = _fake_model(cache / "s100" / "mobilenetv2_224x224_nv12.hbm")
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "S100P")
+    r = zoo.resolve_model("Mobilenetv2", runtime="bpu", cache_dir=cache,
+                          system_dir=tmp_path / "none")
+    assert r.path == path and r.build.soc == "s100"
+
+
+@pytest.mark.parametrize("file, soc, why", [
+    ("cache/s100/mobilenetv2_224x224_nv12.hbm", "s600", "RDK S100 (nash-e)"),
+    ("rdk_s600/ResNet/resnet18_224x224_nv12.hbm", "s100", "RDK S600 (nash-p)"),
+    ("yolo11n_cls_nashe_224x224_nv12.hbm", "s600", "RDK S100 (nash-e)"),
+    ("resnet18_224x224_nv12.bin", "s100", "built for the RDK X5"),
+    ("resnet18_224x224_nv12.bin", "s600", "built for the RDK X5"),
+    ("resnet18_224x224_nv12.hbm", "x5", "built for the S series"),
+])
+def test_a_file_for_another_chip_is_refused_with_the_reason(tmp_path, file, soc, why):
+    path = _fake_model(tmp_path / file)
+    with pytest.raises(SocMismatchError) as err:
+        zoo.resolve_model(str(path), runtime="bpu", soc=soc)
+    message = str(err.value)
+    assert why in message and soc.upper() in message and "\n" not in message
+
+
+@pytest.mark.parametrize("file, soc", [
+    ("cache/s600/mobilenetv2_224x224_nv12.hbm", "s600"),
+    ("cache/s100/mobilenetv2_224x224_nv12.hbm", "s100p"),  # an S100P runs s100 builds
+    ("resnet18_224x224_nv12.hbm", "s100"),  # nothing says which chip: the runtime decides
+    ("resnet18_224x224_nv12.bin", "x5"),
+])
+def test_a_file_for_this_chip_is_accepted(tmp_path, file, soc):
+    path = _fake_model(tmp_path / file)
+    r = zoo.resolve_model(str(path), runtime="bpu", soc=soc)
+    assert r.path == path and r.runtime == "bpu"
+
+
+def test_a_model_without_a_build_for_this_chip_is_refused(tmp_path):
+    with pytest.raises(SocMismatchError) as err:
+        zoo.resolve_model("EdgeNeXt_base", runtime="bpu", soc="s600", cache_dir=tmp_path)
+    assert "no build for the RDK S600" in str(err.value) and "X5" in str(err.value)
+    with pytest.raises(SocMismatchError) as err:
+        zoo.resolve_model("ResNet50", runtime="bpu", soc="x5", cache_dir=tmp_path)
+    assert "no build for the RDK X5" in str(err.value) and "S100, S600" in str(err.value)
+    with pytest.raises(SocMismatchError):
+        zoo.resolve_model("ResNet50", runtime="bpu", soc=None, cache_dir=tmp_path)
+
+
+def test_an_s_only_model_on_a_pc_falls_back_only_when_asked(tmp_path):
+    with pytest.raises(ModelUnavailableHereError) as err:
+        zoo.resolve_model("ResNet152", soc=None, cache_dir=tmp_path)
+    assert "S series only" in str(err.value)
+    r = zoo.resolve_model("ResNet152", soc=None, cache_dir=tmp_path, fallback=True)
+    assert r.runtime == "cpu" and "ResNet152" in r.fallback_reason
+
+
+def test_an_unknown_soc_is_an_error():
+    with pytest.raises(ModelError, match="one of x5, s100, s100p, s600"):
+        zoo.resolve_model("ResNet18", soc="s700")
+
+
+def test_the_s_file_names_resolve_to_their_model():
+    assert zoo.get_model("resnet50_224x224_nv12.hbm").name == "ResNet50"
+    assert zoo.get_model("efficientnet_lite3_300x300_nv12").name == "EfficientNet_Lite3"
+
+
+def test_cli_list_for_an_s_chip(capsys, isolated_dirs):
+    system, _ = isolated_dirs
+    (system / "efficientnet_lite0_224x224_nv12.hbm").write_bytes(b"x")
+    code, out, _ = cli(capsys, "list", "--soc", "S100", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and {r["name"] for r in rows} == set(MANIFEST_S)
+    lite0 = next(r for r in rows if r["name"] == "EfficientNet_Lite0")
+    assert (lite0["file"], lite0["march"], lite0["input_contract"], lite0["on_board"]) == (
+        "efficientnet_lite0_224x224_nv12.hbm", "nash-e", "nv12_y_uv", True)
+    assert (lite0["latency_ms"], lite0["fps"], lite0["fps_threads"]) == (0.448, 4827.886, 2)
+    assert lite0["url"] == ARCHIVE + "rdk_s100/EfficientNet/efficientnet_lite0_224x224_nv12.hbm"
+    code, out, _ = cli(capsys, "list", "--soc", "s100p", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert {(r["soc"], r["board_soc"]) for r in rows} == {("s100", "s100p")}
+    code, out, _ = cli(capsys, "list", "--soc", "s600")
+    assert "13 models for the RDK S600 (nash-p, .hbm files" in out
+    assert "resnet152_224x224_nv12.hbm" in out and "EdgeNeXt" not in out
+
+
+def test_cli_list_for_the_x5_leaves_out_the_s_only_models(capsys):
+    _, out, _ = cli(capsys, "list", "--soc", "x5", "--json")
+    names = {json.loads(line)["name"] for line in out.splitlines()}
+    assert "ResNet18" in names and "HGNetV2_b4" in names and "EfficientNet_Lite0_int8" in names
+    assert not names & S_ONLY
+    assert len(names) == len(zoo.list_models()) - len(S_ONLY)
+
+
+def test_cli_soc_auto_off_board_and_a_bad_chip(capsys, monkeypatch):
+    monkeypatch.delenv("RDK_CLASSIFIER_SOC", raising=False)
+    if __import__("pathlib").Path("/sys/class/boardinfo/soc_name").exists():
+        pytest.skip("this machine is an RDK board")
+    code, _, err = cli(capsys, "list", "--soc", "auto")
+    assert code != 0 and "cannot tell the chip" in err
+    code, _, err = cli(capsys, "list", "--soc", "s700")
+    assert code != 0 and "one of x5, s100, s100p, s600" in err
+
+
+def test_cli_show_for_an_s_chip(capsys, isolated_dirs):
+    code, out, _ = cli(capsys, "show", "ResNet50", "--soc", "s600")
+    assert code == 0 and "build s600     resnet50_224x224_nv12.hbm (nash-p, nv12_y_uv" in out
+    assert "zoo fetch ResNet50 --soc s600" in out
+    code, _, err = cli(capsys, "show", "ResNet50", "--soc", "x5")
+    assert code != 0 and "no build for the RDK X5" in err
+
+
+def test_cli_fetch_for_an_s_chip_from_a_mirror(capsys, isolated_dirs, tmp_path):
+    _, cache = isolated_dirs
+    mirror = tmp_path / "mirror"
+    for soc in ("s100", "s600"):
+        (mirror / f"rdk_{soc}" / "ResNet").mkdir(parents=True)
+        (mirror / f"rdk_{soc}" / "ResNet" / "resnet18_224x224_nv12.hbm").write_bytes(
+            f"{soc} build".encode() * 100)
+    code, out, _ = cli(capsys, "fetch", "ResNet18", "--soc", "s600", "--base-url", str(mirror),
+                       "--no-progress")
+    path = cache / "s600" / "resnet18_224x224_nv12.hbm"
+    assert code == 0 and out.strip() == str(path)
+    assert path.read_bytes().startswith(b"s600 build")
+    code, out, _ = cli(capsys, "fetch", "ResNet18", "--soc", "s100p", "--base-url", str(mirror),
+                       "--no-progress")  # an S100P gets the s100 build, in the s100 folder
+    assert code == 0 and (cache / "s100" / "resnet18_224x224_nv12.hbm").read_bytes().startswith(
+        b"s100 build")
+    r = zoo.resolve_model("ResNet18", runtime="bpu", soc="s600")
+    assert r.path == path and r.build.soc == "s600"
+    code, _, err = cli(capsys, "fetch", "EdgeNeXt_base", "--soc", "s600", "--base-url",
+                       str(mirror), "--no-progress")
+    assert code != 0 and "no build for the RDK S600" in err
+
+
+def test_classify_soc_option_refuses_a_file_of_another_chip(capsys, tmp_path):
+    from rdk_classifier.cli import main
+
+    model = _fake_model(tmp_path / "rdk_s100" / "resnet18_224x224_nv12.hbm")
+    code = main(["classify", "--model", str(model), "--soc", "s600", "--backend", "bpu",
+                 str(Path(__file__).parent / "data" / "photos" / "coffee.png")])
+    err = capsys.readouterr().err
+    assert code != 0 and "built for the RDK S100 (nash-e)" in err and "RDK S600" in err
+
+
+def test_a_cpu_model_needs_no_chip(monkeypatch):
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "not-a-chip")
+    assert zoo.resolve_model(zoo.DEFAULT_MODEL).runtime == "cpu"  # never asks which board
+    with pytest.raises(ModelError, match="RDK_CLASSIFIER_SOC"):
+        zoo.resolve_model("ResNet18", runtime="bpu")

@@ -1,4 +1,4 @@
-"""The RDK X5 BPU backend: runs a compiled ``.bin`` zoo model on packed NV12.
+"""The RDK BPU backend: runs a compiled zoo model (X5 ``.bin``, S-series ``.hbm``) on NV12.
 
 Two Python runtimes exist on RDK X5 images; they are tried in this order:
 
@@ -11,9 +11,20 @@ missing vendor library) or fails to open the model (the X5 ``hbm_runtime`` takes
 ``.bin``; the PyPI build takes only ``.hbm``) is skipped for the next one, unless one is forced.
 
 Normalization and the NV12 -> RGB conversion are compiled into the ``.bin``, so the backend feeds
-the raw NV12 bytes and only reads and dequantizes the output. The output is read by its real
-layout (facts from D-Robotics' own sources: x5-hobot-spdev ``src/python/dnn_python.cpp``, the
-``hbm_runtime`` ``HB_HBMRuntime.pyi`` and its rdk_doc page):
+the raw NV12 bytes and only reads and dequantizes the output.
+
+Two input contracts, read from the model's own inputs (never from the board's name):
+
+* ``packed_nv12`` (RDK X5 ``.bin``): ONE input, the packed NV12 frame, shape ``(1, 3, H, W)`` /
+  ``(1, H, W, 1)`` as ``hbm_runtime`` reports it; fed as ``(1, H*3/2, W, 1)``.
+* ``nv12_y_uv`` (RDK S100 / S100P / S600 ``.hbm``, D-Robotics rdk_model_zoo branch ``rdk_s``
+  samples and ``utils/py_utils/preprocess.py``): TWO uint8 inputs, Y ``(1, H, W, 1)`` and the
+  interleaved UV ``(1, H/2, W/2, 2)``; H and W are dimensions 1 and 2 of Y. Which input is which is
+  read from the shapes (the names are only reported). Both are views on the packed NV12 (its
+  first H*W bytes and the rest), so nothing is copied.
+
+The output is read by its real layout (facts from D-Robotics' own sources: x5-hobot-spdev
+``src/python/dnn_python.cpp``, the ``hbm_runtime`` ``HB_HBMRuntime.pyi`` and its rdk_doc page):
 
 * ``hbm_runtime`` returns one numpy array per output; ``output_shapes`` is the valid shape and
   ``output_strides`` the byte strides of the (possibly padded) buffer. An array of the valid shape
@@ -30,12 +41,14 @@ Whatever cannot be read correctly is refused with the shapes in the message, and
 one class vector (one dimension > 1) of ``num_classes`` values when that is given.
 
 ``core_id`` has one meaning here: -1 = any core (the runtime picks), k >= 0 = BPU core k (the X5
-has one, core 0). It maps to ``pyeasy_dnn``'s ``core_id`` (0 = any, k + 1 = core k) and to
+has one, core 0). It maps to ``pyeasy_dnn``'s ``core_id`` (hbDNN's core mask: 0 = any,
+``1 << k`` = core k) and to
 ``hbm_runtime``'s ``bpu_cores`` (no setting = the runtime's automatic choice, else ``[k]``).
 
 Releasing: ``close()`` drops the runtime objects. ``hbm_runtime`` releases the model when its
-object goes; ``pyeasy_dnn`` frees only the tensors and never calls ``hbDNNRelease``, so every
-``pyeasy_dnn`` model load keeps its model memory until the process ends.
+object goes; a ``pyeasy_dnn`` Model is never freed (``load()`` leaks a reference to it; observed
+through the real binding on the libdnn emulator, tools/libdnn_emu), so every ``pyeasy_dnn`` model
+load keeps its tensors and model memory until the process ends.
 
 Threading: a ``BpuBackend`` owns one model object with one buffer set, and the runtimes' forward
 calls are synchronous. Never call ``infer`` of one instance from two threads at once: give every
@@ -58,7 +71,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, FrameSizeError, ModelError
+from .. import boards
+from ..errors import BackendUnavailableError, FrameSizeError, ModelError, SocMismatchError
 from .base import InputSpec
 
 log = logging.getLogger(__name__)
@@ -103,7 +117,8 @@ def _import_runtime(only: str | None = None) -> tuple[str, ModuleType, list[str]
         return found[0][0], found[0][1], failures
     raise BackendUnavailableError(
         "no BPU runtime imports here (" + "; ".join(failures) + "). The BPU backend runs on an "
-        "RDK X5 with hbm_runtime (RDK OS >= 3.5.0) or hobot_dnn; elsewhere use the CPU backend "
+        "RDK X5 with hbm_runtime (RDK OS >= 3.5.0) or hobot_dnn, or on an RDK S100/S600 with "
+        "hbm_runtime; elsewhere use the CPU backend "
         "(backend cpu or auto) with an ONNX model")
 
 
@@ -135,8 +150,8 @@ def runtime_message(exc: BaseException) -> str:
 def map_core(core_id: int, runtime: str) -> Any:
     """Our core id (-1 any, k core k) in the runtime's terms: pyeasy_dnn core_id, or hbm_runtime
     bpu_cores (None = leave the runtime's automatic choice)."""
-    if runtime == "pyeasy_dnn":
-        return 0 if core_id == ANY_CORE else core_id + 1
+    if runtime == "pyeasy_dnn":  # passed to hbDNNInferCtrlParam.bpuCoreId: a core mask
+        return 0 if core_id == ANY_CORE else 1 << core_id
     return None if core_id == ANY_CORE else [core_id]
 
 
@@ -207,8 +222,11 @@ def _per_class(values: Any, n: int, what: str, where: str, aligned_n: int | None
 
 
 class BpuBackend:
-    """A ``.bin`` model on the BPU. One instance per worker thread (see the module docstring).
+    """A compiled model (``.bin`` / ``.hbm``) on the BPU. One instance per worker thread (see the
+    module docstring).
 
+    ``soc``: this board's chip (None: no check): a file or an input contract of another chip
+    is refused with the reason (``SocMismatchError``).
     ``core_id``: -1 any core, k BPU core k (the X5 has one, core 0). ``priority``: 0..255
     scheduling priority. ``runtime``: force ``"hbm_runtime"`` or ``"pyeasy_dnn"`` (default: the
     first that imports and opens the model). ``num_classes``: the class count the output must
@@ -216,9 +234,13 @@ class BpuBackend:
     """
 
     name = "bpu"
+    #: one caller at a time: one model object with one buffer set, a synchronous forward (both
+    #: runtimes); a node serves all its cameras from this one instance through its scheduler
+    max_concurrent: int | None = 1
 
     def __init__(self, path: str | Path, core_id: int = ANY_CORE, priority: int = 0, *,
-                 runtime: str | None = None, num_classes: int | None = None) -> None:
+                 runtime: str | None = None, num_classes: int | None = None,
+                 soc: str | None = None) -> None:
         if runtime not in (None, *RUNTIME_KINDS):
             raise ValueError(f"runtime must be hbm_runtime or pyeasy_dnn, got {runtime!r}")
         if not 0 <= int(priority) <= 255:
@@ -229,6 +251,8 @@ class BpuBackend:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"BPU model file not found: {self.path}")
+        self.soc = boards.normalize_soc(soc)
+        boards.check_file_for_soc(self.path, self.soc)  # a file of another chip: why, up front
         self.core_id = int(core_id)
         self.priority = int(priority)
         self._expected_classes = num_classes
@@ -257,6 +281,13 @@ class BpuBackend:
             raise ModelError(f"{self.path}: no BPU runtime can run this model: "
                              + "; ".join(failures + import_failures))
         self.fallback_reasons = tuple(failures)
+        if self.soc is not None and self.input_contract != boards.INPUT_CONTRACT[self.soc]:
+            self._model = None
+            raise SocMismatchError(
+                f"{self.path.name} has the {self.input_contract} input contract, but the RDK "
+                f"{self.soc.upper()} zoo models have {boards.INPUT_CONTRACT[self.soc]}: it is "
+                f"built for another chip; use this board's build "
+                f"(`python -m rdk_classifier zoo list --soc {self.soc}`)")
         self._nv12_size = self.input_spec.nv12_size
         log.info("BPU model %s loaded with %s: input %dx%d NV12, %d classes", self.path.name,
                  self.runtime, self.input_spec.width, self.input_spec.height, self.num_classes)
@@ -266,10 +297,17 @@ class BpuBackend:
         m = self._module.HB_HBMRuntime(str(self.path))
         self._model = m
         self._model_name = m.model_names[0]
-        self._input_name = m.input_names[self._model_name][0]
+        names = list(m.input_names[self._model_name])
+        shapes = {n: tuple(int(v) for v in m.input_shapes[self._model_name][n]) for n in names}
         self._output_name = m.output_names[self._model_name][0]
-        shape = tuple(int(v) for v in m.input_shapes[self._model_name][self._input_name])
-        self.input_spec = self._spec_from_shape(shape, "NCHW" if _looks_nchw(shape) else "NHWC")
+        self.input_contract, self._input_names = hbm_input_contract(names, shapes, self.path.name)
+        self._input_name = self._input_names[0]
+        shape = shapes[self._input_name]
+        if self.input_contract == "nv12_y_uv":
+            self.input_spec = self._spec_from_shape(shape, "NHWC")
+        else:
+            self.input_spec = self._spec_from_shape(shape,
+                                                    "NCHW" if _looks_nchw(shape) else "NHWC")
         cores = map_core(self.core_id, "hbm_runtime")
         if cores is None:
             m.set_scheduling_params(priority={self._model_name: self.priority})
@@ -318,11 +356,20 @@ class BpuBackend:
             f"strides {declared}; it cannot be read correctly. Please report this with the "
             f"output of `python -m rdk_classifier doctor --model {self.path}`")
 
-    def _infer_hbm_runtime(self, nv12: np.ndarray) -> np.ndarray:
+    def hbm_feed(self, nv12: np.ndarray) -> dict[str, np.ndarray]:
+        """The input tensors ``hbm_runtime.run`` gets for one packed NV12 frame (views)."""
         h, w = self.input_spec.height, self.input_spec.width
-        feed = nv12.reshape(1, h * 3 // 2, w, 1)  # a view: the packed layout upstream feeds
+        if self.input_contract == "nv12_y_uv":
+            y_name, uv_name = self._input_names
+            return {y_name: nv12[: h * w].reshape(1, h, w, 1),
+                    uv_name: nv12[h * w:].reshape(1, h // 2, w // 2, 2)}
+        # the packed layout upstream feeds on the X5
+        return {self._input_name: nv12.reshape(1, h * 3 // 2, w, 1)}
+
+    def _infer_hbm_runtime(self, nv12: np.ndarray) -> np.ndarray:
+        feed = self.hbm_feed(nv12)
         try:
-            out = self._model.run({self._model_name: {self._input_name: feed}})
+            out = self._model.run({self._model_name: feed})
             raw = np.asarray(out[self._model_name][self._output_name])
         except Exception as exc:
             raise ModelError(f"{self.path.name}: hbm_runtime run failed: "
@@ -346,6 +393,10 @@ class BpuBackend:
         if not models:
             raise ModelError(f"{self.path}: pyeasy_dnn loaded no model")
         self._model = models[0]
+        self.input_contract = "packed_nv12"
+        if len(self._model.inputs) != 1:
+            raise ModelError(f"{self.path}: pyeasy_dnn model has {len(self._model.inputs)} "
+                             f"inputs; the RDK X5 zoo models take one packed NV12 input")
         props = self._model.inputs[0].properties
         layout = str(props.layout).upper()
         if layout not in ("NCHW", "NHWC"):
@@ -441,6 +492,7 @@ class BpuBackend:
                 "runtime_core": (map_core(self.core_id, self.runtime)),
                 "priority": self.priority, "num_classes": self.num_classes,
                 "input_size": [self.input_spec.height, self.input_spec.width],
+                "input_contract": self.input_contract,
                 "output_valid_shape": list(self._valid_shape)}
         if self.runtime == "hbm_runtime":
             info.update(describe_hbm_runtime(self._model, self._module))
@@ -451,8 +503,8 @@ class BpuBackend:
         return info
 
     def close(self) -> None:
-        """Drop the runtime objects. hbm_runtime releases the model with its object; pyeasy_dnn
-        frees only the tensors (it never calls hbDNNRelease: the model memory stays in use)."""
+        """Drop the runtime objects. hbm_runtime releases the model with its object; a pyeasy_dnn
+        Model is never freed (its load() leaks a reference): its memory stays in use."""
         self._model = None
         self._hbm_read = None
 
@@ -551,6 +603,27 @@ def _quant_is_scale(quant_type: Any, module: ModuleType) -> bool:
     if enum is not None and hasattr(enum, "SCALE"):
         return quant_type == enum.SCALE
     raise ModelError(f"cannot interpret hbm_runtime quant_type {quant_type!r}")
+
+
+def hbm_input_contract(names: Sequence[str], shapes: dict[str, tuple[int, ...]], where: str
+                       ) -> tuple[str, tuple[str, ...]]:
+    """Which NV12 input contract an hbm_runtime model has, from its own inputs:
+    ``("packed_nv12", (name,))`` for one input, ``("nv12_y_uv", (y_name, uv_name))`` for a Y
+    ``(1, H, W, 1)`` and a UV ``(1, H/2, W/2, 2)`` input (in either order); else ModelError."""
+    described = ", ".join(f"{n!r} {list(shapes[n])}" for n in names)
+    if len(names) == 1:
+        return "packed_nv12", (names[0],)
+    if len(names) == 2:
+        y = [n for n in names if len(shapes[n]) == 4 and shapes[n][0] == 1 and shapes[n][3] == 1]
+        uv = [n for n in names if len(shapes[n]) == 4 and shapes[n][0] == 1 and shapes[n][3] == 2]
+        if len(y) == 1 and len(uv) == 1:
+            (_, h, w, _), (_, uh, uw, _) = shapes[y[0]], shapes[uv[0]]
+            if h > 0 and w > 0 and (uh, uw) == (h // 2, w // 2) and h % 2 == 0 and w % 2 == 0:
+                return "nv12_y_uv", (y[0], uv[0])
+    raise ModelError(
+        f"{where}: inputs {described} are neither one packed NV12 input (RDK X5 .bin) nor a Y "
+        f"(1, H, W, 1) and a UV (1, H/2, W/2, 2) input (RDK S-series .hbm); this backend feeds "
+        f"NV12 images only")
 
 
 def _looks_nchw(shape: tuple[int, ...]) -> bool:

@@ -26,6 +26,10 @@ from ..platform_info import read_cpuinfo, runtime_features
 
 #: session config entry that keeps x86 U8S8 int8 kernels from saturating on AVX2 (no VNNI)
 X64_QUANT_PRECISION = "session.x64quantprecision"
+#: session config entry: may idle intra-op pool threads spin (busy-wait) for work? "0" / "1"
+INTRA_OP_SPINNING = "session.intra_op.allow_spinning"
+#: the package's choice (see ``session_options``): pool threads sleep instead of spinning
+DEFAULT_SPINNING = False
 
 
 def load_onnxruntime():
@@ -38,13 +42,24 @@ def load_onnxruntime():
     return onnxruntime
 
 
-def session_options(threads: int = 1, optimize: bool = True, widen_int8: bool | None = None):
+def session_options(threads: int = 1, optimize: bool = True, widen_int8: bool | None = None,
+                    spinning: bool | None = None):
     """SessionOptions with the package's settings (see the module docstring). ``widen_int8``:
-    set ``session.x64quantprecision``; None = where this CPU's int8 kernels would saturate."""
+    set ``session.x64quantprecision``; None = where this CPU's int8 kernels would saturate.
+
+    ``spinning``: let idle intra-op pool threads busy-wait for the next parallel section (ONNX
+    Runtime's default) instead of sleeping; None = ``DEFAULT_SPINNING`` (off). Measured on a shared
+    2-core machine (bench/README.md, "Session options"): with 2 threads, spinning costs CPU time
+    for no speed, and on a loaded machine or beside a second session (the node's other cameras,
+    ``evaluate``/``classify`` workers) the spinning threads steal the cores the work needs. With
+    one thread there is no pool and the setting changes nothing."""
     ort = load_onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
+    spin = DEFAULT_SPINNING if spinning is None else spinning
+    options.add_session_config_entry(INTRA_OP_SPINNING, "1" if spin else "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
     options.log_severity_level = 3
     options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
                                          else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
@@ -60,12 +75,13 @@ def _this_cpu() -> "CpuInt8Info":
     return cpu_int8_info()
 
 
-def create_session(model: str | Path | bytes, threads: int = 1, optimize: bool = True):
+def create_session(model: str | Path | bytes, threads: int = 1, optimize: bool = True,
+                   spinning: bool | None = None):
     """An ``InferenceSession`` on the CPU provider for a model file or serialized model bytes.
     Load errors propagate as ONNX Runtime raises them; callers wrap them in their own message."""
     ort = load_onnxruntime()
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, session_options(threads, optimize),
+    return ort.InferenceSession(source, session_options(threads, optimize, spinning=spinning),
                                 providers=["CPUExecutionProvider"])
 
 
@@ -137,5 +153,5 @@ def onnxruntime_version() -> str:
     return getattr(load_onnxruntime(), "__version__", "unknown")
 
 
-__all__ = ["X64_QUANT_PRECISION", "CpuInt8Info", "cpu_int8_info", "create_session",
-           "load_onnxruntime", "onnxruntime_version", "session_options"]
+__all__ = ["DEFAULT_SPINNING", "INTRA_OP_SPINNING", "X64_QUANT_PRECISION", "CpuInt8Info",
+           "cpu_int8_info", "create_session", "load_onnxruntime", "onnxruntime_version", "session_options"]

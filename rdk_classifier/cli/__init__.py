@@ -9,11 +9,14 @@ import signal
 import sys
 import threading
 
+from .. import budget
 from ..errors import RdkClassifierError
 
 # each module defines add_parser(subparsers) and a run(args) -> int it sets as ``func``
-COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "calib", "quantize", "toolchain_config",
-            "doctor")
+COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "model_info", "calib", "quantize",
+            "toolchain_config", "doctor")
+#: the commands that buffer untrusted data and so take --memory-budget (rdk_classifier.budget)
+BUFFERING_COMMANDS = ("bag", "quantize", "toolchain-config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
+    for name in BUFFERING_COMMANDS:
+        sub.choices[name].add_argument(
+            "--memory-budget", metavar="MB", dest="memory_budget", default=None,
+            help=f"memory budget for buffered input data (bag messages and caches, calibration "
+                 f"files and manifests; default: {budget.DEFAULT_MEMORY_BUDGET >> 20} MB, or "
+                 f"${budget.MEMORY_BUDGET_ENV})")
     return parser
 
 
@@ -47,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                             format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        if getattr(args, "memory_budget", None) is not None:
+            budget.set_memory_budget(budget.parse_megabytes(args.memory_budget))
         return int(args.func(args) or 0)
     except RdkClassifierError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except Terminated:
         print("terminated", file=sys.stderr)
@@ -61,5 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     finally:
+        budget.set_memory_budget(None)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    """An error as one line of bounded length, whatever text it carries from its input."""
+    text = " / ".join(part.strip() for part in text.splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

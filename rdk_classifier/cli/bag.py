@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import budget
+
 from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, BoxFilter
 from ..ros.bag import STORAGES, Skipped, classify_bag
 from ..ros.bag_format import BAG_DISTROS
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     for topic, out in report.topics.items():
         print(f"{topic} -> {out}: {report.classified[topic]} Classification messages")
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.skipped_by_kind.items()) if n)
-    print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
+    print(f"wrote {report.output} ({report.model}, resize {report.resize_mode}, "
+          f"{report.total_classified} classified, "
           f"{report.total_skipped} skipped{': ' + kinds if kinds else ''}; rosbag2 metadata "
           f"version {report.version})")
     return 1 if report.total_skipped else 0
@@ -119,7 +122,18 @@ def run_boxes(args: argparse.Namespace, report_skip) -> int:
     for d_topic, out in report.topics.items():
         print(f"{report.pairs[d_topic]} + {d_topic} -> {out}: {report.classified[d_topic]} "
               f"Detection2DArray messages, {report.boxes[d_topic]} boxes")
-    print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
+    print(f"wrote {report.output} ({report.model}, resize {report.resize_mode}, "
+          f"{report.total_classified} classified, "
           f"{len(report.skipped)} skipped; unmatched: {report.unmatched_frames} frames, "
           f"{report.unmatched_detections} detection sets)")
-    return 1 if report.skipped else 0
+    if report.too_large:
+        print(f"error: {report.too_large} message(s) larger than their share of the "
+              f"{budget.describe(budget.memory_budget())} memory budget could not wait for a "
+              f"match ({budget.HOW_TO_CHANGE})", file=sys.stderr)
+    if report.total_classified == 0:
+        print(f"error: no detection set matched a frame by header stamp "
+              f"({report.unmatched_frames} frames, {report.unmatched_detections} detection sets "
+              f"unmatched); check that each --detections holds the boxes of the --topic before "
+              f"it", file=sys.stderr)
+        return 1
+    return 1 if report.skipped or report.too_large else 0

@@ -10,8 +10,10 @@ import sys
 from ..classifier import Classifier, Result
 from ..errors import BoxesFileError, FrameError
 from ..frames import Frame, read_image_file
+from ..parallel import ordered_map
 from ..regions import MAX_BOXES_LIMIT, Box, BoxFilter, FrameBoxes, classify_boxes, load_boxes_file
-from .common import add_model_options, expand_images, load_classifier, model_line
+from .common import (add_model_options, expand_images, load_classifier, model_line,
+                     no_images_message, url_error)
 
 
 def add_parser(subparsers) -> None:
@@ -26,6 +28,9 @@ def add_parser(subparsers) -> None:
                    help='also classify these boxes of every image: a JSON list of {"x_offset", '
                         '"y_offset", "width", "height"} in pixels (sensor_msgs/RegionOfInterest); '
                         'with --json each image gets a "boxes" list')
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="threads decoding and classifying images at once, sharing one model "
+                        "(output order unchanged; default: 1)")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -39,12 +44,15 @@ def format_text(result: Result) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.top_k < 1:
-        print("error: --top-k must be >= 1", file=sys.stderr)
+    if args.top_k < 1 or args.workers < 1:
+        print(f"error: --{'top-k' if args.top_k < 1 else 'workers'} must be >= 1", file=sys.stderr)
+        return 2
+    if url_error(args.paths):
+        print(f"error: {url_error(args.paths)}", file=sys.stderr)
         return 2
     files = expand_images(args.paths, args.recursive)
     if not files:
-        print("error: no image files found in " + " ".join(args.paths), file=sys.stderr)
+        print(f"error: {no_images_message(args.paths, args.recursive)}", file=sys.stderr)
         return 1
     boxes = None
     if args.boxes:
@@ -56,16 +64,21 @@ def run(args: argparse.Namespace) -> int:
     clf = load_classifier(args)
     if not args.json:
         print(model_line(clf), flush=True)
-    failed = with_bad_boxes = 0
-    for path in files:
+
+    def classify_path(path):
         try:
             if boxes is None:
-                result = clf.classify_file(path)
-            else:  # the same crop path as the node's box mode
-                result, frame_boxes = classify_file_boxes(clf, path, boxes)
+                return clf.classify_file(path), None
+            return classify_file_boxes(clf, path, boxes)  # the same crop path as the node's
         except (OSError, FrameError) as exc:
+            return exc, None
+
+    failed = with_bad_boxes = 0
+    for path, (result, frame_boxes) in zip(files, ordered_map(classify_path, files,
+                                                              args.workers, name="classify")):
+        if isinstance(result, Exception):
             failed += 1
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            reason = result.strerror if isinstance(result, OSError) and result.strerror else result
             print(f"error: {path}: {reason}", file=sys.stderr)
             continue
         if boxes is not None:

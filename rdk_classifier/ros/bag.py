@@ -32,10 +32,11 @@ from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 from .. import safe_io
 from ..classifier import Classifier, ClassifierConfig
-from ..errors import BagError, FrameError
+from ..errors import BagError, BudgetError, FrameError
 from . import messages as msgs
 from . import rosbags_types as rt
 from .bag_format import bag_version
+from .bag_limits import bounded_inflation, check_declared_sizes
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class BagReport:
     #: every message that produced no Classification, by kind (also those not listed one by one:
     #: a connection of the wrong type, the unread rest of a truncated input)
     skipped_by_kind: Counter = field(default_factory=Counter)
+    #: how the frames were fitted to the model input
+    resize_mode: Optional[str] = None
     #: rosbag2 metadata version of the output (8: Humble and Jazzy read it; 9: Jazzy's own)
     version: int = BAG_VERSION
 
@@ -163,6 +166,11 @@ def open_reader(Reader, ReaderError, src: Path):  # noqa: N803 (rosbags classes,
         reader.open()
     except (ReaderError, OSError) as exc:
         raise BagError(f"cannot read bag {src}: {exc}") from None
+    try:
+        check_declared_sizes(reader)  # the memory budget, before anything is inflated
+    except BudgetError:
+        reader.close()
+        raise
     return reader
 
 
@@ -193,7 +201,7 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
         mapping = {c.topic: output_topic(c.topic) for c in selected}
         clf = classifier or Classifier.from_config(config)
         report = BagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
-                           version=version)
+                           resize_mode=clf.preprocessor.mode, version=version)
         for c in mismatched:
             if c.msgcount:
                 report.skipped_by_kind["not an image type"] += c.msgcount
@@ -201,11 +209,8 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
                             c.topic, c.msgcount, c.msgtype)
         handler = WholeFrameHandler(clf, typestore, types, report, class_id_format,
                                     score_threshold, top_k)
-        try:
-            write_bag(reader, selected, src, dst, storage, handler, progress, on_skip)
-        finally:
-            if classifier is None:
-                clf.close()
+        write_bag(reader, selected, src, dst, storage, handler, progress, on_skip,
+                  close_classifier=classifier is None)
     finally:
         reader.close()
     return report
@@ -278,16 +283,21 @@ class WholeFrameHandler:
 
 def write_bag(reader, selected: Sequence, src: Path, dst: Path, storage: str,
               handler: BagHandler, progress: Optional[bool],
-              on_skip: Optional[Callable[[Skipped], None]]) -> None:
+              on_skip: Optional[Callable[[Skipped], None]], close_classifier: bool) -> None:
     """The output bag of any mode: staged under a hidden name, claimed, renamed into place when
     whole (nothing left behind otherwise); model info first; then every message of ``selected``
     through ``handler``. A corrupt message, a bad frame or a failed inference is skipped; a
-    truncated or corrupt input keeps what was written and counts the rest as unreadable."""
+    truncated or corrupt input keeps what was written and counts the rest as unreadable.
+    ``close_classifier``: the handler's classifier is closed at the end (made for this run)."""
     try:
-        with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage:
+        with safe_io.staged_directory(dst, inputs=[src], what="output bag") as stage, \
+                bounded_inflation():
             _write(reader, selected, stage, storage, handler, progress, on_skip)
     except safe_io.OutputError as exc:
         raise BagError(str(exc)) from None
+    finally:
+        if close_classifier:
+            handler.clf.close()
 
 
 def _write(reader, selected, dst, storage, handler: BagHandler, progress, on_skip) -> None:
@@ -319,6 +329,8 @@ def _write(reader, selected, dst, storage, handler: BagHandler, progress, on_ski
                     conn, timestamp, raw = next(messages)
                 except StopIteration:
                     break
+                except BudgetError:  # over the memory budget: refused whole, not "damaged"
+                    raise
                 except Exception as exc:  # a truncated or corrupt input file: keep what we have
                     rest = max(1, total - seen)
                     report.skipped_by_kind["unreadable input"] += rest - 1

@@ -2,8 +2,9 @@
 
 Reads a rosbag2 with camera frames and a detector's messages (``vision_msgs/msg/Detection2DArray``
 or ``ai_msgs/msg/PerceptionTargets``), matches each detection set to its frame by header stamp
-(``StampMatcher``, caches of ``BAG_CACHE`` messages each way: a bag is read in record order, so a
-detector's latency of up to that many frames is covered) and writes one classified
+(``StampMatcher``, caches of ``BAG_CACHE`` messages each way and at most half / a quarter of the
+memory budget in bytes: a bag is read in record order, so a detector's latency of up to that many
+frames is covered) and writes one classified
 ``vision_msgs/msg/Detection2DArray`` per matched pair on ``DETECTIONS + "/classification"`` (the
 node's output name), with the record timestamp of the later message of the pair, plus
 ``/label_info`` and ``/vision_info``. Every box goes through ``regions.classify_boxes``, the
@@ -18,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from .. import budget
 from ..classifier import Classifier, ClassifierConfig
 from ..errors import FrameError
 from ..regions import BoxFilter, classify_boxes
-from ..stamp_matching import StampMatcher
+from ..stamp_matching import StampMatcher, message_nbytes
 from . import detections as det
 from . import messages as msgs
 from . import rosbags_types as rt
@@ -41,6 +43,7 @@ class BoxBagReport(BagReport):
     boxes: dict[str, int] = field(default_factory=dict)   # classified boxes per detection topic
     unmatched_frames: int = 0
     unmatched_detections: int = 0
+    too_large: int = 0  # messages larger than their cache's share of the memory budget
 
 
 def _detection_connections(connections: Sequence, topics: Sequence[str]) -> list:
@@ -92,15 +95,12 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
         mapping = {d: d.rstrip("/") + "/classification" for d in detections}
         clf = classifier or Classifier.from_config(config)
         report = BoxBagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
+                              resize_mode=clf.preprocessor.mode,
                               pairs=pairs, boxes={t: 0 for t in mapping}, version=version)
         handler = BoxHandler(clf, typestore, types, dtypes, report, class_id_format,
                              score_threshold, top_k, box_filter)
-        try:
-            write_bag(reader, list(images) + list(dets), src, dst, storage, handler, progress,
-                      on_skip)
-        finally:
-            if classifier is None:
-                clf.close()
+        write_bag(reader, list(images) + list(dets), src, dst, storage, handler, progress,
+                  on_skip, close_classifier=classifier is None)
     finally:
         reader.close()
     return report
@@ -122,19 +122,24 @@ class BoxHandler:
         self.box_filter = box_filter
         self.outputs = {d: (out, det.DETECTION_2D_ARRAY) for d, out in report.topics.items()}
         self._by_image = {img: d for d, img in report.pairs.items()}
-        # detection topic -> its matcher of (message, bag timestamp) pairs
+        # detection topic -> its matcher of (message, bag timestamp) pairs, bounded by count and
+        # by bytes: half the memory budget for waiting frames, a quarter for detection sets
+        share = budget.memory_budget() // max(1, len(report.pairs))
         self._matchers: dict[str, StampMatcher[tuple[Any, int], tuple[Any, int]]] = {
-            d: StampMatcher(BAG_CACHE, BAG_CACHE) for d in report.pairs}
+            d: StampMatcher(BAG_CACHE, BAG_CACHE, frame_max_bytes=max(1, share // 2),
+                            detection_max_bytes=max(1, share // 4)) for d in report.pairs}
 
     def handle(self, conn: Any, timestamp: int, msg: Any,
                skip: Callable[[Skipped], None]) -> list[tuple[str, int, bytes]]:
         stamp = msgs.stamp_to_ns(msg.header.stamp)
         if conn.msgtype in DETECTION_TYPES:
             d_topic = conn.topic
-            match = self._matchers[d_topic].add_detections(stamp, (msg, timestamp))
+            match = self._matchers[d_topic].add_detections(stamp, (msg, timestamp),
+                                                           message_nbytes(msg))
         else:
             d_topic = self._by_image[conn.topic]
-            match = self._matchers[d_topic].add_frame(stamp, (msg, timestamp))
+            match = self._matchers[d_topic].add_frame(stamp, (msg, timestamp),
+                                                      message_nbytes(msg))
         if match is None:
             return []
         (frame, _), (detections, det_ts) = match.frame, match.detections
@@ -158,6 +163,7 @@ class BoxHandler:
             st = m.stats()
             self.report.unmatched_frames += st.frames_unmatched
             self.report.unmatched_detections += st.detections_unmatched
+            self.report.too_large += st.too_large
 
 
 __all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "BAG_CACHE"]

@@ -4,7 +4,12 @@ Thin over the core and over ``camera.Camera``: every input topic is one camera (
 handler, runner, counters, sinks), in whole-frame mode (``whole_frame.WholeFrame``: the one path of
 ``messages.classify_message``, in its two halves) or, paired with a detector topic, in box mode
 (``box_mode.Boxes``). Per camera there is one subscription (sensor-data QoS, depth 1), one
-``LatestFrameWorker`` with its own classifier instance, and reliable result publishers.
+latest-frame slot and reliable result publishers; ONE classifier serves every camera, through
+``rdk_classifier.scheduler.Scheduler`` (the BPU is one device, and ``pyeasy_dnn`` never frees a
+model): the cameras take turns fairly (``camera_policies`` weights, ``max_rate``), the scheduler's
+threads run as many inferences at once as the backend takes (ONNX Runtime: several; a BPU model:
+one, while the next frames are being converted), and each camera's result age (header stamp to
+publish, p50/p99) is in its diagnostics.
 ``LabelInfo`` and ``VisionInfo`` are published once (again after a model change) with
 transient-local QoS. Parameters are declared with descriptors; see ``rdk_classifier.ros.settings``
 for names, defaults and when a change applies.
@@ -38,7 +43,7 @@ Humble and Jazzy. The node runs on both; where the installed rclpy has Jazzy's m
 - lazy mode: output publishers get ``matched`` events (``PublisherEventCallbacks(matched=...)``) and
   the cameras follow them; on Humble a timer checks the subscriber counts every
   ``LAZY_POLL_PERIOD``;
-- result age (diagnostics): camera callbacks take ``(msg, MessageInfo)`` and count from the
+- receipt to result (diagnostics): camera callbacks take ``(msg, MessageInfo)`` and count from the
   middleware's ``received_timestamp``; on Humble from the moment the callback runs;
 - ``executor:=events`` spins with ``rclpy.experimental.EventsExecutor`` where it exists (rclpy >=
   7.1.4), else with the single-threaded executor and a warning.
@@ -78,13 +83,16 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
+from ..backends.base import concurrency_of
 from ..classifier import Classifier
 from ..errors import RdkClassifierError
+from ..scheduler import Job, Scheduler, default_workers
 from .box_mode import Boxes
 from . import distro
-from .camera import Camera, Wiring
+from .camera import Camera, Wiring, camera_inputs
+from .camera_slot import SchedulerSlot
 from .malloc_tuning import tune_malloc
-from .messages import (database_location, label_info_message, make_header,
+from .messages import (database_location, label_info_message, make_header, stamp_to_ns,
                        types_from_ros_packages, vision_info_message)
 from .settings import (LABEL_INFO_TOPIC, PARAMETERS, RELOAD_PARAMETERS, SPECS,
                        VISION_INFO_TOPIC, NodeSettings, hbmem_frame_id_for, validate)
@@ -149,7 +157,9 @@ class ClassifierNode(Node):
         if problems:
             self._fail("invalid parameters: " + "; ".join(problems))
         malloc_note = tune_malloc() if self._settings.malloc_tuning else None  # before frames flow
-        topics = self._input_topics(self._settings)
+        topics = camera_inputs(self._settings, self.get_logger())
+        if not topics:
+            self._fail("no input topic can be subscribed (see the error above)")
         self.features = distro.probe()
         # lazy mode by matched events where rclpy has them (Jazzy), else by a polling timer
         lazy_events = self._settings.lazy and self.features.publisher_matched
@@ -160,24 +170,30 @@ class ClassifierNode(Node):
                                                   self._on_matched) if lazy_events else None),
                         message_info=self.features.message_info)
         try:
-            classifiers = self._load_classifiers(self._settings, len(topics))
+            clf = self._load_classifier(self._settings)
         except RdkClassifierError as exc:
             self._fail(f"cannot load model {self._settings.model!r}: {exc}")
         self._database_version = 1
+        self._scheduler = Scheduler(clock=self._now, on_error=self._on_job_error)
 
         self._label_pub = self.create_publisher(self._types.LabelInfo, LABEL_INFO_TOPIC,
                                                 LATCHED_QOS)
         self._info_pub = self.create_publisher(self._types.VisionInfo, VISION_INFO_TOPIC,
                                                LATCHED_QOS)
-        self._publish_model_info(classifiers[0])
+        self._publish_model_info(clf)
 
-        for (topic, kind, msg_type, parse_kind), clf in zip(topics, classifiers):
+        for topic, kind, msg_type, parse_kind in topics:
             detection_topic = self._settings.detection_topic_for(topic)
             handler = Boxes(detection_topic, self._settings) if detection_topic else WholeFrame()
-            cam = Camera(topic, kind, msg_type, parse_kind, clf, handler, wiring)
+            cam = Camera(topic, kind, msg_type, parse_kind, clf, handler, wiring,
+                         runner=self._scheduler_slot)
             cam.frame_id = hbmem_frame_id_for(self._settings, cam.input_name)
             cam.worker.start()
             self._cameras.append(cam)
+        threads = self._settings.scheduler_threads or default_workers(
+            concurrency_of(clf.backend), len(self._cameras))
+        self._scheduler.start(threads)
+        for cam in self._cameras:
             if not self._settings.lazy:
                 cam.subscribe()
         if lazy_events:
@@ -189,10 +205,10 @@ class ClassifierNode(Node):
         if self._settings.log_period > 0:
             self._log_timer = self.create_timer(self._settings.log_period, self._log_summary)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        clf = classifiers[0]
         s = self._settings
         self.get_logger().info(
-            f"classifying with {clf.model_name} on {clf.backend.name}, top {s.top_k}, "
+            f"classifying with {clf.model_name} on {clf.backend.name} ({threads} scheduler "
+            f"thread{'s' if threads > 1 else ''}), top {s.top_k}, "
             f"{'raw' if s.raw_subscriptions else 'typed'} subscriptions"
             f"{', lazy' if s.lazy else ''}: "
             + ", ".join(f"{c.input_name} ({c.parse_kind}) -> {c.output_name}"
@@ -224,35 +240,6 @@ class ClassifierNode(Node):
                 param = self.declare_parameter(spec.name, spec.default, _descriptor(spec))
             values[spec.name] = param.value
         return NodeSettings.from_values(values)
-
-    def _input_topics(self, settings: NodeSettings) -> list[tuple[str, str, Any, str]]:
-        """(topic, kind, message type, parse kind) per input; hbmem topics only when
-        hbm_img_msgs imports (else said once, clearly; no input at all is a start failure)."""
-        from sensor_msgs.msg import CompressedImage, Image
-
-        out, hbm_type = [], None
-        topics = settings.topics()
-        if any(kind == "hbmem" for _, kind in topics):
-            try:
-                from hbm_img_msgs import msg as hbm_msgs
-                hbm_type = getattr(hbm_msgs, settings.hbmem_message_type)
-            except (ImportError, AttributeError) as exc:
-                names = [t for t, kind in topics if kind == "hbmem"]
-                self.get_logger().error(
-                    f"hbmem_topics {names} not subscribed: hbm_img_msgs."
-                    f"{settings.hbmem_message_type} cannot be imported ({exc}). It is the "
-                    f"D-Robotics/hobot_msgs package, part of TROS on the RDK (source "
-                    f"/opt/tros/humble/setup.bash); elsewhere build it in your workspace")
-        for topic, kind in topics:
-            if kind == "image":
-                out.append((topic, kind, Image, "image"))
-            elif kind == "compressed":
-                out.append((topic, kind, CompressedImage, "compressed"))
-            elif hbm_type is not None:
-                out.append((topic, kind, hbm_type, settings.hbmem_message_type))
-        if not out:
-            self._fail("no input topic can be subscribed (see the error above)")
-        return out
 
     def _detection_types(self, settings: NodeSettings) -> Any:
         """The detection message classes, when a camera is paired with a detector or
@@ -297,19 +284,33 @@ class ClassifierNode(Node):
                 self.get_logger().info(f"{cam.output_name} has no subscriber: {cam.input_name} "
                                        f"unsubscribed until one appears")
 
-    def _load_classifiers(self, settings: NodeSettings, count: int) -> list[Classifier]:
-        """One classifier per camera (a classifier serves one thread)."""
-        first = Classifier.from_config(settings.classifier_config())
-        out = [first]
-        if first.fallback_reason:
-            self.get_logger().warning(first.fallback_reason)
-        try:
-            out += [first.clone() for _ in range(count - 1)]
-        except BaseException:
-            for clf in out:
-                clf.close()
-            raise
-        return out
+    def _load_classifier(self, settings: NodeSettings) -> Classifier:
+        """The node's one classifier: every camera shares it (it takes concurrent calls; the
+        backend limits how many are inside inference at once)."""
+        clf = Classifier.from_config(settings.classifier_config())
+        if clf.fallback_reason:
+            self.get_logger().warning(clf.fallback_reason)
+        return clf
+
+    # --- the scheduler: the cameras' turns on the one model ---------------------------------------
+    def _now(self) -> float:
+        """The scheduler's clock: ROS time in seconds, the time base of the header stamps."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _scheduler_slot(self, cam: Camera) -> SchedulerSlot:
+        def stamp_of(job: Any) -> float:
+            job = getattr(job, "job", job)  # the camera's job, without its receipt time
+            header = getattr(job, "header", None)
+            return stamp_to_ns(header.stamp) * 1e-9 if header is not None else self._now()
+
+        return SchedulerSlot(self._scheduler, cam.topic, cam.run_job, stamp_of,
+                             self._settings.camera_policy(cam.topic))
+
+    def _on_job_error(self, job: Job, exc: BaseException) -> None:
+        for cam in self._cameras:
+            if cam.topic == job.camera:
+                cam.on_job_error(job, exc)
+                return
 
     def _publish_model_info(self, clf: Classifier) -> None:
         header = make_header(self._types, self.get_clock().now().nanoseconds)
@@ -339,7 +340,7 @@ class ClassifierNode(Node):
             reload = any(getattr(new, k) != getattr(old, k) for k in RELOAD_PARAMETERS)
             if reload:
                 try:
-                    classifiers = self._load_classifiers(new, len(self._cameras))
+                    loaded = self._load_classifier(new)
                 except Exception as exc:  # any load failure leaves the running model in place
                     running = self._cameras[0].classifier.model_name if self._cameras else "-"
                     reason = (f"cannot load model {new.model!r} (backend {new.backend}): {exc}; "
@@ -347,7 +348,7 @@ class ClassifierNode(Node):
                     self.get_logger().error(reason)
                     return SetParametersResult(successful=False, reason=reason)
                 self._settings = new
-                self._swap_classifiers(classifiers)
+                self._swap_classifier(loaded)
                 self._database_version += 1
             else:
                 self._settings = new
@@ -363,10 +364,15 @@ class ClassifierNode(Node):
             self.get_logger().info(f"{what}: applied")
         return SetParametersResult(successful=True)
 
-    def _swap_classifiers(self, classifiers: list[Classifier]) -> None:
-        """Each camera finishes the job in progress with the old model, then uses the new."""
-        for cam, new in zip(self._cameras, classifiers):
-            cam.swap_classifier(new)
+    def _swap_classifier(self, new: Classifier) -> None:
+        """Each camera finishes the job in progress with the old model, then uses the new; the
+        old one (shared by all) is closed once no camera can use it any more."""
+        old = self._cameras[0].classifier if self._cameras else None
+        for cam in self._cameras:
+            with cam.lock:  # waits for this camera's job in progress
+                cam.classifier = new
+        if old is not None and old is not new:
+            old.close()
 
     # --- diagnostics and log ----------------------------------------------------------------------
     def _setup_diagnostics(self, period: float) -> None:
@@ -405,8 +411,23 @@ class ClassifierNode(Node):
             cam.stats.report(cam.worker_stats(), window="diagnostics"), levels,
             input_topic=cam.input_name, output_topic=cam.output_name, model=clf.model_name,
             backend=clf.backend.name, fallback_reason=clf.fallback_reason,
-            subscribed=cam.subscription is not None, extra=cam.handler.key_values(),
+            subscribed=cam.subscription is not None,
+            extra=cam.handler.key_values() + self._schedule_key_values(cam),
             age_from=self._age_from())
+
+    def _schedule_key_values(self, cam: Camera) -> list[tuple[str, str]]:
+        """The camera's share of the model and the age of its results (header stamp to publish,
+        over its last answers): the figure compared with C++ nodes."""
+        if not isinstance(cam.worker, SchedulerSlot):
+            return []
+        age = cam.worker.scheduler_stats().age_summary()
+        policy = self._settings.camera_policy(cam.topic)
+
+        def ms(v: Optional[float]) -> str:
+            return "-" if v is None else f"{v:.1f}"
+        return [("result age p50 (ms)", ms(age["p50"])), ("result age p99 (ms)", ms(age["p99"])),
+                ("weight", f"{policy.weight:g}"),
+                ("max rate (Hz)", f"{policy.max_rate:g}" if policy.max_rate else "no limit")]
 
     def _fill_status(self, cam: Camera, stat: Any) -> Any:
         from diagnostic_msgs.msg import DiagnosticStatus
@@ -452,9 +473,14 @@ class ClassifierNode(Node):
 
     # --- shutdown ---------------------------------------------------------------------------------
     def destroy_node(self) -> None:
-        for cam in getattr(self, "_cameras", []):
+        cameras = getattr(self, "_cameras", [])
+        for cam in cameras:
             cam.worker.stop(timeout=5.0)
-            cam.classifier.close()
+        scheduler = getattr(self, "_scheduler", None)
+        if scheduler is not None:
+            scheduler.stop()
+        for clf in {id(cam.classifier): cam.classifier for cam in cameras}.values():
+            clf.close()  # the one model (once)
         super().destroy_node()
 
 

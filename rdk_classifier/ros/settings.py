@@ -16,8 +16,10 @@ from typing import Any, Optional
 
 from .. import zoo
 from ..backends import BACKENDS
-from ..classifier import ClassifierConfig
+from ..classifier import (BPU_CORE_RANGE, BPU_PRIORITY_RANGE, THREADS_RANGE, TOP_K_RANGE,
+                          ClassifierConfig)
 from ..frames import RESIZE_MODES
+from ..scheduler import CameraPolicy
 from ..regions import BOX_ORDERS, DEFAULT_MAX_BOXES, MAX_BOXES_LIMIT, MAX_PADDING, BoxFilter
 from ..stamp_matching import DEFAULT_DETECTION_CACHE, DEFAULT_FRAME_CACHE
 from .cdr import HBM_DATA_SIZES
@@ -54,6 +56,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", "string", "reload",
               "inference runtime: auto (BPU when a BPU runtime imports and the model is a .bin, "
               "else CPU), bpu, cpu", "one of " + ", ".join(BACKENDS)),
+    ParamSpec("soc", "auto", "string", "reload",
+              "the board's chip, which picks a zoo model's file (X5 .bin, S100/S600 .hbm) and "
+              "refuses one built for another chip: auto (/sys/class/boardinfo/soc_name, "
+              "$RDK_CLASSIFIER_SOC), x5, s100, s100p, s600", "auto or one of x5, s100, s100p, s600"),
     ParamSpec("fallback_to_cpu", False, "bool", "reload",
               f"where the model cannot run here (a BPU .bin without a BPU runtime), run "
               f"{zoo.DEFAULT_MODEL} on the CPU instead of refusing it; logged at WARN and named "
@@ -64,16 +70,18 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "how frames are fitted to the model input; empty: the model's own (zoo registry)",
               "empty or one of " + ", ".join(RESIZE_MODES)),
     ParamSpec("threads", 1, "integer", "reload",
-              "ONNX Runtime threads per camera (CPU backend)", "1..64", int_range=(1, 64)),
+              "ONNX Runtime intra-op threads of the node's one model (CPU backend); the cameras "
+              "share the model, several inferences at once", "%d..%d" % THREADS_RANGE,
+              int_range=THREADS_RANGE),
     ParamSpec("bpu_core", -1, "integer", "reload",
               "BPU core: -1 = any (the runtime chooses), k = core k (the X5 has one, core 0)",
-              "-1..3", int_range=(-1, 3)),
-    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority", "0..255",
-              int_range=(0, 255)),
+              "%d..%d" % BPU_CORE_RANGE, int_range=BPU_CORE_RANGE),
+    ParamSpec("bpu_priority", 0, "integer", "reload", "BPU task priority",
+              "%d..%d" % BPU_PRIORITY_RANGE, int_range=BPU_PRIORITY_RANGE),
     ParamSpec("cache_dir", "", "string", "reload",
               "where downloaded zoo models are looked for; empty: the default cache"),
-    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message", "1..1000",
-              int_range=(1, 1000)),
+    ParamSpec("top_k", 5, "integer", "live", "classes per Classification message",
+              "%d..%d" % TOP_K_RANGE, int_range=TOP_K_RANGE),
     ParamSpec("score_threshold", 0.0, "double", "live",
               "hypotheses with a lower probability are left out of the message", "0.0..1.0",
               float_range=(0.0, 1.0)),
@@ -129,6 +137,19 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("log_period", 10.0, "double", "restart",
               "seconds between one-line INFO summaries (0: never)", "0.0..3600.0",
               float_range=(0.0, 3600.0)),
+    ParamSpec("max_rate", 0.0, "double", "restart",
+              "results per second per camera at most (0: as fast as frames come and the model "
+              "allows); a camera's slot keeps its newest frame meanwhile", "0.0..1000.0",
+              float_range=(0.0, 1000.0)),
+    ParamSpec("camera_policies", None, "string_array", "restart",
+              "per-camera share of the node's one model: 'TOPIC weight=W max_rate=R' (either "
+              "key may be left out); under overload a camera of weight 2 gets twice the results "
+              "of one of weight 1; max_rate overrides the max_rate parameter for that camera",
+              "TOPIC as written in image_topics / compressed_topics / hbmem_topics; W > 0, "
+              "R >= 0"),
+    ParamSpec("scheduler_threads", 0, "integer", "restart",
+              "threads running the cameras' frames on the one model (0: the model's concurrent "
+              "inferences + 1, at most one per camera)", "0..64", int_range=(0, 64)),
     # --- box mode: a camera paired with a detector has every detector box classified ---------
     ParamSpec("detection_topics", None, "string_array", "restart",
               "box mode: one detector topic per camera, in the order image_topics, "
@@ -183,6 +204,7 @@ class NodeSettings:
 
     model: str = zoo.DEFAULT_MODEL
     backend: str = "auto"
+    soc: str = "auto"
     fallback_to_cpu: bool = False
     labels: str = ""
     resize_mode: str = ""
@@ -207,6 +229,9 @@ class NodeSettings:
     debug_image_max_width: int = 640
     diagnostics_period: float = 1.0
     log_period: float = 10.0
+    max_rate: float = 0.0
+    camera_policies: tuple[str, ...] = ()
+    scheduler_threads: int = 0
     detection_topics: tuple[str, ...] = ()
     detection_type: str = "vision_msgs"
     publish_perception_targets: bool = False
@@ -239,7 +264,19 @@ class NodeSettings:
                                 class_names=self.labels or None, threads=self.threads,
                                 bpu_core=self.bpu_core, bpu_priority=self.bpu_priority,
                                 cache_dir=self.cache_dir or None,
-                                fallback_to_cpu=self.fallback_to_cpu)
+                                fallback_to_cpu=self.fallback_to_cpu, soc=self.soc)
+
+    def camera_policy(self, topic: str) -> CameraPolicy:
+        """The scheduling policy of the camera on ``topic`` (as written in the topic parameters):
+        its ``camera_policies`` entry over the node-wide ``max_rate``. Entries are checked by
+        ``validate``; call this on validated settings."""
+        policy = CameraPolicy(max_rate=self.max_rate)
+        for entry in self.camera_policies:
+            name, values = parse_camera_policy(entry)
+            if name == topic.strip():
+                policy = CameraPolicy(weight=values.get("weight", policy.weight),
+                                      max_rate=values.get("max_rate", policy.max_rate))
+        return policy
 
     def topics(self) -> list[tuple[str, str]]:
         """(topic, kind) to subscribe, kind ``image``, ``compressed`` or ``hbmem``; blanks and
@@ -266,6 +303,32 @@ class NodeSettings:
                          min_size=self.box_min_size, min_score=self.box_min_score,
                          max_boxes=self.box_max_count, order=self.box_order,
                          padding=self.box_padding)
+
+
+def parse_camera_policy(entry: str) -> tuple[str, dict[str, float]]:
+    """``'TOPIC weight=2 max_rate=10'`` -> (topic, {"weight": 2.0, "max_rate": 10.0}); ValueError
+    naming the entry when it is not that shape or a value is out of range."""
+    parts = entry.split()
+    if not parts or "=" in parts[0]:
+        raise ValueError(f"camera_policies entry {entry!r} does not start with a topic "
+                         f"(expected 'TOPIC weight=W max_rate=R')")
+    values: dict[str, float] = {}
+    for part in parts[1:]:
+        key, eq, text = part.partition("=")
+        if not eq or key not in ("weight", "max_rate") or key in values:
+            raise ValueError(f"camera_policies entry {entry!r}: {part!r} is not weight=W or "
+                             f"max_rate=R (each at most once)")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"camera_policies entry {entry!r}: {text!r} is not a number") \
+                from None
+        values[key] = value
+    try:
+        CameraPolicy(**values)
+    except ValueError as exc:
+        raise ValueError(f"camera_policies entry {entry!r}: {exc}") from None
+    return parts[0], values
 
 
 def _coerce(spec: ParamSpec, value: Any) -> Any:
@@ -299,6 +362,17 @@ def validate(settings: NodeSettings) -> list[str]:
         if spec.float_range and not spec.float_range[0] <= value <= spec.float_range[1]:
             errors.append(f"{spec.name} = {value} is outside {spec.float_range[0]}.."
                           f"{spec.float_range[1]}")
+    topics = {name.strip() for name in s.image_topics + s.compressed_topics + s.hbmem_topics}
+    topics = topics - {""} or {DEFAULT_IMAGE_TOPIC}
+    for entry in s.camera_policies:
+        try:
+            name, _ = parse_camera_policy(entry)
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        if name not in topics:
+            errors.append(f"camera_policies entry {entry!r} names no camera topic (the topics: "
+                          f"{', '.join(sorted(topics))})")
     if s.hbmem_message_type not in HBM_DATA_SIZES:
         errors.append(f"hbmem_message_type {s.hbmem_message_type!r} is not one of "
                       f"{', '.join(HBM_DATA_SIZES)}")
@@ -367,8 +441,9 @@ def debug_topic_for(resolved_input: str) -> str:
     return resolved_input.rstrip("/") + DEBUG_IMAGE_SUFFIX
 
 
-__all__ = ["ParamSpec", "PARAMETERS", "BOX_PARAMETERS", "SPECS", "RELOAD_PARAMETERS", "LIVE_PARAMETERS",
-           "RESTART_PARAMETERS", "NodeSettings", "validate", "topic_name_error", "output_topic_for",
+__all__ = ["ParamSpec", "PARAMETERS", "BOX_PARAMETERS", "SPECS", "RELOAD_PARAMETERS",
+           "LIVE_PARAMETERS", "RESTART_PARAMETERS", "NodeSettings", "parse_camera_policy",
+           "validate", "topic_name_error", "output_topic_for",
            "hbmem_frame_id_for",
            "debug_topic_for", "DEFAULT_IMAGE_TOPIC", "OUTPUT_SUFFIX", "DEBUG_IMAGE_SUFFIX",
            "LABEL_INFO_TOPIC", "VISION_INFO_TOPIC"]

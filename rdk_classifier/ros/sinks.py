@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import FrameError
 from .detections import (DetectionTypes, detection2d_array_message, perception_targets_message,
                          stage_perfs, whole_frame_targets_message)
-from .messages import MessageTypes, classification_message, overlay_message, stamp_to_ns
+from .messages import classification_message, overlay_message, stamp_to_ns
 from .camera import Outcome, Wiring
 from .settings import NodeSettings, debug_topic_for
 
@@ -33,17 +33,21 @@ def _subscribed(publisher: Any) -> bool:
     return publisher is not None and publisher.get_subscription_count() > 0
 
 
-class ClassificationSink:
-    """``vision_msgs/Classification`` with the frame's header (whole frames only)."""
+class _PublisherSink:
+    """A sink with one result publisher: wanted while that has a subscriber."""
 
     needs_message = False
 
-    def __init__(self, publisher: Any, types: MessageTypes) -> None:
+    def __init__(self, publisher: Any, types: Any) -> None:
         self.publisher = publisher
         self._types = types
 
     def wanted(self, settings: NodeSettings) -> bool:
         return _subscribed(self.publisher)
+
+
+class ClassificationSink(_PublisherSink):
+    """``vision_msgs/Classification`` with the frame's header (whole frames only)."""
 
     def publish(self, outcome: Outcome, settings: NodeSettings) -> None:
         if outcome.boxes is None:
@@ -52,18 +56,9 @@ class ClassificationSink:
                 settings.score_threshold))
 
 
-class DetectionsSink:
+class DetectionsSink(_PublisherSink):
     """``vision_msgs/Detection2DArray``: the detector's boxes that were classified, each with its
     top-k (box mode only)."""
-
-    needs_message = False
-
-    def __init__(self, publisher: Any, types: DetectionTypes) -> None:
-        self.publisher = publisher
-        self._types = types
-
-    def wanted(self, settings: NodeSettings) -> bool:
-        return _subscribed(self.publisher)
 
     def publish(self, outcome: Outcome, settings: NodeSettings) -> None:
         if outcome.boxes is not None:
@@ -92,15 +87,12 @@ class _Rate:
             return (len(self._times) - 1) / span if span > 0 else -1.0
 
 
-class TargetsSink:
+class TargetsSink(_PublisherSink):
     """``ai_msgs/PerceptionTargets``: a whole frame as one target (top-1 as its type, as TROS
     classifiers do), or one target per classified box."""
 
-    needs_message = False
-
     def __init__(self, publisher: Any, types: DetectionTypes) -> None:
-        self.publisher = publisher
-        self._types = types
+        super().__init__(publisher, types)
         self._rate = _Rate()
 
     @classmethod

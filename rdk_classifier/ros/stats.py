@@ -175,9 +175,9 @@ def camera_status(r: StreamReport, levels: Any, *, input_topic: str, output_topi
           ("inference (ms)", f"{r.inference_ms:.2f}"),
           ("postprocess (ms)", f"{r.postprocess_ms:.3f}"),
           ("node overhead (ms)", f"{r.node_ms:.3f}"),
-          ("result age (ms)", f"{r.result_age_ms:.2f}")]
+          ("receipt to result (ms)", f"{r.result_age_ms:.2f}")]
     if age_from:
-        kv.append(("result age from", age_from))
+        kv.append(("receipt time from", age_from))
     if r.top1:
         kv.append(("top-1", f"{r.top1[0]} {r.top1[1]} {r.top1[2]:.3f}"))
     if fallback_reason:
