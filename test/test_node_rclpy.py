@@ -429,7 +429,7 @@ def test_events_executor_option_in_a_node_process():
     try:  # until the node has started (model loaded, executor chosen) and spun a while
         end = time.monotonic() + 120.0
         while time.monotonic() < end and proc.poll() is None and not any(
-                "lazy by" in line for line in lines):
+                "spinning with" in line for line in lines):
             time.sleep(0.1)
         assert proc.poll() is None, "".join(lines)
     finally:
@@ -438,5 +438,7 @@ def test_events_executor_option_in_a_node_process():
         reader.join(timeout=5)
     out = "".join(lines)
     assert "classifying with" in out and proc.returncode == 0, out
-    fell_back = "rclpy.experimental.EventsExecutor" in out
-    assert fell_back != distro.probe().events_executor, out
+    events = distro.probe().events_executor
+    assert ("spinning with EventsExecutor" in out) == events, out
+    assert ("spinning with SingleThreadedExecutor" in out) != events, out
+    assert ("rclpy.experimental.EventsExecutor" in out) != events, out   # the fallback warning

@@ -217,7 +217,7 @@ class ClassifierNode(Node):
             self.get_logger().info(malloc_note)
         self.get_logger().info(
             f"{self.features.summary()}: lazy by "
-            f"{'matched events' if self.features.publisher_matched else 'polling'}, result age "
+            f"{'matched events' if self.features.publisher_matched else 'polling'}, receipt time "
             f"from {self._age_from()}")
 
     @property
@@ -493,6 +493,7 @@ def main(args: Optional[list[str]] = None) -> int:
         if note:
             node.get_logger().warning(note)
         executor.add_node(node)
+        node.get_logger().info(f"spinning with {type(executor).__name__}")
         executor.spin()
     except StartupError:
         return 1  # already logged as FATAL with what to do
