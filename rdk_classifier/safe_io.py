@@ -164,6 +164,15 @@ def write_text(path: PathLike, text: str, **kwargs) -> Path:
     return Path(path)
 
 
+def copy_file(source: PathLike, path: PathLike, **kwargs) -> Path:
+    """Copy the regular file ``source`` to ``path`` atomically (see ``atomic_open`` for the
+    keyword arguments), streamed in 1 MB blocks: a model of any size costs no more memory."""
+    with open_bounded(Path(source), 1 << 62, "file to copy") as src, \
+            atomic_open(path, "wb", **kwargs) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return Path(path)
+
+
 def ensure_directory(path: PathLike, what: str = "output folder") -> Path:
     """Create a folder (and its parents); OutputError with one line when that is impossible."""
     p = Path(path)
@@ -352,7 +361,8 @@ def read_bounded_text(path: str | Path, max_bytes: int, what: str,
     except UnicodeDecodeError as exc:
         raise error(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
-__all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "ensure_directory",
+__all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "copy_file",
+           "ensure_directory",
            "exchange_paths", "exclusive_claim", "open_bounded", "read_bounded_bytes",
            "read_bounded_text", "replace_directory", "staged_directory", "write_bytes",
            "write_text"]

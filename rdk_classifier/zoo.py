@@ -123,6 +123,12 @@ class ModelInfo:
     builds: tuple[SocBuild, ...] = ()
     #: further names that resolve to this model (e.g. the zoo tables' spellings)
     aliases: tuple[str, ...] = ()
+    #: hb_mapper's input_type_train: the colour order the network was trained on
+    input_type_train: str = "rgb"
+    #: class names recorded with a user's model (None: ImageNet-1k for registry models)
+    class_names: tuple[str, ...] | None = None
+    #: a user's model file (not a registry row): its facts come from the file itself
+    user_file: bool = False
 
     def build(self, soc: str) -> SocBuild | None:
         """The file this chip runs (its own build, or one it runs: an S100P runs s100 builds)."""
@@ -264,7 +270,7 @@ def _build_info(row: dict, defaults: dict, base_url: str, s_rows: Any = None,
     other = merged.get("figures")  # published figures of a model outside the seed table
     if other is not None and (seed is not None or set(other) != set(_FIGURES)):
         raise ValueError(f"zoo.yaml {name}: figures needs exactly {_FIGURES}, and no seed")
-    figures = {k: _figure((seed or other or {}).get(k), f"zoo.yaml {name}.{k}")
+    figures: dict[str, Any] = {k: _figure((seed or other or {}).get(k), f"zoo.yaml {name}.{k}")
                for k in _FIGURES}
     url_path = merged.get("url_path", bin_file) if bin_file else None
     if url_path is not None and (not isinstance(url_path, str) or url_path.startswith("/")
@@ -451,20 +457,30 @@ def _bpu_runtime_available() -> bool:
 
 
 def _info_for_file(path: Path) -> ModelInfo:
-    """The registry row of a file named like a registry file, else a synthesized row."""
+    """The registry row of a file named like a registry file, else a row made from the facts the
+    file records (``model_facts``): a user's ONNX without normalization is an error, never fed
+    with a guessed ImageNet mean/scale."""
     suffix = path.suffix.lower()
     for info in _registry().models:
         if path.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds)):
             return info
-    # input_size is nominal: the backend reads the real one from the model file
+    from .model_facts import missing_normalization, read_model_facts
+
+    facts = read_model_facts(path)
+    if suffix == ".onnx" and (facts.mean is None or facts.scale is None):
+        raise missing_normalization(path)
+    # input_size is nominal: the backend reads the real one from the model file. A compiled
+    # model (.bin, .hbm) has its normalization compiled in: mean/scale are unused there.
     return ModelInfo(
         name=path.stem, family=None, runtime="cpu" if suffix == ".onnx" else "bpu",
         bin_file=path.name if suffix in (".bin", ".hbm") else None,
         onnx_file=path.name if suffix == ".onnx" else None, url=None, onnx_url=None,
-        input_size=(224, 224), resize_mode="letterbox", output_kind="unknown",
-        mean=IMAGENET_MEAN, scale=IMAGENET_SCALE, params_m=None, float_top1=None,
+        input_size=(224, 224), resize_mode=facts.resize_mode or "center_crop",
+        output_kind="unknown", mean=facts.mean or IMAGENET_MEAN,
+        scale=facts.scale or IMAGENET_SCALE, params_m=None, float_top1=None,
         quant_top1=None, latency_ms=None, latency_mt_ms=None, fps=None, recommended=False,
-        in_seed_table=False)
+        in_seed_table=False, input_type_train=facts.input_type_train or "rgb",
+        class_names=facts.class_names, user_file=True)
 
 
 def _fallback_to_default(info: ModelInfo, why: str, fallback: bool) -> ResolvedModel:

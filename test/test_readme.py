@@ -76,3 +76,16 @@ def test_readme_classify_json_example_has_the_keys_classify_prints(classifier):
     printed = json.loads(json.dumps(classifier.classify_file(photo).to_dict()))
     assert keys == list(printed)
     assert "`model: NAME (runtime, file, resize MODE)`" in text
+
+
+def test_readme_limits_are_the_code_limits():
+    from rdk_classifier import budget
+    from rdk_classifier.classifier import THREADS_RANGE, TOP_K_RANGE
+    from rdk_classifier.evaluation import MAX_LABEL_LINE_BYTES, MAX_LABELLED_IMAGES
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert f"Memory budget: {budget.DEFAULT_MEMORY_BUDGET >> 20} MB" in text
+    assert f"${budget.MEMORY_BUDGET_ENV}" in text
+    assert f"lines of at most {MAX_LABEL_LINE_BYTES} bytes" in text
+    assert f"default {MAX_LABELLED_IMAGES:,}" in text
+    assert "--cpu-threads %d..%d" % THREADS_RANGE in text and "--top-k %d..%d" % TOP_K_RANGE in text

@@ -35,8 +35,8 @@ import yaml
 
 from .. import boards, safe_io
 from ..errors import ToolchainConfigError
-from ..normalization import IMAGENET_MEAN, IMAGENET_SCALE, format_triple, parse_triple
-from .toolchain import SEED_CAL_DATA_DIR, OnnxInput, inspect_onnx
+from ..normalization import format_triple
+from .toolchain import SEED_CAL_DATA_DIR, OnnxInput, inspect_onnx, model_feed, refuse_quantized
 
 #: the chips of the S series and their march (the vendor's spelling)
 S_MARCH = {soc: boards.MARCH[soc] for soc in ("s100", "s100p", "s600")}
@@ -153,8 +153,10 @@ def write_s_toolchain_files(model_path: str | Path, out_dir: str | Path, *, soc:
     march = S_MARCH[soc]
     model_path = Path(model_path)
     info = inspect_onnx(model_path)
-    mean = parse_triple(mean, "mean") if mean is not None else (info.mean or IMAGENET_MEAN)
-    scale = parse_triple(scale, "scale") if scale is not None else (info.scale or IMAGENET_SCALE)
+    refuse_quantized(info, model_path)
+    # given, else recorded with the model, else the zoo's for a zoo file; never a guess
+    feed = model_feed(model_path, info, mean, scale)
+    mean, scale = feed.mean, feed.scale
     if name is None:
         stem = re.sub(r"[^A-Za-z0-9._+-]", "_", model_path.stem).lstrip(".-_") or "model"
         name = f"{stem[:150]}_{info.height}x{info.width}_nv12"
@@ -183,7 +185,7 @@ def write_s_toolchain_files(model_path: str | Path, out_dir: str | Path, *, soc:
                             w2=info.width // 2)
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
     if copy_target is not None:
-        safe_io.write_bytes(copy_target, model_path.read_bytes(), force=force, inputs=[model_path])
+        safe_io.copy_file(model_path, copy_target, force=force, inputs=[model_path])
     safe_io.write_text(paths["config"], header + "\n" + body, force=force, inputs=[model_path])
     safe_io.write_text(paths["check"], _CHECK.format(onnx_model=shlex.quote(onnx_ref),
                                                      march=shlex.quote(march)),
@@ -213,7 +215,7 @@ def run_s_series(args) -> bool:
     assert soc is not None
     paths = write_s_toolchain_files(args.model, args.out, soc=soc, cal_data_dir=args.calib_dir,
                                     name=args.name, mean=args.mean, scale=args.scale,
-                                    calibration_type=args.calibration_type,
+                                    calibration_type=args.calibration_type or "default",
                                     copy_model=args.copy_model, force=args.force)
     for role, path in paths.items():
         print(f"{role}: {path}")
