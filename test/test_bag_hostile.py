@@ -30,7 +30,6 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SCALE = max(1, int(os.environ.get("FUZZ_EXAMPLES", "1")))
 
 
