@@ -89,3 +89,41 @@ def test_readme_limits_are_the_code_limits():
     assert f"lines of at most {MAX_LABEL_LINE_BYTES} bytes" in text
     assert f"default {MAX_LABELLED_IMAGES:,}" in text
     assert "--cpu-threads %d..%d" % THREADS_RANGE in text and "--top-k %d..%d" % TOP_K_RANGE in text
+
+
+def test_readme_calibration_sets_are_staged_and_renamed(tmp_path, monkeypatch):
+    """The overwrite rule's claim, by behaviour: the new set is built in a hidden folder beside
+    --out while the old set stays whole, then exchanged with it (renameat2 where available)."""
+    from conftest import IMAGENET_DIR
+    from rdk_classifier import safe_io
+    from rdk_classifier.cli import main
+    from rdk_classifier.ptq import calibration as cal
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert "Calibration sets are staged and renamed" in text
+    assert "swapped with the old set atomically (`safe_io.replace_directory`" in text
+    out = tmp_path / "cal"
+    argv = ["calib", "--images", str(IMAGENET_DIR), "--out", str(out), "--size", "32x32",
+            "--count", "2"]
+    assert main(argv) == 0
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    during, exchanged = [], []
+    real_tensor, real_exchange = cal.calibration_tensor, safe_io.exchange_paths
+
+    def tensor(image, target):
+        stages = [p for p in tmp_path.iterdir() if p.name.startswith(".cal.")
+                  and p.name.endswith(".partial")]
+        during.append((len(stages), {p.name: p.read_bytes() for p in out.iterdir()} == old))
+        return real_tensor(image, target)
+
+    def exchange(a, b):
+        exchanged.append((Path(a).parent.parent, Path(b)))
+        return real_exchange(a, b)
+
+    monkeypatch.setattr(cal, "calibration_tensor", tensor)
+    monkeypatch.setattr(safe_io, "exchange_paths", exchange)
+    assert main(argv + ["--seed", "5", "--count", "3", "--force"]) == 0
+    assert during == [(1, True)] * 3  # staged beside, the old set whole meanwhile
+    assert exchanged == [(tmp_path, out)]  # one swap of the stage with the old folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal", "cal.manifest.json"]
+    assert len(list(out.iterdir())) == 3
