@@ -474,16 +474,25 @@ def _is_row_file(path: Path, info: ModelInfo) -> bool:
     return _file_sha256(path) == info.sha256
 
 
+def registry_row_of_file(path: str | Path) -> ModelInfo | None:
+    """The registry row whose file ``path`` is (``_is_row_file``), or None: a user's file."""
+    p = Path(path)
+    for info in _registry().models:
+        if (p.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds))
+                and _is_row_file(p, info)):
+            return info
+    return None
+
+
 def _info_for_file(path: Path) -> ModelInfo:
     """The registry row of a registry model's file (named like it, and of its sha256 where the
     registry records one: ``_is_row_file``), else a row made from the facts the file records
     (``model_facts``): a user's ONNX without normalization is an error, never fed with a guessed
     ImageNet mean/scale."""
     suffix = path.suffix.lower()
-    for info in _registry().models:
-        if (path.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds))
-                and _is_row_file(path, info)):
-            return info
+    row = registry_row_of_file(path)
+    if row is not None:
+        return row
     from .model_facts import missing_normalization, read_model_facts
 
     facts = read_model_facts(path)

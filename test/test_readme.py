@@ -127,3 +127,45 @@ def test_readme_calibration_sets_are_staged_and_renamed(tmp_path, monkeypatch):
     assert exchanged == [(tmp_path, out)]  # one swap of the stage with the old folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal", "cal.manifest.json"]
     assert len(list(out.iterdir())) == 3
+
+
+def readme_commands() -> list[str]:
+    """Every `python -m rdk_classifier ...` of the README (code blocks and inline), one string
+    each, the synopsis lines expanded: `[--opt A|B]` -> `--opt A` (every option, its first
+    choice)."""
+    text = (ROOT / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            m = re.search(r"(?:python3?|\.venv/bin/python) -m rdk_classifier (.*)", line)
+            if m:
+                found.append(m.group(1).split(" #")[0])
+    found += re.findall(r"`python -m rdk_classifier ([^`]*)`", text)
+    expanded = []
+    for command in found:
+        command = re.sub(r"[\[\]]", " ", command)
+        command = re.sub(r"(\S+?)\|\S+", r"\1", command)  # a|b|c -> a
+        expanded.append(" ".join(command.split()))
+    return expanded
+
+
+def test_every_readme_command_parses_with_the_cli(capsys):
+    """Each command line the README shows is accepted by the command's own parser as written:
+    the subcommand, every option, and every listed choice exist (placeholders stand as given)."""
+    import shlex
+
+    from rdk_classifier.cli import build_parser
+
+    commands = readme_commands()
+    assert len(commands) > 25
+    seen = set()
+    for command in commands:
+        argv = shlex.split(command.replace("...", "").replace(" R G B", " 1 1 1"))
+        seen.add(argv[0] if argv[0] != "zoo" else f"zoo {argv[1]}")
+        try:
+            build_parser().parse_args(argv)
+        except SystemExit:
+            raise AssertionError(f"README command does not parse: {command}\n"
+                                 f"{capsys.readouterr().err}") from None
+    assert {"classify", "doctor", "evaluate", "bench", "bag", "calib", "quantize",
+            "toolchain-config", "model-info", "zoo list", "zoo show", "zoo fetch"} <= seen
