@@ -12,8 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: imported modules that come from pip (setup.py), not from a ROS install
-PIP_MODULES = {"numpy", "cv2", "onnxruntime", "yaml", "tqdm", "rosbags", "onnx",
-               "lz4", "zstandard"}  # the last two: rosbags' own decompressors
+#: (lz4: rosbags' MCAP chunk decompressor, read bounded by ros/bag_limits.py)
+PIP_MODULES = {"numpy", "cv2", "onnxruntime", "yaml", "tqdm", "rosbags", "onnx", "lz4"}
 #: pip modules with a rosdep key, and that key
 ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "python3-yaml",
                "tqdm": "python3-tqdm"}

@@ -11,7 +11,8 @@ Every input topic of ``classifier_node`` is one ``Camera``, built alike for ever
   the same way for every handler;
 - a runner for the jobs: by default the camera's own ``LatestFrameWorker`` (a newer job replaces
   the waiting one); anything with the same ``start/submit/stats/wait_idle/stop`` can take its
-  place (a scheduler shared by cameras);
+  place (``Camera(..., runner=lambda cam: ...)``, e.g. one camera's view of a scheduler shared by
+  all cameras), calling ``cam.run_job(job)`` on whatever thread runs inference;
 - outputs as a list of sinks (``sinks.py``): each publishes what it can of a job's ``Outcome``;
   lazy mode listens to the sinks for subscribers.
 
@@ -123,6 +124,33 @@ class Wiring:
         return pub
 
 
+def camera_inputs(settings: NodeSettings, log: Any) -> list[tuple[str, str, Any, str]]:
+    """(topic, kind, message type, parse kind) of every camera the settings name; hbmem topics
+    only when hbm_img_msgs imports (else said once, clearly, and the other cameras served)."""
+    from sensor_msgs.msg import CompressedImage, Image
+
+    out, hbm_type = [], None
+    topics = settings.topics()
+    if any(kind == "hbmem" for _, kind in topics):
+        try:
+            from hbm_img_msgs import msg as hbm_msgs
+            hbm_type = getattr(hbm_msgs, settings.hbmem_message_type)
+        except (ImportError, AttributeError) as exc:
+            names = [t for t, kind in topics if kind == "hbmem"]
+            log.error(f"hbmem_topics {names} not subscribed: hbm_img_msgs."
+                      f"{settings.hbmem_message_type} cannot be imported ({exc}). It is the "
+                      f"D-Robotics/hobot_msgs package, part of TROS on the RDK (source "
+                      f"/opt/tros/humble/setup.bash); elsewhere build it in your workspace")
+    for topic, kind in topics:
+        if kind == "image":
+            out.append((topic, kind, Image, "image"))
+        elif kind == "compressed":
+            out.append((topic, kind, CompressedImage, "compressed"))
+        elif hbm_type is not None:
+            out.append((topic, kind, hbm_type, settings.hbmem_message_type))
+    return out
+
+
 class Camera:
     """One input topic and everything that serves it. ``kind``: image, compressed or hbmem;
     ``parse_kind`` what ``messages.parse_serialized`` reads (image, compressed, HbmMsg1080P..)."""
@@ -149,8 +177,8 @@ class Camera:
         self.frame_id = ""            # header.frame_id given to hbmem frames
         self.output_name = ""
         self.worker: Runner = (runner(self) if runner is not None else
-                               LatestFrameWorker(self._run, name=f"{handler.name} {topic}",
-                                                 on_error=self._on_worker_error))
+                               LatestFrameWorker(self.run_job, name=f"{handler.name} {topic}",
+                                                 on_error=self.on_job_error))
         handler.wire(self, wiring)
 
     # --- subscription -----------------------------------------------------------------------------
@@ -209,7 +237,7 @@ class Camera:
             self.worker.submit(job)
 
     # --- per job: worker thread -------------------------------------------------------------------
-    def _run(self, job: Any) -> bool:
+    def run_job(self, job: Any) -> bool:
         """Run a job and hand its outcome to every sink. False (the runner counts the job as
         dropped) for a job the handler refuses (prepared for the model before a swap)."""
         t0 = time.perf_counter()
@@ -227,7 +255,7 @@ class Camera:
         self.stats.add_result(outcome.result, node_ms)
         return True
 
-    def _on_worker_error(self, job: Any, exc: BaseException) -> None:
+    def on_job_error(self, job: Any, exc: BaseException) -> None:
         self.wiring.node.get_logger().error(
             f"{self.input_name}: processing a frame failed: {type(exc).__name__}: {exc}",
             throttle_duration_sec=BAD_FRAME_LOG_PERIOD)
@@ -268,4 +296,5 @@ class Camera:
         return out
 
 
-__all__ = ["Camera", "Handler", "Outcome", "Runner", "Sink", "Wiring", "BAD_FRAME_LOG_PERIOD"]
+__all__ = ["Camera", "Handler", "Outcome", "Runner", "Sink", "Wiring", "camera_inputs",
+           "BAD_FRAME_LOG_PERIOD"]

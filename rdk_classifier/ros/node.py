@@ -78,7 +78,7 @@ from ..classifier import Classifier
 from ..errors import RdkClassifierError
 from ..scheduler import Job, Scheduler, default_workers
 from .box_mode import Boxes
-from .camera import Camera, Wiring
+from .camera import Camera, Wiring, camera_inputs
 from .camera_slot import SchedulerSlot
 from .malloc_tuning import tune_malloc
 from .messages import (database_location, label_info_message, make_header, stamp_to_ns,
@@ -146,7 +146,9 @@ class ClassifierNode(Node):
         if problems:
             self._fail("invalid parameters: " + "; ".join(problems))
         malloc_note = tune_malloc() if self._settings.malloc_tuning else None  # before frames flow
-        topics = self._input_topics(self._settings)
+        topics = camera_inputs(self._settings, self.get_logger())
+        if not topics:
+            self._fail("no input topic can be subscribed (see the error above)")
         wiring = Wiring(self, self._types, _camera_qos, QoSOverridingOptions.with_default_policies,
                         RESULT_QOS, lambda: self._settings,
                         detection_types=self._detection_types(self._settings))
@@ -211,35 +213,6 @@ class ClassifierNode(Node):
             values[spec.name] = param.value
         return NodeSettings.from_values(values)
 
-    def _input_topics(self, settings: NodeSettings) -> list[tuple[str, str, Any, str]]:
-        """(topic, kind, message type, parse kind) per input; hbmem topics only when
-        hbm_img_msgs imports (else said once, clearly; no input at all is a start failure)."""
-        from sensor_msgs.msg import CompressedImage, Image
-
-        out, hbm_type = [], None
-        topics = settings.topics()
-        if any(kind == "hbmem" for _, kind in topics):
-            try:
-                from hbm_img_msgs import msg as hbm_msgs
-                hbm_type = getattr(hbm_msgs, settings.hbmem_message_type)
-            except (ImportError, AttributeError) as exc:
-                names = [t for t, kind in topics if kind == "hbmem"]
-                self.get_logger().error(
-                    f"hbmem_topics {names} not subscribed: hbm_img_msgs."
-                    f"{settings.hbmem_message_type} cannot be imported ({exc}). It is the "
-                    f"D-Robotics/hobot_msgs package, part of TROS on the RDK (source "
-                    f"/opt/tros/humble/setup.bash); elsewhere build it in your workspace")
-        for topic, kind in topics:
-            if kind == "image":
-                out.append((topic, kind, Image, "image"))
-            elif kind == "compressed":
-                out.append((topic, kind, CompressedImage, "compressed"))
-            elif hbm_type is not None:
-                out.append((topic, kind, hbm_type, settings.hbmem_message_type))
-        if not out:
-            self._fail("no input topic can be subscribed (see the error above)")
-        return out
-
     def _detection_types(self, settings: NodeSettings) -> Any:
         """The detection message classes, when a camera is paired with a detector or
         PerceptionTargets are wanted (None otherwise); a start failure when missing."""
@@ -293,13 +266,13 @@ class ClassifierNode(Node):
             header = getattr(job, "header", None)
             return stamp_to_ns(header.stamp) * 1e-9 if header is not None else self._now()
 
-        return SchedulerSlot(self._scheduler, cam.topic, cam._run, stamp_of,
+        return SchedulerSlot(self._scheduler, cam.topic, cam.run_job, stamp_of,
                              self._settings.camera_policy(cam.topic))
 
     def _on_job_error(self, job: Job, exc: BaseException) -> None:
         for cam in self._cameras:
             if cam.topic == job.camera:
-                cam._on_worker_error(job, exc)
+                cam.on_job_error(job, exc)
                 return
 
     def _publish_model_info(self, clf: Classifier) -> None:
