@@ -179,3 +179,34 @@ def test_calib_force_interrupted_by_a_signal_keeps_the_old_set(old_set, sig, cod
     assert "Traceback" not in err
     assert snapshot(out) == before
     assert beside(out) == ["cal", "cal.manifest.json", "started"]  # no stage, no lock
+
+
+def test_a_signal_during_the_swap_waits_for_the_manifest(old_set, monkeypatch):
+    """Ctrl-C that arrives while the set is being swapped in is delivered once the manifest
+    beside it is written too: never the new set with the old manifest."""
+    out, before = old_set
+    real = safe_io.exchange_paths
+
+    def interrupted_exchange(a, b):
+        signal.raise_signal(signal.SIGINT)  # Python's handler would raise right here
+        return real(a, b)
+
+    monkeypatch.setattr(safe_io, "exchange_paths", interrupted_exchange)
+    with pytest.raises(KeyboardInterrupt):
+        cal.build_calibration_set(IMAGENET_DIR, out, count=4, seed=1, size=SIZE, overwrite=True)
+    loaded = cal.load_calibration_set(out, cal.CalibrationTarget(*SIZE))  # manifest == files
+    assert len(loaded.entries) == 4 and snapshot(out) != before
+    assert beside(out) == ["cal", "cal.manifest.json"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_signals_held_delivers_a_held_signal_to_the_handler_after_the_block():
+    got = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: got.append("handler"))
+    try:
+        with safe_io.signals_held():
+            signal.raise_signal(signal.SIGTERM)
+            got.append("block went on")
+        assert got == ["block went on", "handler"]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

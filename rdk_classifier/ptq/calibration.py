@@ -20,6 +20,7 @@ files to ONNX Runtime's quantizer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -338,34 +339,38 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
                             input_type=target.input_type)
     rng = np.random.default_rng(seed)
     # the whole new set is built beside the old one and swapped in only when complete: an
-    # error, Ctrl-C or SIGTERM on the way keeps the old set (and its manifest) as it was
-    with safe_io.replace_directory(out, force=force, inputs=[root],
-                                   what="calibration folder") as stage, \
-            progress_bar(total=wanted, desc="calibration set", unit="img", enabled=progress) as bar:
-        for path in candidates:
-            if result.sources >= wanted:
-                break
-            source = path.relative_to(root).as_posix()
-            try:
-                image = load_image(path)
-                images = photo_variants(image, variants, rng) if variants else [image]
-                tensors = [calibration_tensor(im, target) for im in images]
-            except (FrameError, OSError) as exc:  # undecodable, vanished, unreadable
-                result.skipped.append((source, str(exc)))
-                continue
-            for k, tensor in enumerate(tensors):
-                stem = f"{path.stem}_{k}" if variants else path.stem
-                name = _file_name(len(result.entries), stem, target.ext)
-                safe_io.write_bytes(stage / name, tensor.tobytes(), what="calibration file")
-                result.entries.append(CalibrationEntry(name, source))
-            result.sources += 1
-            bar.update(1)
+    # error, Ctrl-C or SIGTERM on the way keeps the old set (and its manifest) as they were
+    with contextlib.ExitStack() as commit:
+        stage = commit.enter_context(safe_io.replace_directory(
+            out, force=force, inputs=[root], what="calibration folder"))
+        with progress_bar(total=wanted, desc="calibration set", unit="img",
+                          enabled=progress) as bar:
+            for path in candidates:
+                if result.sources >= wanted:
+                    break
+                source = path.relative_to(root).as_posix()
+                try:
+                    image = load_image(path)
+                    images = photo_variants(image, variants, rng) if variants else [image]
+                    tensors = [calibration_tensor(im, target) for im in images]
+                except (FrameError, OSError) as exc:  # undecodable, vanished, unreadable
+                    result.skipped.append((source, str(exc)))
+                    continue
+                for k, tensor in enumerate(tensors):
+                    stem = f"{path.stem}_{k}" if variants else path.stem
+                    name = _file_name(len(result.entries), stem, target.ext)
+                    safe_io.write_bytes(stage / name, tensor.tobytes(), what="calibration file")
+                    result.entries.append(CalibrationEntry(name, source))
+                result.sources += 1
+                bar.update(1)
         if not result.entries:
             raise CalibrationError(
                 f"none of the {len(candidates)} images in {root} could be read; first error: "
                 f"{result.skipped[0][1] if result.skipped else 'none'}")
-    safe_io.write_text(manifest, json.dumps(result.manifest(), indent=1) + "\n", force=True,
-                       what="calibration manifest")
+        text = json.dumps(result.manifest(), indent=1) + "\n"
+        with safe_io.signals_held():  # the swap and the manifest beside it: never one alone
+            commit.close()
+            safe_io.write_text(manifest, text, force=True, what="calibration manifest")
     return result
 
 
