@@ -15,7 +15,7 @@ import pytest
 
 from rdk_classifier import safe_io
 from rdk_classifier.cli import main
-from rdk_classifier.errors import CalibrationError
+from rdk_classifier.errors import CalibrationError, OutputError
 from rdk_classifier.ptq import calibration as cal
 
 from conftest import IMAGENET_DIR
@@ -124,7 +124,12 @@ def test_an_empty_folder_is_taken_and_a_folder_of_other_files_never_replaced(tmp
                                       overwrite=overwrite)
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
     assert (mine / "notes.txt").read_text() == "keep"
-    assert beside(empty) == ["empty", "empty.manifest.json", "mine"]
+    link = tmp_path / "link"
+    link.symlink_to(mine)  # never written through, never replaced, even with --force
+    with pytest.raises(OutputError, match="symbolic link"):
+        cal.build_calibration_set(IMAGENET_DIR, link, count=2, size=SIZE, overwrite=True)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and link.is_symlink()
+    assert beside(empty) == ["empty", "empty.manifest.json", "link", "mine"]
 
 
 def test_a_legacy_set_with_its_manifest_inside_is_replaced_with_force(tmp_path):
