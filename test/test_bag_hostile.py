@@ -11,7 +11,6 @@ instead of making the bags gigabytes large. bench/bench_hostile_scale.py runs th
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
