@@ -21,6 +21,9 @@ farm-bench -n 5 --timeout 900 \
   sh -c "exec $PY -m rdk_classifier bench --backend cpu --model $M --frames 100 --json >> $OUT/bench.jsonl 2>&1" \
   >> "$OUT/bench_vs_bare.txt" 2>&1
 
+note "bench model-only vs bare loop, interleaved in one process" model_only.txt
+"$PY" bench/bench_model_only.py --rounds 20 --per 10 > "$OUT/model_only.json" 2>&1
+
 note "bench --threads 2 vs 1 (FPS in the JSON lines)" bench_threads.txt
 for t in 1 2 1 2 1 2; do
   "$PY" -m rdk_classifier bench --backend cpu --model $M --frames 100 --threads $t --json \

@@ -40,46 +40,70 @@ DISTINCT_FRAMES = 4
 def procedural_frame(width: int, height: int, seed: int = 0) -> np.ndarray:
     """A deterministic camera-like BGR picture: a few low-frequency colour fields, multi-scale
     luminance texture (value-noise octaves, amplitude falling with frequency as in natural images,
-    channels correlated as in photos), hard-edged shapes and mild per-pixel sensor noise."""
+    channels correlated as in photos), hard-edged shapes and mild per-pixel sensor noise.
+
+    Made in bands of rows: every octave is a small random grid interpolated (bicubic, as
+    ``cv2.resize`` does) only over the band's rows, so no full-frame float layer exists; the peak
+    memory is the uint8 picture plus one band (a 1080p picture used to cost ~50 MB of float32
+    layers, which made ``bench``'s peak RSS the picture maker's rather than the model's)."""
     rng = np.random.default_rng(seed)
 
-    def octave(cells: int, channels: int) -> np.ndarray:
+    def grid(cells: int, channels: int) -> np.ndarray:
         gh = max(2, round(cells * height / width))
-        grid = rng.standard_normal((gh, cells, channels)).astype(np.float32)
-        up = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
-        return up.reshape(height, width, channels)
+        return rng.standard_normal((gh, cells, channels)).astype(np.float32)
 
-    # one full-frame float32 canvas; every layer is added in place and dropped at once, and the
-    # sensor noise comes in bands of rows: the peak stays ~2 canvases (~50 MB at 1080p), not the
-    # ~6 of whole-frame temporaries (float64 noise, scaled copies), so a benchmark's peak RSS is
-    # the model's and the path's, not the picture maker's
-    img = np.full((height, width, 3), 110.0, np.float32)
-
-    def add(cells: int, channels: int, amplitude: float) -> None:
-        layer = octave(cells, channels)
-        layer *= amplitude
-        np.add(img, layer if channels == 3 else layer.reshape(height, width, 1), out=img)
-
-    add(3, 3, 45.0)
-    add(6, 3, 20.0)                                             # colour fields
-    for k in range(8):                                          # ~4 to ~512 cells across
-        add(4 * 2 ** k, 1, 40.0 / 1.7 ** k)                     # luminance texture
-    for _ in range(12):                                         # objects with hard edges
+    # every random draw in a fixed order: the layers under the shapes, the shapes, the layers on
+    # top; the sensor noise comes band by band below
+    under = [(grid(3, 3), 45.0), (grid(6, 3), 20.0)]                  # colour fields
+    under += [(grid(4 * 2 ** k, 1), 40.0 / 1.7 ** k) for k in range(8)]  # luminance texture
+    shapes = []
+    for _ in range(12):                                                 # objects with hard edges
         colour = rng.uniform(20, 235, 3).tolist()
         cx, cy = int(rng.uniform(0, width)), int(rng.uniform(0, height))
         size = int(rng.uniform(0.03, 0.15) * width)
-        if rng.random() < 0.5:
-            cv2.circle(img, (cx, cy), size, colour, -1, cv2.LINE_AA)
-        else:
-            cv2.rectangle(img, (cx - size, cy - size // 2), (cx + size, cy + size // 2), colour, -1)
-    add(128, 1, 12.0)
-    add(480, 1, 8.0)                                            # texture on the objects too
+        shapes.append((rng.random() < 0.5, colour, cx, cy, size))
+    over = [(grid(128, 1), 12.0), (grid(480, 1), 8.0)]                 # texture on the objects
+    out = np.empty((height, width, 3), np.uint8)
+    # bicubic upsampling as cv2.resize does it, split in two: across, the whole grid at once
+    # (grid rows x frame width, small); down, per band, four weighted rows (OpenCV's kernel,
+    # a = -0.75, borders replicated)
+    wide = {id(g): cv2.resize(g, (width, g.shape[0]), interpolation=cv2.INTER_CUBIC)
+            .reshape(g.shape[0], width, g.shape[2]) for g, _ in under + over}
     band = 64
-    for top in range(0, height, band):                          # sensor noise
-        rows = img[top:top + band]
-        rows += rng.standard_normal(rows.shape, np.float32) * np.float32(2.5)
-    np.clip(img, 0, 255, out=img)
-    return img.astype(np.uint8)
+    for top in range(0, height, band):
+        rows = min(band, height - top)
+        canvas = np.full((rows, width, 3), 110.0, np.float32)
+
+        def add(layers, canvas=canvas, top=top, rows=rows) -> None:
+            for g, amplitude in layers:
+                gh, ch = g.shape[0], g.shape[2]
+                src = (np.arange(top, top + rows) + 0.5) * (gh / height) - 0.5
+                base = np.floor(src).astype(np.int64)
+                t = (src - base).astype(np.float32)
+                a = np.float32(-0.75)
+                w = [((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+                     ((a + 2) * t - (a + 3)) * t * t + 1,
+                     ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1]
+                w.append(1 - w[0] - w[1] - w[2])
+                h = wide[id(g)]
+                layer = np.zeros((rows, width, ch), np.float32)
+                for k in range(4):
+                    layer += w[k][:, None, None] * h[np.clip(base + k - 1, 0, gh - 1)]
+                layer *= np.float32(amplitude)
+                canvas += layer
+
+        add(under)
+        for is_circle, colour, cx, cy, size in shapes:
+            if is_circle:
+                cv2.circle(canvas, (cx, cy - top), size, colour, -1, cv2.LINE_AA)
+            else:
+                cv2.rectangle(canvas, (cx - size, cy - top - size // 2),
+                              (cx + size, cy - top + size // 2), colour, -1)
+        add(over)
+        canvas += rng.standard_normal(canvas.shape, np.float32) * np.float32(2.5)  # sensor noise
+        np.clip(canvas, 0, 255, out=canvas)
+        out[top:top + rows] = canvas
+    return out
 
 
 def photo_frame(path: str | Path, width: int, height: int) -> np.ndarray:

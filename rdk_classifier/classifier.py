@@ -17,7 +17,7 @@ import numpy as np
 from . import zoo
 from .backends import Backend, create_backend
 from .backends.base import concurrency_of
-from .class_names import check_class_count, class_name, load_class_names
+from .class_names import check_class_count, class_name, load_class_names, placeholder
 from .frames import BufferLike, Frame, Preprocessor, read_image_file
 from .postprocess import to_probabilities, top_k
 
@@ -86,7 +86,7 @@ class ClassifierConfig:
     backend: str = "auto"          # auto | bpu | cpu
     resize_mode: str | None = None  # None: the model's own (registry)
     top_k: int = 5
-    class_names: str | None = None  # a class-names file; None: ImageNet-1k
+    class_names: str | None = None  # a class-names file; None: the model's own (model_facts)
     threads: int = 1                # CPU backend: ONNX Runtime intra-op threads
     bpu_core: int = -1              # -1: any core (the X5 has one, core 0)
     bpu_priority: int = 0
@@ -126,12 +126,26 @@ class Classifier:
         resolved = zoo.resolve_model(config.model, runtime=config.backend, soc=config.soc,
                                      cache_dir=Path(config.cache_dir) if config.cache_dir else None,
                                      fallback=config.fallback_to_cpu)
-        names = load_class_names(config.class_names)  # before the model: a bad file costs no load
+        # a given file first (a bad file costs no model load), else the names the model records,
+        # else ImageNet-1k for registry models; a user's model without names gets class_<N>
+        info = resolved.info
+        if config.class_names:
+            names = load_class_names(config.class_names)
+        elif info.class_names is not None:
+            names = info.class_names
+        elif info.user_file:
+            names = ()
+        else:
+            names = load_class_names(None)
         backend = create_backend(resolved, threads=config.threads, bpu_core=config.bpu_core,
                                  bpu_priority=config.bpu_priority)
         try:
-            check_class_count(names, getattr(backend, "num_classes", None), resolved.info.name,
-                              config.class_names)
+            if not names:  # a user's model that records no names: class_0, class_1, ...
+                names = tuple(placeholder(i) for i in range(getattr(backend, "num_classes", 0) or 0))
+            else:
+                check_class_count(names, getattr(backend, "num_classes", None), info.name,
+                                  config.class_names or (f"the class names recorded with {info.name}"
+                                                         if info.class_names else None))
             spec = backend.input_spec
             mode = config.resize_mode or resolved.info.resize_mode
             preprocessor = Preprocessor(spec.height, spec.width, mode)

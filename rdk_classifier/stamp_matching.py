@@ -26,6 +26,30 @@ DEFAULT_DETECTION_CACHE = 8
 MAX_CACHE = 1024
 
 
+def message_nbytes(msg: Any, depth: int = 0) -> int:
+    """About how much memory a message holds (byte arrays, strings, nested fields), for the byte
+    budget of a cache: serialized bytes, numpy arrays, ``array.array`` (rclpy's uint8[]),
+    dataclasses (rosbags messages) and ``__slots__`` objects (rclpy messages)."""
+    if isinstance(msg, (str, bytes, bytearray)):
+        return len(msg) + 48
+    if isinstance(msg, memoryview):
+        return msg.nbytes + 48
+    nbytes = getattr(msg, "nbytes", None)
+    if isinstance(nbytes, int):  # numpy arrays (image data)
+        return nbytes + 96
+    itemsize = getattr(msg, "itemsize", None)
+    if isinstance(itemsize, int) and hasattr(msg, "typecode"):  # array.array
+        return len(msg) * itemsize + 64
+    if depth > 16:
+        return 64
+    if isinstance(msg, (list, tuple)):
+        return 56 + sum(message_nbytes(x, depth + 1) for x in msg)
+    names = getattr(msg, "__dataclass_fields__", None) or getattr(msg, "__slots__", None)
+    if names and not isinstance(msg, type):
+        return 56 + sum(message_nbytes(getattr(msg, n, None), depth + 1) for n in names)
+    return 32
+
+
 class Match(NamedTuple):
     """A frame and its detection set; they are the matcher's F and D (Any: a NamedTuple cannot
     be generic on Python 3.10)."""
@@ -149,5 +173,5 @@ class _Cache:
         self.nbytes = 0
 
 
-__all__ = ["Match", "MatchStats", "StampMatcher", "DEFAULT_FRAME_CACHE",
+__all__ = ["Match", "MatchStats", "StampMatcher", "message_nbytes", "DEFAULT_FRAME_CACHE",
            "DEFAULT_DETECTION_CACHE", "MAX_CACHE"]

@@ -123,6 +123,12 @@ class ModelInfo:
     builds: tuple[SocBuild, ...] = ()
     #: further names that resolve to this model (e.g. the zoo tables' spellings)
     aliases: tuple[str, ...] = ()
+    #: hb_mapper's input_type_train: the colour order the network was trained on
+    input_type_train: str = "rgb"
+    #: class names recorded with a user's model (None: ImageNet-1k for registry models)
+    class_names: tuple[str, ...] | None = None
+    #: a user's model file (not a registry row): its facts come from the file itself
+    user_file: bool = False
 
     def build(self, soc: str) -> SocBuild | None:
         """The file this chip runs (its own build, or one it runs: an S100P runs s100 builds)."""
@@ -264,7 +270,7 @@ def _build_info(row: dict, defaults: dict, base_url: str, s_rows: Any = None,
     other = merged.get("figures")  # published figures of a model outside the seed table
     if other is not None and (seed is not None or set(other) != set(_FIGURES)):
         raise ValueError(f"zoo.yaml {name}: figures needs exactly {_FIGURES}, and no seed")
-    figures = {k: _figure((seed or other or {}).get(k), f"zoo.yaml {name}.{k}")
+    figures: dict[str, Any] = {k: _figure((seed or other or {}).get(k), f"zoo.yaml {name}.{k}")
                for k in _FIGURES}
     url_path = merged.get("url_path", bin_file) if bin_file else None
     if url_path is not None and (not isinstance(url_path, str) or url_path.startswith("/")
@@ -450,21 +456,60 @@ def _bpu_runtime_available() -> bool:
     return available_runtime() is not None
 
 
-def _info_for_file(path: Path) -> ModelInfo:
-    """The registry row of a file named like a registry file, else a synthesized row."""
-    suffix = path.suffix.lower()
+def _is_row_file(path: Path, info: ModelInfo) -> bool:
+    """A file named like ``info``'s file IS that file only when the registry cannot tell
+    otherwise: it has no sha256 for it, the path is the shipped copy itself, or the bytes have
+    the recorded sha256. A user's export that merely has the name (an fp32 model saved as
+    ``efficientnet_lite0_int8.onnx``) is the user's model, never reported under the row's name."""
+    if info.sha256 is None or path.name not in (info.bin_file, info.onnx_file):
+        return True
+    if info.onnx_file is not None and path.name == info.onnx_file:
+        try:
+            if os.path.samefile(path, PACKAGED_MODEL_DIR / info.onnx_file):
+                return True
+        except OSError:  # no shipped copy (a stripped install): compare the bytes
+            pass
+    from .download import _file_sha256
+
+    return _file_sha256(path) == info.sha256
+
+
+def registry_row_of_file(path: str | Path) -> ModelInfo | None:
+    """The registry row whose file ``path`` is (``_is_row_file``), or None: a user's file."""
+    p = Path(path)
     for info in _registry().models:
-        if path.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds)):
+        if (p.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds))
+                and _is_row_file(p, info)):
             return info
-    # input_size is nominal: the backend reads the real one from the model file
+    return None
+
+
+def _info_for_file(path: Path) -> ModelInfo:
+    """The registry row of a registry model's file (named like it, and of its sha256 where the
+    registry records one: ``_is_row_file``), else a row made from the facts the file records
+    (``model_facts``): a user's ONNX without normalization is an error, never fed with a guessed
+    ImageNet mean/scale."""
+    suffix = path.suffix.lower()
+    row = registry_row_of_file(path)
+    if row is not None:
+        return row
+    from .model_facts import missing_normalization, read_model_facts
+
+    facts = read_model_facts(path)
+    if suffix == ".onnx" and (facts.mean is None or facts.scale is None):
+        raise missing_normalization(path)
+    # input_size is nominal: the backend reads the real one from the model file. A compiled
+    # model (.bin, .hbm) has its normalization compiled in: mean/scale are unused there.
     return ModelInfo(
         name=path.stem, family=None, runtime="cpu" if suffix == ".onnx" else "bpu",
         bin_file=path.name if suffix in (".bin", ".hbm") else None,
         onnx_file=path.name if suffix == ".onnx" else None, url=None, onnx_url=None,
-        input_size=(224, 224), resize_mode="letterbox", output_kind="unknown",
-        mean=IMAGENET_MEAN, scale=IMAGENET_SCALE, params_m=None, float_top1=None,
+        input_size=(224, 224), resize_mode=facts.resize_mode or "center_crop",
+        output_kind="unknown", mean=facts.mean or IMAGENET_MEAN,
+        scale=facts.scale or IMAGENET_SCALE, params_m=None, float_top1=None,
         quant_top1=None, latency_ms=None, latency_mt_ms=None, fps=None, recommended=False,
-        in_seed_table=False)
+        in_seed_table=False, input_type_train=facts.input_type_train or "rgb",
+        class_names=facts.class_names, user_file=True)
 
 
 def _fallback_to_default(info: ModelInfo, why: str, fallback: bool) -> ResolvedModel:

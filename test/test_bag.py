@@ -324,6 +324,7 @@ def test_cli(classified, tmp_path, capsys):
     assert captured.err.count("skipped:") == 2 and JPEG in captured.err
     assert f"{RAW} -> {RAW}/classification: 4 Classification messages" in captured.out
     assert "8 classified, 2 skipped" in captured.out
+    assert "resize center_crop, " in captured.out  # the default model's own resize mode
     _, out = read_output(tmp_path / "cli")
     assert len(out[RAW + "/classification"]) == 4 and len(out[JPEG + "/classification"]) == 4
     args = parser.parse_args(["bag", str(base / "in"), "--out", str(tmp_path / "cli")])

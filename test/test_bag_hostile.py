@@ -11,17 +11,15 @@ instead of making the bags gigabytes large. bench/bench_hostile_scale.py runs th
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("rosbags")
-from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer  # noqa: E402
+from rosbags.rosbag2 import CompressionMode  # noqa: E402
 
 from box_messages import detection_array  # noqa: E402
+from child_cli import run_cli_child  # noqa: E402
+from hostile_bags import DET, IMAGE, IMG, PERIOD, T0, image, write_bag  # noqa: E402
 from rdk_classifier.cli import main as cli_main  # noqa: E402
 from rdk_classifier.ros import detections as det  # noqa: E402
 from rdk_classifier.ros.detections import DETECTION_2D_ARRAY  # noqa: E402
@@ -31,52 +29,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-T0 = 1_700_000_000_000_000_000
-PERIOD = 33_333_333
-IMG, DET = "/cam/image_raw", "/cam/detections"
-IMAGE = "sensor_msgs/msg/Image"
 SCALE = max(1, int(os.environ.get("FUZZ_EXAMPLES", "1")))
-
-
-def image(ts, width: int, height: int, stamp: int):
-    T = ts.types
-    return T["sensor_msgs/msg/Image"](
-        header=T["std_msgs/msg/Header"](
-            stamp=T["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9),
-            frame_id="cam"),
-        height=height, width=width, encoding="bgr8", is_bigendian=0, step=width * 3,
-        data=np.zeros(width * height * 3, np.uint8))
-
-
-def write_bag(path: Path, records, storage="mcap", compression=None):
-    ts = humble_typestore()
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    w = Writer(path, version=8, storage_plugin=plugin)
-    if compression is not None:
-        w.set_compression(compression, CompressionFormat.ZSTD)
-    with w:
-        conns = {}
-        for topic, msgtype, t, msg in records:
-            if topic not in conns:
-                conns[topic] = w.add_connection(topic, msgtype, typestore=ts)
-            w.write(conns[topic], t, bytes(ts.serialize_cdr(msg, msgtype)))
-
-
-def run_child(*argv: str) -> tuple[int, str, int]:
-    """``python -m rdk_classifier ARGV`` in a child: exit status, stderr, peak RSS (KiB)."""
-    code = ("import sys\n"
-            "from rdk_classifier.cli import main\n"
-            "rc = main(sys.argv[1:])\n"
-            # VmHWM: this process's own peak; ru_maxrss would carry the forking parent's
-            # (Linux keeps it across exec), so a big pytest parent would count
-            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0],"
-            " file=sys.stderr)\n"
-            "sys.exit(rc)\n")
-    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    lines = proc.stderr.strip().splitlines()
-    return proc.returncode, "\n".join(lines[:-1]), int(lines[-1])
 
 
 def test_4k_frames_that_never_match_stay_within_the_budget(tmp_path):
@@ -89,7 +42,7 @@ def test_4k_frames_that_never_match_stay_within_the_budget(tmp_path):
         records.append((DET, DETECTION_2D_ARRAY, stamp + 1,
                         detection_array(ts, stamp + 7, [(10, 10, 100, 100, "obj", 0.9, "a")])))
     write_bag(tmp_path / "in", records, compression=CompressionMode.STORAGE)
-    rc, err, peak_kb = run_child("bag", str(tmp_path / "in"), "--topic", IMG, "--detections",
+    rc, err, peak_kb = run_cli_child("bag", str(tmp_path / "in"), "--topic", IMG, "--detections",
                                  DET, "--out", str(tmp_path / "out"), "--backend", "cpu",
                                  "--no-progress", "--memory-budget", "100")
     assert rc == 1 and "no detection set matched a frame" in err, err
@@ -201,3 +154,43 @@ def test_a_mutated_detection_message_is_skipped_or_read(flips, cut):
     except FrameError:
         return
     assert len(boxes) <= len(msg.detections)
+
+
+def test_bounded_inflation_of_each_compressor():
+    """The decompressors put in rosbags' place: whole frames (several in a row too), stopped
+    at the limit (BudgetError naming --memory-budget), truncated data a ValueError (the bag tool
+    counts it as a damaged input); rosbags' own decompressors are back after the block."""
+    import importlib
+
+    import lz4.frame
+    from rosbags.rosbag2 import reader as reader_module
+    from rosbags.rosbag2 import storage_mcap
+
+    from rdk_classifier.errors import BudgetError
+    from rdk_classifier.ros.bag_limits import bounded_inflation
+
+    try:
+        zstd = importlib.import_module("compression.zstd")
+    except ImportError:
+        zstd = importlib.import_module("backports.zstd")
+    before = (dict(storage_mcap.DECOMPRESSORS), reader_module.zstd)
+    big = bytes(20 << 20)
+    with bounded_inflation(limit=8 << 20):
+        table = storage_mcap.DECOMPRESSORS
+        two = zstd.compress(b"ab" * 100) + zstd.compress(b"cd" * 10)
+        assert table["zstd"](two, 220) == b"ab" * 100 + b"cd" * 10
+        assert table["lz4"](lz4.frame.compress(b"xyz" * 50), 150) == b"xyz" * 50
+        small = os.urandom(5000)
+        for name, compress in (("zstd", zstd.compress), ("lz4", lz4.frame.compress)):
+            packed = compress(big)
+            with pytest.raises(BudgetError, match="--memory-budget"):
+                table[name](packed, len(big))  # declared 20 MB, limit 8 MB
+            with pytest.raises(BudgetError):
+                table[name](packed, 1000)  # lies about its size: stopped at the declared size
+            cut = compress(small)
+            with pytest.raises(ValueError, match="truncated"):
+                table[name](cut[: len(cut) // 2], len(small))
+        with pytest.raises(BudgetError):
+            reader_module.zstd.decompress(zstd.compress(big))  # message mode
+        assert reader_module.zstd.decompress(zstd.compress(b"ok")) == b"ok"
+    assert (dict(storage_mcap.DECOMPRESSORS), reader_module.zstd) == before

@@ -16,8 +16,8 @@ import pytest
 from rdk_classifier import budget
 from rdk_classifier.cli import main
 from rdk_classifier.errors import BudgetError, CalibrationError
-from rdk_classifier.ptq.calibration import (CALIB_EXT, MANIFEST_NAME, build_calibration_set,
-                                            load_calibration_set)
+from rdk_classifier.ptq.calibration import (CALIB_EXT, build_calibration_set,
+                                            load_calibration_set, manifest_path)
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -37,8 +37,10 @@ def calib_set(tmp_path_factory) -> Path:
 
 
 def copy_set(calib_set: Path, tmp_path: Path) -> Path:
+    """The folder and the manifest beside it (hb_mapper reads every file IN the folder)."""
     target = tmp_path / "set"
     shutil.copytree(calib_set, target)
+    shutil.copyfile(manifest_path(calib_set), manifest_path(target))
     return target
 
 
@@ -55,7 +57,7 @@ def sparse(path: Path, size: int = 2 << 30) -> None:
 
 def test_a_2gb_sparse_manifest_is_refused_by_its_size(calib_set, tmp_path, capsys):
     calib = copy_set(calib_set, tmp_path)
-    sparse(calib / MANIFEST_NAME)
+    sparse(manifest_path(calib))
     code, err = quantize(capsys, calib, tmp_path / "q.onnx")
     assert code == 2 and "memory budget" in err and "--memory-budget" in err
     assert len(err.strip().splitlines()) == 1
@@ -64,7 +66,7 @@ def test_a_2gb_sparse_manifest_is_refused_by_its_size(calib_set, tmp_path, capsy
 
 def test_the_budget_option_names_its_own_limit(calib_set, tmp_path, capsys):
     calib = copy_set(calib_set, tmp_path)
-    with open(calib / MANIFEST_NAME, "ab") as f:
+    with open(manifest_path(calib), "ab") as f:
         f.write(b" " * (2 << 20))  # valid JSON padded to 2 MB
     code, err = quantize(capsys, calib, tmp_path / "q.onnx", "--memory-budget", "1")
     assert code == 2 and "limit is 1048576" in err and "--memory-budget" in err
@@ -82,8 +84,8 @@ def test_a_2gb_sparse_tensor_file_is_refused_by_its_size(calib_set, tmp_path, ca
 
 def test_a_fifo_manifest_never_hangs(calib_set, tmp_path):
     calib = copy_set(calib_set, tmp_path)
-    (calib / MANIFEST_NAME).unlink()
-    os.mkfifo(calib / MANIFEST_NAME)
+    manifest_path(calib).unlink()
+    os.mkfifo(manifest_path(calib))
     proc = subprocess.run([sys.executable, "-m", "rdk_classifier", "quantize", "--model", str(FP32),
                            "--calib", str(calib), "--out", str(tmp_path / "q.onnx")],
                           capture_output=True, text=True, timeout=120,
@@ -94,16 +96,13 @@ def test_a_fifo_manifest_never_hangs(calib_set, tmp_path):
 
 def test_a_tensor_file_that_is_a_device_link_is_refused(calib_set, tmp_path):
     calib = copy_set(calib_set, tmp_path)
-    (calib / MANIFEST_NAME).unlink()  # a plain folder of tensor files
+    manifest_path(calib).unlink()  # a plain folder of tensor files
     for f in calib.glob(f"*{CALIB_EXT}"):
         f.unlink()
     (calib / f"zero{CALIB_EXT}").symlink_to("/dev/zero")
     # /dev/zero is not a regular file: the listing (is_file) or the read refuses it, never a hang
-    with pytest.raises(CalibrationError):
-        s = load_calibration_set(calib)
-        from rdk_classifier.ptq.calibration import read_calibration_file
-
-        read_calibration_file(s.root / s.entries[0].file, 224, 224)
+    with pytest.raises(CalibrationError, match="not a regular file"):
+        load_calibration_set(calib)
 
 
 def _bounded(n: int):
@@ -122,9 +121,10 @@ def _bounded(n: int):
                                                 max_size=5),
                               max_leaves=12).map(lambda v: __import__("json").dumps(v).encode())))
 def test_any_manifest_gives_a_set_or_one_typed_line(tmp_path_factory, data):
-    calib = tmp_path_factory.mktemp("fuzz")
+    calib = tmp_path_factory.mktemp("fuzz") / "set"
+    calib.mkdir()
     (calib / f"a{CALIB_EXT}").write_bytes(b"\0" * 16)
-    (calib / MANIFEST_NAME).write_bytes(data)
+    manifest_path(calib).write_bytes(data)
     try:
         s = load_calibration_set(calib)
     except (CalibrationError, BudgetError) as exc:

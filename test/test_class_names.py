@@ -72,9 +72,17 @@ def test_special_and_bad_files_are_refused(tmp_path):
 
 
 def test_name_count_must_equal_the_model_outputs(tmp_path):
-    model = tiny_classifier(tmp_path / "ten.onnx", 10)
-    with pytest.raises(ClassNamesError, match="has 10 outputs but the ImageNet-1k list"):
-        Classifier.from_config(ClassifierConfig(model=str(model), backend="cpu"))
+    from rdk_classifier.model_facts import ModelFacts, write_model_facts
+
+    bare = tiny_classifier(tmp_path / "bare.onnx", 10)
+    model = write_model_facts(bare, ModelFacts((0.0,) * 3, (1.0,) * 3), tmp_path / "ten.onnx")
+    # a user model that records no names: class_<N>, never ImageNet's names
+    clf = Classifier.from_config(ClassifierConfig(model=str(model), backend="cpu"))
+    assert clf.class_names == tuple(f"class_{i}" for i in range(10))
+    nine = tiny_classifier(tmp_path / "nine.onnx", 10, metadata={  # model-info would refuse it
+        "mean_value": "0", "scale_value": "1", "class_names": '["a","b","c","d","e","f","g","h","i"]'})
+    with pytest.raises(ClassNamesError, match="has 10 outputs but the class names recorded with"):
+        Classifier.from_config(ClassifierConfig(model=str(nine), backend="cpu"))
     names = tmp_path / "names.txt"
     names.write_text("".join(f"c{i}\n" for i in range(9)))
     with pytest.raises(ClassNamesError, match=r"10 outputs but .*names.txt names 9 classes"):

@@ -127,4 +127,13 @@ def test_renamed_model_file_uses_normalization_from_its_metadata(tmp_path, coffe
     ref = Classifier.from_model("EfficientNet_Lite0_int8", backend="cpu")
     np.testing.assert_array_equal(clf.backend._mean, ref.backend._mean)
     np.testing.assert_array_equal(clf.backend._scale, np.full(3, 1 / 128, np.float32))
-    assert clf.classify_image(coffee).top == ref.classify_image(coffee).top
+    mine, theirs = clf.classify_image(coffee).top, ref.classify_image(coffee).top
+    assert [(p.class_id, p.score) for p in mine] == [(p.class_id, p.score) for p in theirs]
+    # outside the registry the file is a user's model: it records no class names, so none are
+    # guessed (class_<N>) until they are given or recorded (model-info --class-names)
+    assert [p.label for p in mine] == [f"class_{p.class_id}" for p in theirs]
+    from rdk_classifier.class_names import IMAGENET_CLASS_NAMES
+
+    named = Classifier.from_model(str(renamed), backend="cpu", resize_mode="center_crop",
+                                  class_names=str(IMAGENET_CLASS_NAMES))
+    assert named.classify_image(coffee).top == theirs

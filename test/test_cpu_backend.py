@@ -58,7 +58,8 @@ def test_nhwc_model_gets_the_same_scores_as_nchw(tmp_path):
 
 
 def test_nan_scores_are_a_per_frame_error(tmp_path):
-    path = tiny_classifier(tmp_path / "nan.onnx", 10, fill=float("nan"))
+    path = tiny_classifier(tmp_path / "nan.onnx", 10, fill=float("nan"),
+                           metadata={"mean_value": "0", "scale_value": "1"})
     names = tmp_path / "names.txt"
     names.write_text("".join(f"c{i}\n" for i in range(10)))
     clf = Classifier.from_config(ClassifierConfig(model=str(path), backend="cpu",

@@ -146,7 +146,7 @@ def test_cli_per_image_and_exit_status_with_missing(capsys, tmp_path):
     assert d["images"][0]["top1_correct"] is True and "error" in d["images"][1]
     code, out, _ = run_cli(capsys, "--images", str(tmp_path), "--labels",
                            str(tmp_path / "val.txt"), "--backend", "cpu")
-    assert code == 1 and "missing: missing.jpg" in out and "top-1: 1.0000 (1/1)" in out
+    assert code == 1 and "missing: missing.jpg" in out and "top-1: 100.00 % (1/1)" in out
 
 
 def test_cli_bad_label_file_is_a_clear_error(capsys, tmp_path):

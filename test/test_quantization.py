@@ -7,7 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -19,24 +18,13 @@ from rdk_classifier.ptq import toolchain
 from rdk_classifier.cli import calib as calib_cli
 from rdk_classifier.cli import quantize as quantize_cli
 from rdk_classifier.errors import ModelError
-from rdk_classifier.frames import resize_bgr
 from rdk_classifier.zoo import PACKAGED_MODEL_DIR as MODELS
 
 from conftest import IMAGENET_DIR, PHOTOS_DIR
+from vendor_reader import vendor_chain
 
 FP32 = MODELS / "efficientnet_lite0_fp32.onnx"
 INT8 = MODELS / "efficientnet_lite0_int8.onnx"
-
-
-def seed_transform(bgr: np.ndarray) -> np.ndarray:
-    """The seed's 02_preprocess written out independently: short side to 256 (bilinear),
-    centre crop 224, HWC->CHW, BGR->RGB, float32."""
-    h, w = bgr.shape[:2]
-    s = 256 / min(h, w)
-    big = cv2.resize(bgr, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR)
-    y, x = (big.shape[0] - 224) // 2, (big.shape[1] - 224) // 2
-    crop = big[y:y + 224, x:x + 224]
-    return np.stack([crop[:, :, 2], crop[:, :, 1], crop[:, :, 0]]).astype(np.float32)
 
 
 def copy_images(dst: Path, names: list[str]) -> Path:
@@ -56,35 +44,32 @@ def cli(module, argv: list[str]) -> int:
 
 # --- calibration set ----------------------------------------------------------------------------
 
-def test_calibration_files_are_raw_float32_rgb_nchw_of_the_seed_transform(tmp_path):
+def test_calibration_files_are_raw_float32_rgb_nchw_of_the_vendor_chain(tmp_path):
     images = copy_images(tmp_path / "img", ["imagenet_00_243.jpg", "coffee.png", "chelsea.png"])
     result = cal.build_calibration_set(images, tmp_path / "cal", count=None, seed=0)
-    assert sorted(e.file for e in result.entries) == ["chelsea.rgb", "coffee.rgb", "imagenet_00_243.rgb"]
+    assert sorted(e.source for e in result.entries) == ["chelsea.png", "coffee.png", "imagenet_00_243.jpg"]
+    # the folder holds the tensors only, named plainly in draw order; the manifest is beside it
+    assert sorted(p.name for p in (tmp_path / "cal").iterdir()) == [e.file for e in result.entries]
+    assert [e.file[:6] for e in result.entries] == ["00000_", "00001_", "00002_"]
+    assert (tmp_path / "cal.manifest.json").is_file()
     for entry in result.entries:
         path = tmp_path / "cal" / entry.file
         assert path.stat().st_size == 3 * 224 * 224 * 4          # no header, float32
         raw = np.fromfile(path, dtype=np.float32)
-        bgr = cv2.imread(str(images / entry.source))
-        crop = resize_bgr(bgr, (224, 224), "center_crop")
-        # element [c, y, x] of a C-order (3, 224, 224) array is channel 2-c of BGR pixel (y, x)
-        for c, y, x in [(0, 0, 0), (1, 100, 37), (2, 223, 223), (0, 5, 200)]:
-            assert raw[c * 224 * 224 + y * 224 + x] == float(crop[y, x, 2 - c])
         assert raw.min() >= 0 and raw.max() <= 255 and raw.max() > 100  # not normalized
-        seed = seed_transform(bgr)
-        tensor = raw.reshape(3, 224, 224)
-        if entry.source == "chelsea.png":  # 451x300: crop offsets round differently by <1 px
-            assert np.abs(tensor - seed).mean() < 2.0
-        else:                              # 512x512 and 600x400 land on whole pixels
-            np.testing.assert_array_equal(tensor, seed)
+        # byte-identical to the vendor's chain (short side 256 with int(), then crop), also on
+        # the non-square photos (600x400 coffee, 451x300 chelsea)
+        np.testing.assert_array_equal(raw.reshape(1, 3, 224, 224),
+                                      vendor_chain(images / entry.source, 224))
 
 
 def test_manifest_lists_source_and_file_and_reloads(tmp_path):
     images = copy_images(tmp_path / "img", ["imagenet_00_243.jpg", "imagenet_01_559.jpg"])
     built = cal.build_calibration_set(images, tmp_path / "cal", count=5, seed=3)
-    manifest = json.loads((tmp_path / "cal" / cal.MANIFEST_NAME).read_text())
+    manifest = json.loads(cal.manifest_path(tmp_path / "cal").read_text())
     assert manifest["dtype"] == "float32" and manifest["layout"] == "NCHW" and manifest["color"] == "rgb"
     assert (manifest["height"], manifest["width"], manifest["seed"]) == (224, 224, 3)
-    assert {(f["source"], f["file"]) for f in manifest["files"]} == {
+    assert {(f["source"], f["file"][6:]) for f in manifest["files"]} == {
         ("imagenet_00_243.jpg", "imagenet_00_243.rgb"), ("imagenet_01_559.jpg", "imagenet_01_559.rgb")}
     loaded = cal.load_calibration_set(tmp_path / "cal")
     assert loaded.entries == built.entries and (loaded.height, loaded.width) == (224, 224)
@@ -102,14 +87,24 @@ def test_random_sample_of_n_is_reproducible_per_seed(tmp_path):
     assert len(list((tmp_path / "cal0_0").glob("*.rgb"))) == 3
 
 
-def test_other_sizes_keep_the_layout(tmp_path):
+def test_other_sizes_layouts_and_dtypes(tmp_path):
     images = copy_images(tmp_path / "img", ["coffee.png"])
-    cal.build_calibration_set(images, tmp_path / "cal", size=(160, 192))
-    raw = cal.read_calibration_file(tmp_path / "cal" / "coffee.rgb", 160, 192)
-    crop = resize_bgr(cv2.imread(str(images / "coffee.png")), (160, 192), "center_crop")
-    np.testing.assert_array_equal(raw[0], crop[:, :, ::-1].transpose(2, 0, 1).astype(np.float32))
+    for layout, dtype, color in [("NCHW", "float32", "rgb"), ("NHWC", "float32", "rgb"),
+                                 ("NHWC", "uint8", "bgr")]:
+        target = cal.CalibrationTarget(160, 160, layout, dtype, color)
+        out = tmp_path / f"cal_{layout}_{dtype}_{color}"
+        built = cal.build_calibration_set(images, out, target=target)
+        raw = cal.read_calibration_file(built.paths[0], target)
+        assert raw.dtype == np.dtype(dtype) and raw.shape == target.shape
+        np.testing.assert_array_equal(raw, vendor_chain(images / "coffee.png", 160, layout, color))
+        assert built.paths[0].suffix == f".{color}"
     with pytest.raises(errors.CalibrationError, match="another input size"):
-        cal.read_calibration_file(tmp_path / "cal" / "coffee.rgb", 224, 224)
+        cal.read_calibration_file(built.paths[0], cal.CalibrationTarget(224, 224))
+    # odd and non-square inputs are refused with the reason, before anything is written
+    for size, why in [((299, 299), "odd.*NV12"), ((256, 320), "not square")]:
+        with pytest.raises(errors.CalibrationError, match=why):
+            cal.build_calibration_set(images, tmp_path / f"bad{size[0]}", size=size)
+        assert not (tmp_path / f"bad{size[0]}").exists()
 
 
 def test_unreadable_images_are_counted_skipped_and_replaced(tmp_path):
@@ -119,7 +114,7 @@ def test_unreadable_images_are_counted_skipped_and_replaced(tmp_path):
     result = cal.build_calibration_set(images, tmp_path / "cal", count=None)
     assert sorted(s for s, _ in result.skipped) == ["broken.jpg", "empty.png"]
     assert len(result.entries) == 3
-    manifest = json.loads((tmp_path / "cal" / cal.MANIFEST_NAME).read_text())
+    manifest = json.loads(cal.manifest_path(tmp_path / "cal").read_text())
     assert sorted(s["source"] for s in manifest["skipped"]) == ["broken.jpg", "empty.png"]
     # a count smaller than the folder is still met when some draws are unreadable
     for seed in range(4):
@@ -151,11 +146,19 @@ def test_existing_set_needs_overwrite(tmp_path):
     assert len(list((tmp_path / "cal").glob("*.rgb"))) == 1
 
 
-def test_plain_directory_of_rgb_files_loads_without_manifest(tmp_path):
+def test_plain_directory_of_tensor_files_loads_against_the_model(tmp_path):
     (tmp_path / "cal").mkdir()
     np.zeros((3, 8, 8), np.float32).tofile(tmp_path / "cal" / "a.rgb")
-    loaded = cal.load_calibration_set(tmp_path / "cal")
-    assert [e.file for e in loaded.entries] == ["a.rgb"] and loaded.height == 0
+    loaded = cal.load_calibration_set(tmp_path / "cal", cal.CalibrationTarget(8, 8))
+    assert [e.file for e in loaded.entries] == ["a.rgb"] and loaded.height == 8
+    with pytest.raises(errors.CalibrationError, match="another input size"):
+        cal.load_calibration_set(tmp_path / "cal", cal.CalibrationTarget(16, 16))
+    # anything else in the folder would be read by hb_mapper as a tensor
+    for stray in ("README.md", ".hidden", "manifest.json"):
+        (tmp_path / "cal" / stray).write_text("x")
+        with pytest.raises(errors.CalibrationError):
+            cal.load_calibration_set(tmp_path / "cal", cal.CalibrationTarget(8, 8))
+        (tmp_path / "cal" / stray).unlink()
     (tmp_path / "none").mkdir()
     with pytest.raises(errors.CalibrationError, match="no calibration files"):
         cal.load_calibration_set(tmp_path / "none")
@@ -167,20 +170,20 @@ def test_calib_cli(tmp_path, capsys):
     images = copy_images(tmp_path / "img", ["coffee.png", "chelsea.png"])
     (images / "broken.png").write_bytes(b"\x89PNG broken")
     assert cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "cal"),
-                           "--count", "0", "--size", "64x96"]) == 0
+                           "--count", "0", "--size", "96x96", "--layout", "NHWC"]) == 0
     out, err = capsys.readouterr()
-    assert "wrote 2 calibration files (64x96" in out and "1 unreadable images skipped" in out
-    assert "skipped broken.png" in err
-    assert all(p.stat().st_size == 3 * 64 * 96 * 4 for p in (tmp_path / "cal").glob("*.rgb"))
-    manifest = json.loads((tmp_path / "cal" / cal.MANIFEST_NAME).read_text())
-    assert (manifest["width"], manifest["height"]) == (64, 96)  # WxH like bench --size
+    assert "wrote 2 calibration files (96x96, float32 RGB NHWC" in out
+    assert "1 unreadable images skipped" in out and "skipped broken.png" in err
+    assert all(p.stat().st_size == 3 * 96 * 96 * 4 for p in (tmp_path / "cal").glob("*.rgb"))
+    manifest = json.loads(cal.manifest_path(tmp_path / "cal").read_text())
+    assert (manifest["width"], manifest["height"], manifest["layout"]) == (96, 96, "NHWC")
     with pytest.raises(SystemExit):
         cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "c2"),
                         "--size", "63x96"])
     assert "even" in capsys.readouterr().err
     assert cli(calib_cli, ["calib", "--images", str(images), "--out", str(tmp_path / "c3"),
                            "--model", str(FP32)]) == 0
-    assert json.loads((tmp_path / "c3" / cal.MANIFEST_NAME).read_text())["height"] == 224
+    assert json.loads(cal.manifest_path(tmp_path / "c3").read_text())["height"] == 224
     with pytest.raises(errors.CalibrationError):  # the main entry point turns it into exit status 2
         cli(calib_cli, ["calib", "--images", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c4")])
 
@@ -198,13 +201,14 @@ def test_commands_are_registered_in_the_main_cli(capsys):
 # --- normalization and metrics --------------------------------------------------------------------
 
 def test_normalize_per_channel_and_layouts():
-    chw = np.arange(3 * 2 * 2, dtype=np.float32).reshape(3, 2, 2) * 10
+    chw = np.arange(3 * 2 * 2, dtype=np.float32).reshape(1, 3, 2, 2) * 10
     mean, scale = (1.0, 2.0, 3.0), (0.5, 0.25, 2.0)
     out = cal.normalize(chw, mean, scale)
     assert out.shape == (1, 3, 2, 2) and out.dtype == np.float32
     for c in range(3):
-        np.testing.assert_allclose(out[0, c], (chw[c] - mean[c]) * scale[c])
-    np.testing.assert_allclose(cal.normalize(chw, mean, scale, "NHWC"), out.transpose(0, 2, 3, 1))
+        np.testing.assert_allclose(out[0, c], (chw[0, c] - mean[c]) * scale[c])
+    nhwc = np.ascontiguousarray(chw.transpose(0, 2, 3, 1)).astype(np.uint8)
+    np.testing.assert_allclose(cal.normalize(nhwc, mean, scale, "NHWC"), out.transpose(0, 2, 3, 1))
 
 
 def test_similarity_metrics_on_known_vectors():
@@ -266,6 +270,8 @@ def test_quantize_writes_a_qdq_int8_model_with_its_normalization(small_quant):
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["mean_value"] == "127 127 127" and meta["scale_value"] == "0.0078125 0.0078125 0.0078125"
     assert "per-channel" in meta["quantization"] and "4 calibration images" in meta["quantization"]
+    # the registry's facts of the shipped float model travel into the int8 file (a user's file)
+    assert meta["resize_mode"] == "center_crop" and json.loads(meta["class_names"])[967] == "espresso"
     assert result.calibration_images == 4
     assert result.quant_model.stat().st_size < 0.4 * FP32.stat().st_size
 
@@ -299,8 +305,9 @@ def test_quantize_cli_json_report(small_quant, tmp_path, capsys):
     root, _ = small_quant
     out = tmp_path / "q.onnx"
     assert cli(quantize_cli, ["quantize", "--model", str(FP32), "--calib", str(root / "cal"),
-                              "--out", str(out), "--json"]) == 0
+                              "--out", str(out), "--json", "--per-tensor"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert "PREVIEW" in report["note"]
     assert report["settings"] == {"method": "minmax", "per_channel": False,
                                   "activation_type": "uint8", "preprocess": True}
     assert report["calibration_images"] == 4 and report["quant_size_bytes"] == out.stat().st_size
@@ -373,3 +380,15 @@ def test_evaluation_skips_unreadable_labeled_images(tmp_path):
 
     with pytest.raises(EvaluationError, match="none of the 1 images listed"):
         sim.evaluate_models({"float": FP32}, images, labels)
+
+
+def test_quantize_carries_the_registry_facts_of_a_registry_float_model(tmp_path):
+    """The README's PTQ workflow ends with `classify --model /tmp/lite0_int8.onnx`: the int8 model
+    of the shipped fp32 one must answer with its class names and resize mode, not class_967."""
+    facts = q.registry_facts(FP32, {})
+    names = json.loads(facts["class_names"])
+    assert facts["resize_mode"] == "center_crop" and len(names) == 1000 and names[967] == "espresso"
+    assert q.registry_facts(FP32, {"resize_mode": "letterbox", "class_names": "[]"}) == {}
+    mine = tmp_path / "mine.onnx"  # a user's float model: nothing is added to what it records
+    shutil.copyfile(FP32, mine)
+    assert q.registry_facts(mine, {}) == {}

@@ -213,7 +213,7 @@ def test_quantize_cli_reports_onto_input_as_one_error(tmp_path, capsys):
 
 def test_calib_set_is_kept_without_force_and_a_symlinked_manifest_is_not_followed(tmp_path):
     from conftest import PHOTOS_DIR
-    from rdk_classifier.ptq.calibration import MANIFEST_NAME, build_calibration_set
+    from rdk_classifier.ptq.calibration import build_calibration_set, manifest_path
     from rdk_classifier.errors import CalibrationError
 
     out = tmp_path / "cal"
@@ -223,10 +223,12 @@ def test_calib_set_is_kept_without_force_and_a_symlinked_manifest_is_not_followe
         build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32))
     victim = tmp_path / "victim.json"
     victim.write_text("mine")
-    (out / MANIFEST_NAME).unlink()
-    (out / MANIFEST_NAME).symlink_to(victim)
-    build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32), overwrite=True)
-    assert victim.read_text() == "mine" and not (out / MANIFEST_NAME).is_symlink()
+    manifest = manifest_path(out)  # beside the folder: hb_mapper reads every file in it
+    manifest.unlink()
+    manifest.symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):  # refused before the set is touched
+        build_calibration_set(PHOTOS_DIR, out, count=2, size=(32, 32), overwrite=True)
+    assert victim.read_text() == "mine" and len(list(out.iterdir())) == 2
 
 
 # ----------------------------------------------------------------------------- replace_directory
@@ -334,3 +336,18 @@ def test_exchange_paths_swaps_two_folders(tmp_path):
     if not safe_io.exchange_paths(a, b):
         pytest.skip("no renameat2(RENAME_EXCHANGE) here")
     assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_copy_file_streams_and_keeps_the_rules(tmp_path):
+    src = tmp_path / "model.onnx"
+    src.write_bytes(os.urandom(3 << 20))
+    dst = tmp_path / "copy.onnx"
+    safe_io.copy_file(src, dst)
+    assert dst.read_bytes() == src.read_bytes()
+    with pytest.raises(OutputExistsError):
+        safe_io.copy_file(src, dst)
+    with pytest.raises(OutputError, match="input"):
+        safe_io.copy_file(src, src, force=True, inputs=[src])
+    with pytest.raises(OutputError, match="not a regular file"):
+        safe_io.copy_file("/dev/zero", tmp_path / "zero")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.onnx", "model.onnx"]

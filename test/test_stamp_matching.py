@@ -140,3 +140,34 @@ def test_without_sizes_the_count_bound_alone_applies():
     for stamp in range(5):
         m.add_frame(stamp, stamp)  # nbytes 0
     assert m.stats().frames_waiting == 3
+
+
+def test_message_nbytes_counts_what_a_message_holds():
+    import array
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from rdk_classifier.stamp_matching import message_nbytes
+
+    @dataclass
+    class Det:
+        id: str
+        data: object
+
+    class Slotted:  # how rclpy's generated messages keep their fields
+        __slots__ = ("_header", "_data")
+
+        def __init__(self) -> None:
+            self._header = "h"
+            self._data = array.array("B", bytes(1000))
+
+    assert message_nbytes(b"x" * 5000) >= 5000
+    assert message_nbytes(np.zeros(6_220_800, np.uint8)) >= 6_220_800
+    assert message_nbytes(Det("i" * 3_000_000, [Det("a", b"")] * 3)) >= 3_000_000
+    assert message_nbytes(Slotted()) >= 1000
+    assert message_nbytes(memoryview(bytes(777))) >= 777
+    nested = []
+    for _ in range(100):  # deep nesting: bounded recursion, no RecursionError
+        nested = [nested]
+    assert message_nbytes(nested) > 0

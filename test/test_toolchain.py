@@ -55,12 +55,16 @@ def load_config(out: Path) -> dict:
 
 def test_yaml_carries_every_seed_field_with_the_model_values(tmp_path):
     out = tmp_path / "tc"
-    paths = tc.write_toolchain_files(FP32, out, cal_data_dir=out / "calibration_data_rgb_f32")
+    # the seed's example is RepVGG's config: the zoo's RepVGG tuning gives every one of its keys
+    paths = tc.write_toolchain_files(FP32, out, cal_data_dir=out / "calibration_data_rgb_f32",
+                                     tuning=tc.zoo_tuning("RepVGG_A0"))
     assert set(paths) == {"config", "check", "build"}
     cfg = load_config(out)
     assert {k: list(v) for k, v in cfg.items()} == SEED_FIELDS
     mp, ip, cp, cc = (cfg[k] for k in SEED_FIELDS)
-    assert mp["onnx_model"] == str(FP32.resolve())  # outside --out: absolute
+    # relative to the config's folder, as the zoo writes it (the scripts cd there)
+    assert mp["onnx_model"] == os.path.relpath(FP32.resolve(), out.resolve())
+    assert (out / mp["onnx_model"]).resolve() == FP32.resolve()
     assert mp["march"] == "bayes-e"
     assert mp["layer_out_dump"] is False and cc["debug"] is False
     assert mp["working_dir"] == mp["output_model_file_prefix"] == "efficientnet_lite0_fp32_224x224_nv12"
@@ -78,15 +82,21 @@ def test_yaml_carries_every_seed_field_with_the_model_values(tmp_path):
 
 def test_options_and_defaults(tmp_path):
     bare = tiny_model(tmp_path / "bare.onnx")
-    tc.write_toolchain_files(bare, tmp_path / "a")
+    # a user model that records no normalization: an error saying what to give, no file written
+    with pytest.raises(ModelError, match="records no normalization.*model-info.*--mean"):
+        tc.write_toolchain_files(bare, tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+    tc.write_toolchain_files(bare, tmp_path / "a", mean=[123.675, 116.28, 103.53],
+                             scale=[0.01712475, 0.017507, 0.01742919])
     ip = load_config(tmp_path / "a")["input_parameters"]
-    assert ip["mean_value"] == "123.675 116.28 103.53"               # the seed's values
+    assert ip["mean_value"] == "123.675 116.28 103.53"
     assert ip["scale_value"] == "0.01712475 0.017507 0.01742919"
     assert ip["input_name"] == "x0" and ip["input_shape"] == "1x3x8x8"
     assert load_config(tmp_path / "a")["calibration_parameters"]["cal_data_dir"] == tc.SEED_CAL_DATA_DIR
+    assert "remove_node_type" not in load_config(tmp_path / "a")["model_parameters"]
 
     tc.write_toolchain_files(bare, tmp_path / "b", name="mine", mean=[120], scale=[0.5, 0.25, 0.125],
-                             calibration_type="kl", copy_model=True)
+                             tuning=tc.Tuning(calibration_type="kl"), copy_model=True)
     cfg = load_config(tmp_path / "b")
     assert cfg["model_parameters"]["onnx_model"] == "./bare.onnx"
     assert (tmp_path / "b" / "bare.onnx").read_bytes() == bare.read_bytes()

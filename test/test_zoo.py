@@ -380,12 +380,19 @@ def test_bad_runtime_name():
 
 
 def test_unknown_onnx_file_gets_a_synthesized_info(tmp_path):
-    path = tmp_path / "my_net.onnx"
-    path.write_bytes(b"x")
+    from onnx_models import tiny_classifier
+    from rdk_classifier.model_facts import ModelFacts, ModelFactsError, write_model_facts
+
+    bare = tiny_classifier(tmp_path / "bare.onnx", 5)
+    with pytest.raises(ModelFactsError, match="records no normalization"):  # never a guess
+        zoo.resolve_model(str(bare))
+    path = write_model_facts(bare, ModelFacts((1.0, 2.0, 3.0), (0.5,) * 3, "bgr",
+                                              class_names=tuple("abcde")), tmp_path / "my_net.onnx")
     r = zoo.resolve_model(str(path))
     assert (r.runtime, r.path, r.info.name, r.info.onnx_file) == ("cpu", path, "my_net", "my_net.onnx")
-    assert r.info.resize_mode == "letterbox" and r.info.mean == (123.675, 116.28, 103.53)
-    assert not r.info.in_seed_table and r.info.fps is None
+    assert r.info.resize_mode == "center_crop" and r.info.mean == (1.0, 2.0, 3.0)
+    assert r.info.input_type_train == "bgr" and r.info.class_names == tuple("abcde")
+    assert r.info.user_file and not r.info.in_seed_table and r.info.fps is None
     with pytest.raises(ModelError, match="only compiled .bin"):
         zoo.resolve_model(str(path), runtime="bpu")
 

@@ -17,7 +17,8 @@ def create_backend(model, threads: int = 1, bpu_core: int = -1, bpu_priority: in
     from .cpu import CpuBackend
 
     return CpuBackend(model.path, model.info.mean, model.info.scale, threads=threads,
-                      input_size=model.info.input_size)
+                      input_size=model.info.input_size,
+                      input_type=getattr(model.info, "input_type_train", "rgb"))
 
 
 __all__ = ["Backend", "InputSpec", "BACKENDS", "create_backend"]

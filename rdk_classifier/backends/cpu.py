@@ -45,7 +45,7 @@ class CpuBackend:
 
     def __init__(self, path: str | Path, mean: Sequence[float], scale: Sequence[float],
                  threads: int = 1, input_size: tuple[int, int] | None = None,
-                 spinning: bool | None = None) -> None:
+                 spinning: bool | None = None, input_type: str = "rgb") -> None:
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"ONNX model file not found: {path}")
@@ -91,6 +91,13 @@ class CpuBackend:
             meta_mean, meta_scale = from_metadata(self.session.get_modelmeta().custom_metadata_map)
         except NormalizationError as exc:
             raise ModelError(f"{path}: bad normalization metadata: {exc}") from None
+        input_type = self.session.get_modelmeta().custom_metadata_map.get("input_type_train",
+                                                                          input_type)
+        if input_type not in ("rgb", "bgr"):
+            raise ModelError(f"{path} was trained on {input_type!r} input; the CPU backend feeds "
+                             f"rgb or bgr (on the BPU, hb_mapper compiles the conversion in)")
+        #: BGR-trained: the converted frame's channels are reversed before normalization
+        self._bgr = input_type == "bgr"
         self._mean = self._channels(meta_mean or mean, "mean", path)
         self._scale = self._channels(meta_scale or scale, "scale", path)
         # reused for every frame of a thread: the normalized input tensor (one per thread, so
@@ -136,6 +143,8 @@ class CpuBackend:
             raise FrameSizeError(f"NV12 input has {nv12.size} bytes, model needs "
                                  f"{self.input_spec.nv12_size}")
         rgb = nv12_to_rgb(nv12, h, w)
+        if self._bgr:  # a BGR-trained network: the converted frame reversed
+            rgb = np.ascontiguousarray(rgb[:, :, ::-1])
         tensor = getattr(self._buffers, "tensor", None)
         if tensor is None:
             tensor = self._buffers.tensor = np.empty(self._layout, np.float32)

@@ -13,8 +13,8 @@ from .. import budget
 from ..errors import RdkClassifierError
 
 # each module defines add_parser(subparsers) and a run(args) -> int it sets as ``func``
-COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "calib", "quantize", "toolchain_config",
-            "doctor")
+COMMANDS = ("classify", "zoo", "evaluate", "bench", "bag", "model_info", "calib", "quantize",
+            "toolchain_config", "doctor")
 #: the commands that buffer untrusted data and so take --memory-budget (rdk_classifier.budget)
 BUFFERING_COMMANDS = ("bag", "quantize", "toolchain-config")
 

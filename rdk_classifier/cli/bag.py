@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     for topic, out in report.topics.items():
         print(f"{topic} -> {out}: {report.classified[topic]} Classification messages")
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.skipped_by_kind.items()) if n)
-    print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
+    print(f"wrote {report.output} ({report.model}, resize {report.resize_mode}, "
+          f"{report.total_classified} classified, "
           f"{report.total_skipped} skipped{': ' + kinds if kinds else ''})")
     return 1 if report.total_skipped else 0
 
@@ -112,7 +113,8 @@ def run_boxes(args: argparse.Namespace, report_skip) -> int:
     for d_topic, out in report.topics.items():
         print(f"{report.pairs[d_topic]} + {d_topic} -> {out}: {report.classified[d_topic]} "
               f"Detection2DArray messages, {report.boxes[d_topic]} boxes")
-    print(f"wrote {report.output} ({report.model}, {report.total_classified} classified, "
+    print(f"wrote {report.output} ({report.model}, resize {report.resize_mode}, "
+          f"{report.total_classified} classified, "
           f"{len(report.skipped)} skipped; unmatched: {report.unmatched_frames} frames, "
           f"{report.unmatched_detections} detection sets)")
     if report.too_large:

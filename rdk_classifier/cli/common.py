@@ -57,7 +57,8 @@ def add_model_options(p: argparse.ArgumentParser, top_k: bool = True) -> None:
     g.add_argument("--resize-mode", choices=RESIZE_MODES, default=None,
                    help="how frames are fitted to the model input (default: the model's own)")
     g.add_argument("--class-names", default=None, metavar="FILE", dest="class_names",
-                   help="class name file, one per line (default: ImageNet-1k)")
+                   help="class name file, one per line (default: the names the model records; "
+                        "ImageNet-1k for zoo models; class_<N> otherwise)")
     g.add_argument("--cpu-threads", type=ranged_int(*THREADS_RANGE), default=1, dest="cpu_threads",
                    metavar="N", help="ONNX Runtime threads per model instance, %d..%d "
                                      "(default: 1)" % THREADS_RANGE)

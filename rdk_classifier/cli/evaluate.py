@@ -9,6 +9,33 @@ import sys
 from ..evaluation import MAX_LABELLED_IMAGES, EvaluationReport, evaluate, read_labels
 from .common import WORKERS_RANGE, add_model_options, load_classifier, ranged_int
 
+#: the seed's evaluation preprocessing (resize the short side to 256, centre crop 224)
+SEED_RESIZE_MODE = "center_crop"
+_MODE_TEXT = {"center_crop": "resize short side to 256/224 of the input, centre crop",
+              "letterbox": "aspect kept, padded with grey 127",
+              "direct": "stretched to the input"}
+
+
+def zoo_row(name: str):
+    """The registry row of a model name, or None (a user's file)."""
+    from .. import zoo
+
+    try:
+        return zoo.get_model(name)
+    except Exception:
+        return None
+
+
+def preprocessing_of(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The resize mode to evaluate with and why: given, else the seed's centre crop for a zoo
+    model the seed published figures for (so its columns are reproduced), else the model's own."""
+    if args.resize_mode:
+        return args.resize_mode, "given"
+    row = zoo_row(args.model)
+    if row is not None and (row.float_top1 is not None or row.quant_top1 is not None):
+        return SEED_RESIZE_MODE, "the seed's evaluation preprocessing, as its figures were measured"
+    return None, "the model's own"
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -34,8 +61,9 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def format_text(report: EvaluationReport, per_image: bool) -> str:
+def format_text(report: EvaluationReport, per_image: bool, extra: dict | None = None) -> str:
     lines = []
+    extra = extra or {}
     if per_image:
         for r in report.results:
             if not r.ok:
@@ -51,8 +79,12 @@ def format_text(report: EvaluationReport, per_image: bool) -> str:
         f"model: {report.model} (resize {report.resize_mode})",
         f"images: {report.count} classified of {report.listed} listed "
         f"({len(report.missing)} missing, {len(report.failed)} unreadable)",
-        f"top-1: {report.top1:.4f} ({report.top1_hits}/{report.count})",
-        f"top-5: {report.top5:.4f} ({report.top5_hits}/{report.count})",
+        f"preprocessing: {extra.get('preprocessing')} "
+        f"({_MODE_TEXT.get(str(extra.get('preprocessing')), '?')}; {extra.get('preprocessing_source')})",
+        f"top-1: {report.top1 * 100:.2f} % ({report.top1_hits}/{report.count})"
+        + (f"  [zoo: float {extra['zoo_float_top1']} %, quantized {extra['zoo_quant_top1']} % "
+           f"on ImageNet val]" if "zoo_float_top1" in extra else ""),
+        f"top-5: {report.top5 * 100:.2f} % ({report.top5_hits}/{report.count})",
         f"mean ms per image: preprocess {t.preprocess:.2f}, inference {t.inference:.2f}, "
         f"postprocess {t.postprocess:.2f}; {report.workers} worker(s), "
         f"{report.elapsed_s:.2f} s total",
@@ -72,7 +104,14 @@ def run(args: argparse.Namespace) -> int:
         print("error: --max-images must be >= 1", file=sys.stderr)
         return 2
     samples = read_labels(args.label_file, max_images=args.max_images)
+    mode, source = preprocessing_of(args)
+    args.resize_mode = mode
     clf = load_classifier(args)
+    extra: dict = {"preprocessing": clf.preprocessor.mode, "preprocessing_source": source}
+    row = zoo_row(clf.model_name)
+    if row is not None and row.float_top1 is not None:
+        extra["zoo_float_top1"] = row.float_top1
+        extra["zoo_quant_top1"] = row.quant_top1
     from tqdm import tqdm
 
     with tqdm(total=len(samples), unit="img", desc="evaluate", file=sys.stderr,
@@ -80,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate(clf, args.images, samples, workers=args.workers,
                           progress=lambda _r: bar.update())
     if args.json:
-        print(json.dumps(report.to_dict(per_image=args.per_image)))
+        print(json.dumps(report.to_dict(per_image=args.per_image) | extra))
     else:
-        print(format_text(report, args.per_image))
+        print(format_text(report, args.per_image, extra))
     return 1 if (report.missing or report.failed or report.count == 0) else 0

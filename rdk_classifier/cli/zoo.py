@@ -200,9 +200,11 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(d))
         return 0
-    width = max(len(k) for k in d)
+    # a registry row's user-model fields (model_facts) say nothing here; --json has them all
+    hidden = ("searched", "builds", "input_type_train", "class_names", "user_file")
+    width = max(len(k) for k in d if k not in hidden)
     for key, value in d.items():
-        if key in ("searched", "builds"):
+        if key in hidden:
             continue
         print(f"{key.ljust(width)}  {_fmt(value)}"
               + (" (in the seed table: the RDK Model Zoo classification README's 'Model "

@@ -7,27 +7,35 @@ metadata so every later consumer feeds it the same way. ``similarity`` compares 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import inspect
+import logging
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from .. import safe_io
-from .calibration import CalibrationReader, load_calibration_set
-from ..errors import CalibrationError, ModelError
-from ..normalization import format_triple, parse_triple
-from .toolchain import OnnxInput, import_onnx, inspect_onnx
+from ..errors import CalibrationError
+from ..normalization import format_triple
+from .calibration import (CalibrationReader, CalibrationSet, CalibrationTarget,
+                          load_calibration_set, read_manifest)
+from .toolchain import OnnxInput, import_onnx, inspect_onnx, model_feed, refuse_quantized
 
 METHODS = ("minmax", "entropy", "percentile")
+#: chosen by measurement with per-channel weights (bench/bench_calibration_methods.py,
+#: bench/README.md): minmax agrees with fp32 as often as percentile and calibrates fastest;
+#: entropy is far worse with small sets and slowest
+DEFAULT_METHOD = "minmax"
 ACTIVATION_TYPES = ("uint8", "int8")
 
 
 @dataclass(frozen=True)
 class QuantizeSettings:
-    method: str = "minmax"          # minmax | entropy | percentile
-    per_channel: bool = False
+    method: str = DEFAULT_METHOD    # minmax | entropy | percentile
+    per_channel: bool = True        # measured: per-channel weights hold with 8-100 images
     activation_type: str = "uint8"  # uint8: ONNX Runtime's fast x86 path (U8S8); int8 for ARM
     percentile: float = 99.999      # for method percentile
     preprocess: bool = True         # onnxruntime's quant_pre_process (shape inference, folding)
@@ -36,16 +44,75 @@ class QuantizeSettings:
 
 
 def model_normalization(model: OnnxInput, mean: Sequence[float] | str | None,
-                        scale: Sequence[float] | str | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and scale given by the user, else recorded in the model; an error when neither."""
-    mean = parse_triple(mean, "mean") if mean is not None else model.mean
-    scale = parse_triple(scale, "scale") if scale is not None else model.scale
-    if mean is None or scale is None:
-        raise ModelError(
-            "the model records no normalization (metadata mean_value / scale_value); give it: "
-            "--mean R G B --scale R G B (e.g. ImageNet 123.675 116.28 103.53 and "
-            "0.01712475 0.017507 0.01742919)")
-    return tuple(mean), tuple(scale)
+                        scale: Sequence[float] | str | None,
+                        path: str | Path | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and scale given by the user, else recorded in the model (else the zoo's, for a zoo
+    file); an error that says what to give when none of them says."""
+    feed = model_feed(path, model, mean, scale) if path is not None else None
+    if feed is not None:
+        return tuple(feed.mean), tuple(feed.scale)
+    from ..model_facts import missing_normalization
+    from ..normalization import parse_triple
+
+    m = parse_triple(mean, "mean") if mean is not None else model.mean
+    s = parse_triple(scale, "scale") if scale is not None else model.scale
+    if m is None or s is None:
+        raise missing_normalization(model.name)
+    return tuple(m), tuple(s)
+
+
+def registry_facts(model_path: str | Path, recorded: Mapping[str, str]) -> dict[str, str]:
+    """The facts the registry holds for a registry model's float file (the shipped fp32 model)
+    that the file does not record: its resize mode and class names. The int8 model is a file of
+    the user's, which has only its own metadata, so it carries them and answers as the float
+    model does (``espresso``, not ``class_967``); a user's float model gives nothing here."""
+    from .. import zoo
+    from ..class_names import load_class_names
+    from ..model_facts import CLASS_NAMES_KEY, RESIZE_MODE_KEY
+
+    row = zoo.registry_row_of_file(model_path)
+    if row is None:
+        return {}
+    facts = {}
+    if RESIZE_MODE_KEY not in recorded:
+        facts[RESIZE_MODE_KEY] = row.resize_mode
+    if CLASS_NAMES_KEY not in recorded:
+        names = row.class_names if row.class_names is not None else load_class_names(None)
+        facts[CLASS_NAMES_KEY] = json.dumps(list(names), ensure_ascii=False)
+    return facts
+
+
+def calibration_for(model_path: str | Path, calib_dir: str | Path,
+                    input_type: str | None = None) -> tuple[OnnxInput, CalibrationSet]:
+    """The model's input and its calibration set, checked against each other: size, layout,
+    colour order and dtype, every file of the folder (before any long work)."""
+    info = inspect_onnx(model_path)
+    refuse_quantized(info, model_path)
+    kind = input_type or info.facts.input_type_train or "rgb"
+    data = read_manifest(calib_dir) if Path(calib_dir).is_dir() else None
+    dtype = str(data.get("dtype", "float32")) if data else "float32"
+    target = CalibrationTarget(info.height, info.width, info.layout, dtype, kind)
+    return info, load_calibration_set(calib_dir, target)
+
+
+@contextlib.contextmanager
+def quiet_onnxruntime() -> Iterator[None]:
+    """No wall of ONNX Runtime INFO lines (its C++ logger, the quantizer's Python logging and
+    the calibrators' prints) while quantizing; warnings and errors still show."""
+    import io
+
+    import onnxruntime
+
+    root = logging.getLogger()
+    level = root.level
+    onnxruntime.set_default_logger_severity(3)
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)
+        onnxruntime.set_default_logger_severity(2)
 
 
 class _Take:
@@ -117,20 +184,16 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
     model_path, out_path = Path(model_path), Path(out_path)
     safe_io.ensure_directory(out_path.parent)
     safe_io.check_output(out_path, force=force, inputs=[model_path], what="quantized model")
-    info = inspect_onnx(model_path)
-    mean, scale = model_normalization(info, mean, scale)
-    calib = load_calibration_set(calib_dir)
-    if calib.height and (calib.height, calib.width) != (info.height, info.width):
-        raise CalibrationError(
-            f"calibration set {calib.directory} is {calib.height}x{calib.width}, the model input is "
-            f"{info.height}x{info.width}; rebuild it with calib --size {info.width}x{info.height}")
-    reader = CalibrationReader(calib.paths, info, mean, scale, progress=progress)
+    info, calib = calibration_for(model_path, calib_dir)
+    mean, scale = model_normalization(info, mean, scale, model_path)
+    reader = CalibrationReader(calib.paths, info, mean, scale, progress=progress,
+                               target=calib.target)
 
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
               "percentile": CalibrationMethod.Percentile}[settings.method]
     act = QuantType.QUInt8 if settings.activation_type == "uint8" else QuantType.QInt8
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="rdk_quant_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rdk_quant_") as tmp, quiet_onnxruntime():
         source = model_path
         if settings.preprocess:
             source = Path(tmp) / "preprocessed.onnx"
@@ -151,6 +214,7 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
                         weight_type=QuantType.QInt8, calibrate_method=method, **kwargs)
         proto = onnx.load(str(raw_out))
     props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
+    props.update(registry_facts(model_path, props))
     props.update({
         "mean_value": format_triple(mean),
         "scale_value": format_triple(scale),
@@ -158,8 +222,14 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
                          f"{settings.method}, {'per-channel' if settings.per_channel else 'per-tensor'}"
                          f" int8 weights, {settings.activation_type} activations, "
                          f"{len(calib.entries)} calibration images"),
+        "quantization_method": settings.method,
+        "quantization_per_channel": "true" if settings.per_channel else "false",
         "float_model": model_path.name,
     })
+    if settings.method == "percentile":
+        props["quantization_percentile"] = f"{settings.percentile:.10g}"
+    if calib.input_type != "rgb" or "input_type_train" in props:
+        props["input_type_train"] = calib.input_type
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
     safe_io.write_bytes(out_path, proto.SerializeToString(), force=force, inputs=[model_path],
@@ -168,5 +238,6 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
                           time.perf_counter() - start)
 
 
-__all__ = ["ACTIVATION_TYPES", "METHODS", "QuantizeResult", "QuantizeSettings",
-           "model_normalization", "quantize_model"]
+__all__ = ["ACTIVATION_TYPES", "DEFAULT_METHOD", "METHODS", "QuantizeResult", "QuantizeSettings",
+           "calibration_for", "model_normalization", "quantize_model", "quiet_onnxruntime",
+           "registry_facts"]

@@ -16,11 +16,11 @@ import numpy as np
 
 from ..backends.onnx_session import (X64_QUANT_PRECISION, cpu_int8_info, create_session,
                                     onnxruntime_version)
-from .calibration import CalibrationReader, load_calibration_set
+from .calibration import CalibrationReader
 from ..errors import CalibrationError
 from ..progress import progress_bar
-from .quantization import model_normalization
-from .toolchain import import_onnx, inspect_onnx
+from .quantization import calibration_for, model_normalization
+from .toolchain import import_onnx
 
 
 def similarity(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
@@ -168,7 +168,8 @@ def compare_nodes(float_model: str | Path, quant_model: str | Path,
 
 
 def evaluate_models(models: dict[str, str | Path], images_dir: str | Path, labels_path: str | Path,
-                    resize_mode: str | None = None, progress: bool = False) -> dict:
+                    resize_mode: str | None = None, progress: bool = False,
+                    class_names: str | None = None) -> dict:
     """Top-1/top-5 of each model on labeled images through ``evaluation.evaluate`` (the path of
     the ``evaluate`` command, the CLI and the node), over the images every model could classify,
     and how often each model's top-1 equals the first model's."""
@@ -179,7 +180,8 @@ def evaluate_models(models: dict[str, str | Path], images_dir: str | Path, label
     reports = {}
     for name, path in models.items():
         clf = Classifier.from_config(ClassifierConfig(model=str(path), backend="cpu",
-                                                      resize_mode=resize_mode))
+                                                      resize_mode=resize_mode,
+                                                      class_names=class_names))
         try:
             with progress_bar(total=len(samples), desc=f"evaluating {name}", unit="img",
                            enabled=progress) as bar:
@@ -220,12 +222,14 @@ def evaluate_models(models: dict[str, str | Path], images_dir: str | Path, label
 def similarity_report(float_model: str | Path, quant_model: str | Path, calib_dir: str | Path,
                       mean: Sequence[float] | None = None, scale: Sequence[float] | None = None,
                       per_node: bool = False, eval_images: str | Path | None = None,
-                      eval_labels: str | Path | None = None, progress: bool = False) -> dict:
+                      eval_labels: str | Path | None = None, progress: bool = False,
+                      class_names: str | None = None, eval_float_model: str | Path | None = None
+                      ) -> dict:
     """The float vs int8 comparison as one JSON-able dict (see ``format_report``)."""
-    info = inspect_onnx(float_model)
-    mean, scale = model_normalization(info, mean, scale)
-    calib = load_calibration_set(calib_dir)
-    reader = CalibrationReader(calib.paths, info, mean, scale, progress=progress, desc="comparing")
+    info, calib = calibration_for(float_model, calib_dir)
+    mean, scale = model_normalization(info, mean, scale, float_model)
+    reader = CalibrationReader(calib.paths, info, mean, scale, progress=progress, desc="comparing",
+                               target=calib.target)
     report = {
         "float_model": str(float_model),
         "quant_model": str(quant_model),
@@ -242,8 +246,9 @@ def similarity_report(float_model: str | Path, quant_model: str | Path, calib_di
         reader.desc = "per-node comparison"
         report["nodes"] = compare_nodes(float_model, quant_model, reader)
     if eval_images is not None and eval_labels is not None:
-        report["evaluation"] = evaluate_models({"float": float_model, "int8": quant_model},
-                                               eval_images, eval_labels, progress=progress)
+        report["evaluation"] = evaluate_models(
+            {"float": eval_float_model or float_model, "int8": quant_model}, eval_images,
+            eval_labels, progress=progress, class_names=class_names)
     return report
 
 

@@ -75,6 +75,8 @@ class BagReport:
     #: every message that produced no Classification, by kind (also those not listed one by one:
     #: a connection of the wrong type, the unread rest of a truncated input)
     skipped_by_kind: Counter = field(default_factory=Counter)
+    #: how the frames were fitted to the model input
+    resize_mode: Optional[str] = None
 
     @property
     def total_classified(self) -> int:
@@ -190,7 +192,8 @@ def classify_bag(input_path: str | Path, output_path: str | Path,
         selected, mismatched = _select(reader.connections, topics)
         mapping = {c.topic: output_topic(c.topic) for c in selected}
         clf = classifier or Classifier.from_config(config)
-        report = BagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping})
+        report = BagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
+                           resize_mode=clf.preprocessor.mode)
         for c in mismatched:
             if c.msgcount:
                 report.skipped_by_kind["not an image type"] += c.msgcount

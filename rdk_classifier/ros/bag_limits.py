@@ -43,21 +43,28 @@ def check_declared_sizes(reader: Any, limit: int | None = None) -> None:
                                   f"of {budget.describe(limit)} ({budget.HOW_TO_CHANGE})")
 
 
+#: output produced per decompressor call: the overshoot past a limit is at most this
+_STEP = 8 << 20
+
+
 def _inflate(make: Callable[[], Any], data: bytes, limit: int, what: str) -> bytes:
     """Inflate every frame of ``data`` with decompressors from ``make``, never more than
-    ``limit`` bytes in all (the output grows as it is produced; nothing of ``limit`` is
-    allocated ahead)."""
+    ``limit`` bytes in all: the output is produced ``_STEP`` bytes at a time and checked after
+    each step, so a bomb costs at most the limit and a step before it is refused."""
     out = bytearray()
-    rest = memoryview(data)
-    while len(rest):
+    rest = bytes(data)
+    while rest:
         d = make()
-        out += d.decompress(rest, max_length=limit + 1 - len(out))
-        if len(out) > limit:
-            raise BudgetError(f"{what} inflates past {budget.describe(limit)} (its declared size "
-                              f"or the memory budget; {budget.HOW_TO_CHANGE})")
-        if not d.eof:
-            raise ValueError(f"{what} is truncated compressed data")
-        rest = memoryview(d.unused_data)
+        pending: bytes = rest
+        while not d.eof:
+            if pending == b"" and d.needs_input:
+                raise ValueError(f"{what} is truncated compressed data")
+            out += d.decompress(pending, max_length=min(_STEP, limit + 1 - len(out)))
+            pending = b""
+            if len(out) > limit:
+                raise BudgetError(f"{what} inflates past {budget.describe(limit)} (its declared "
+                                  f"size or the memory budget; {budget.HOW_TO_CHANGE})")
+        rest = d.unused_data
     return bytes(out)
 
 

@@ -2,8 +2,9 @@
 
 Reads a rosbag2 with camera frames and a detector's messages (``vision_msgs/msg/Detection2DArray``
 or ``ai_msgs/msg/PerceptionTargets``), matches each detection set to its frame by header stamp
-(``StampMatcher``, caches of ``BAG_CACHE`` messages each way: a bag is read in record order, so a
-detector's latency of up to that many frames is covered) and writes one classified
+(``StampMatcher``, caches of ``BAG_CACHE`` messages each way and at most half / a quarter of the
+memory budget in bytes: a bag is read in record order, so a detector's latency of up to that many
+frames is covered) and writes one classified
 ``vision_msgs/msg/Detection2DArray`` per matched pair on ``DETECTIONS + "/classification"`` (the
 node's output name), with the record timestamp of the later message of the pair, plus
 ``/label_info`` and ``/vision_info``. Every box goes through ``regions.classify_boxes``, the
@@ -22,7 +23,7 @@ from .. import budget
 from ..classifier import Classifier, ClassifierConfig
 from ..errors import FrameError
 from ..regions import BoxFilter, classify_boxes
-from ..stamp_matching import StampMatcher
+from ..stamp_matching import StampMatcher, message_nbytes
 from . import detections as det
 from . import messages as msgs
 from . import rosbags_types as rt
@@ -90,6 +91,7 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
         mapping = {d: d.rstrip("/") + "/classification" for d in detections}
         clf = classifier or Classifier.from_config(config)
         report = BoxBagReport(dst, mapping, clf.model_name, {t: 0 for t in mapping},
+                              resize_mode=clf.preprocessor.mode,
                               pairs=pairs, boxes={t: 0 for t in mapping})
         handler = BoxHandler(clf, typestore, types, dtypes, report, class_id_format,
                              score_threshold, top_k, box_filter)
@@ -98,24 +100,6 @@ def classify_bag_boxes(input_path: str | Path, output_path: str | Path,
     finally:
         reader.close()
     return report
-
-
-def message_nbytes(msg: Any, depth: int = 0) -> int:
-    """About how much memory a deserialized message holds (arrays, strings, nested fields): what
-    a waiting frame or detection set costs the cache's byte budget."""
-    if isinstance(msg, (str, bytes, bytearray)):
-        return len(msg) + 48
-    nbytes = getattr(msg, "nbytes", None)
-    if isinstance(nbytes, int):  # numpy arrays (image data)
-        return nbytes + 96
-    if depth > 16:
-        return 64
-    if isinstance(msg, (list, tuple)):
-        return 56 + sum(message_nbytes(x, depth + 1) for x in msg)
-    fields = getattr(msg, "__dataclass_fields__", None)
-    if fields:
-        return 56 + sum(message_nbytes(getattr(msg, f), depth + 1) for f in fields)
-    return 32
 
 
 class BoxHandler:
@@ -178,4 +162,4 @@ class BoxHandler:
             self.report.too_large += st.too_large
 
 
-__all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "message_nbytes", "BAG_CACHE"]
+__all__ = ["BoxBagReport", "BoxHandler", "classify_bag_boxes", "BAG_CACHE"]

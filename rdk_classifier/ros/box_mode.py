@@ -24,7 +24,8 @@ from ..classifier import Classifier, Result, Timing
 from ..errors import BoxError
 from ..frames import Frame
 from ..regions import Box, BoxFilter, FrameBoxes, classify_boxes
-from ..stamp_matching import StampMatcher
+from .. import budget
+from ..stamp_matching import StampMatcher, message_nbytes
 from .camera import Camera, Outcome, Wiring
 from .detections import boxes_from_message
 from .messages import message_frame, stamp_to_ns
@@ -78,8 +79,12 @@ class Boxes:
         self.detection_name = detection_topic
         self._filter: BoxFilter = settings.box_filter()
         self._ai_msgs = settings.detection_type == "ai_msgs"
-        self.matcher: StampMatcher[Any, Any] = StampMatcher(settings.box_frame_cache,
-                                                            settings.box_detection_cache)
+        # bounded by count (the parameters) and by bytes (the memory budget: a few 4K frames or
+        # detection sets with huge strings must not add up to gigabytes)
+        share = budget.memory_budget()
+        self.matcher: StampMatcher[Any, Any] = StampMatcher(
+            settings.box_frame_cache, settings.box_detection_cache,
+            frame_max_bytes=share // 2, detection_max_bytes=share // 4)
         self._counts = BoxCounts()
         self._lock = threading.Lock()
         self._subscription: Any = None
@@ -113,13 +118,14 @@ class Boxes:
 
     # --- executor thread: frames and detections in, matched pairs out as jobs --------------------
     def on_frame(self, cam: Camera, msg: Any) -> Optional[BoxJob]:
-        match = self.matcher.add_frame(stamp_to_ns(msg.header.stamp), msg)
+        match = self.matcher.add_frame(stamp_to_ns(msg.header.stamp), msg, message_nbytes(msg))
         return None if match is None else self._job(cam, match.frame, match.detections)
 
     def _on_detections(self, cam: Camera, msg: Any) -> None:
         with self._lock:
             self._counts.detection_sets += 1
-        match = self.matcher.add_detections(stamp_to_ns(msg.header.stamp), msg)
+        match = self.matcher.add_detections(stamp_to_ns(msg.header.stamp), msg,
+                                            message_nbytes(msg))
         if match is not None:
             cam.offer(lambda: self._job(cam, match.frame, match.detections))
 
