@@ -2,6 +2,7 @@
 
     ros2 launch rdk_classifier classifier.launch.py
     ros2 launch rdk_classifier classifier.launch.py model:=MobileOne_S1
+    ros2 launch rdk_classifier classifier.launch.py model:=ResNet18 soc:=s600   # the S600's .hbm
     ros2 launch rdk_classifier classifier.launch.py image_topic:=/camera/image_raw top_k:=3
     ros2 launch rdk_classifier classifier.launch.py compressed_image_topic:=/image   # jpeg only
 
@@ -22,6 +23,9 @@ ARGUMENTS = (
     ("model", "", "zoo model name or .bin/.onnx path (empty: params_file / node default, "
                   "EfficientNet_Lite0_int8 on the CPU)"),
     ("backend", "", "auto | bpu | cpu (empty: params_file, else auto)"),
+    ("soc", "", "the board's chip: auto | x5 | s100 | s100p | s600; picks a zoo model's file "
+                "and refuses one built for another chip (empty: params_file, else auto: "
+                "/sys/class/boardinfo/soc_name)"),
     ("fallback_to_cpu", "", "true: a BPU model on a machine without a BPU runs as the CPU "
                             "default, with a WARN (empty: params_file, else false: refused)"),
     ("image_topic", "", "sensor_msgs/Image topic to classify; given compressed_image_topic "
@@ -61,7 +65,7 @@ def _node(context):
         params_file = f"{get_package_share_directory(PACKAGE)}/config/classifier.yaml"
 
     overrides = {}
-    for name in ("model", "backend"):
+    for name in ("model", "backend", "soc"):
         if arg(name):
             overrides[name] = arg(name)
     if arg("top_k"):

@@ -67,6 +67,7 @@ def _classifier(context):
     return [include_classifier(model=LaunchConfiguration("model"),
                                backend=LaunchConfiguration("backend"),
                                fallback_to_cpu=LaunchConfiguration("fallback_to_cpu"),
+                               soc=LaunchConfiguration("soc"),
                                lazy=LaunchConfiguration("lazy"),
                                params_file=LaunchConfiguration("params_file"), **topics)]
 
@@ -79,6 +80,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="true: a BPU model on a machine without a BPU runs as "
                                           "the CPU default, with a WARN (default: false, the "
                                           "node refuses it at start)"),
+        DeclareLaunchArgument("soc", default_value="",
+                              description="the board's chip: auto | x5 | s100 | s100p | s600 "
+                                          "(empty: params_file, else auto)"),
         DeclareLaunchArgument("transport", default_value="ros",
                               description="ros (sensor_msgs/Image) | shared_mem (hbmem, "
                                           "hbm_img_msgs/HbmMsg1080P)"),

@@ -84,6 +84,7 @@ def _classifier(context):
     return actions + [include_classifier(model=LaunchConfiguration("model"),
                                          backend=LaunchConfiguration("backend"),
                                          fallback_to_cpu=LaunchConfiguration("fallback_to_cpu"),
+                                         soc=LaunchConfiguration("soc"),
                                          image_topic="", lazy=LaunchConfiguration("lazy"),
                                          params_file=LaunchConfiguration("params_file"),
                                          **topics)]
@@ -99,6 +100,9 @@ def generate_launch_description() -> LaunchDescription:
                                           "node refuses it at start)"),
         DeclareLaunchArgument("compressed_image_topic", default_value="image",
                               description="the camera's sensor_msgs/CompressedImage topic"),
+        DeclareLaunchArgument("soc", default_value="",
+                              description="the board's chip: auto | x5 | s100 | s100p | s600 "
+                                          "(empty: params_file, else auto)"),
         DeclareLaunchArgument("transport", default_value="ros",
                               description="ros (classify the JPEG topic) | shared_mem "
                                           "(hobot_codec decodes to nv12 hbmem)"),

@@ -227,9 +227,10 @@ def ros_environment() -> dict:
     return env
 
 
-def board() -> dict:
-    """Which RDK chip this is (boardinfo / override) and what that means for its models."""
-    soc, source = boards.detect_soc()
+def board(soc_override: str | None = None) -> dict:
+    """Which RDK chip this is (``soc_override`` = ``--soc``, else ``$RDK_CLASSIFIER_SOC``, else
+    boardinfo) and what that means for its models."""
+    soc, source = boards.detect_soc(soc_override)
     info: dict[str, Any] = {"soc": soc, "source": source}
     if soc is not None:
         info.update(march=boards.MARCH[soc], model_suffix=boards.MODEL_SUFFIX[soc],
@@ -249,8 +250,8 @@ def board_models(soc: str | None = None) -> dict:
     return {"directory": str(directory), "exists": directory.is_dir(), "present": present}
 
 
-def environment() -> dict:
-    chip = board()
+def environment(soc_override: str | None = None) -> dict:
+    chip = board(soc_override)
     return {"os_image": os_image(), "python": {"version": platform.python_version(),
                                                "implementation": platform.python_implementation(),
                                                "executable": sys.executable},
@@ -499,9 +500,11 @@ def compare_runtimes(outputs: dict[str, dict[str, np.ndarray]]) -> tuple[list[di
     return rows, checks
 
 
-def run_doctor(model: str | None = None, runs: int = TIMED_RUNS) -> Report:
-    """Every check; a ``model`` that does not exist is an error before any of them runs."""
-    env = environment()
+def run_doctor(model: str | None = None, runs: int = TIMED_RUNS,
+               soc: str | None = None) -> Report:
+    """Every check; a ``model`` that does not exist is an error before any of them runs.
+    ``soc``: the chip to check for (``--soc``; None or "auto": detected)."""
+    env = environment(soc)
     check_requested_model(model, env["board"]["soc"])
     cpu, cpu_checks = check_cpu(model, runs)
     bpu, bpu_checks = check_bpu(model, runs, env["board"]["soc"])

@@ -18,8 +18,10 @@ import errno
 import fcntl
 import os
 import shutil
+import signal
 import stat
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Union
 
@@ -297,6 +299,27 @@ def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[Pa
 
 
 @contextlib.contextmanager
+def signals_held(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while a few renames that belong together run (a folder
+    swapped in and the manifest beside it): a signal that arrives meanwhile is delivered when
+    the block ends, so it never falls between them. Only the main thread can set handlers;
+    elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
+
+
+@contextlib.contextmanager
 def replace_directory(path: PathLike, *, force: bool = False, inputs: Iterable[PathLike] = (),
                       what: str = "output folder") -> Iterator[Path]:
     """The new version of folder ``path``, built completely before it replaces anything.
@@ -364,5 +387,6 @@ def read_bounded_text(path: str | Path, max_bytes: int, what: str,
 __all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "copy_file",
            "ensure_directory",
            "exchange_paths", "exclusive_claim", "open_bounded", "read_bounded_bytes",
-           "read_bounded_text", "replace_directory", "staged_directory", "write_bytes",
+           "read_bounded_text", "replace_directory", "signals_held", "staged_directory",
+           "write_bytes",
            "write_text"]

@@ -456,14 +456,43 @@ def _bpu_runtime_available() -> bool:
     return available_runtime() is not None
 
 
-def _info_for_file(path: Path) -> ModelInfo:
-    """The registry row of a file named like a registry file, else a row made from the facts the
-    file records (``model_facts``): a user's ONNX without normalization is an error, never fed
-    with a guessed ImageNet mean/scale."""
-    suffix = path.suffix.lower()
+def _is_row_file(path: Path, info: ModelInfo) -> bool:
+    """A file named like ``info``'s file IS that file only when the registry cannot tell
+    otherwise: it has no sha256 for it, the path is the shipped copy itself, or the bytes have
+    the recorded sha256. A user's export that merely has the name (an fp32 model saved as
+    ``efficientnet_lite0_int8.onnx``) is the user's model, never reported under the row's name."""
+    if info.sha256 is None or path.name not in (info.bin_file, info.onnx_file):
+        return True
+    if info.onnx_file is not None and path.name == info.onnx_file:
+        try:
+            if os.path.samefile(path, PACKAGED_MODEL_DIR / info.onnx_file):
+                return True
+        except OSError:  # no shipped copy (a stripped install): compare the bytes
+            pass
+    from .download import _file_sha256
+
+    return _file_sha256(path) == info.sha256
+
+
+def registry_row_of_file(path: str | Path) -> ModelInfo | None:
+    """The registry row whose file ``path`` is (``_is_row_file``), or None: a user's file."""
+    p = Path(path)
     for info in _registry().models:
-        if path.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds)):
+        if (p.name in (info.bin_file, info.onnx_file, *(b.file for b in info.builds))
+                and _is_row_file(p, info)):
             return info
+    return None
+
+
+def _info_for_file(path: Path) -> ModelInfo:
+    """The registry row of a registry model's file (named like it, and of its sha256 where the
+    registry records one: ``_is_row_file``), else a row made from the facts the file records
+    (``model_facts``): a user's ONNX without normalization is an error, never fed with a guessed
+    ImageNet mean/scale."""
+    suffix = path.suffix.lower()
+    row = registry_row_of_file(path)
+    if row is not None:
+        return row
     from .model_facts import missing_normalization, read_model_facts
 
     facts = read_model_facts(path)

@@ -11,9 +11,6 @@ instead of making the bags gigabytes large. bench/bench_hostile_scale.py runs th
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +18,7 @@ pytest.importorskip("rosbags")
 from rosbags.rosbag2 import CompressionMode  # noqa: E402
 
 from box_messages import detection_array  # noqa: E402
+from child_cli import run_cli_child  # noqa: E402
 from hostile_bags import DET, IMAGE, IMG, PERIOD, T0, image, write_bag  # noqa: E402
 from rdk_classifier.cli import main as cli_main  # noqa: E402
 from rdk_classifier.ros import detections as det  # noqa: E402
@@ -31,24 +29,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SCALE = max(1, int(os.environ.get("FUZZ_EXAMPLES", "1")))
-
-
-def run_child(*argv: str) -> tuple[int, str, int]:
-    """``python -m rdk_classifier ARGV`` in a child: exit status, stderr, peak RSS (KiB)."""
-    code = ("import sys\n"
-            "from rdk_classifier.cli import main\n"
-            "rc = main(sys.argv[1:])\n"
-            # VmHWM: this process's own peak; ru_maxrss would carry the forking parent's
-            # (Linux keeps it across exec), so a big pytest parent would count
-            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0],"
-            " file=sys.stderr)\n"
-            "sys.exit(rc)\n")
-    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    lines = proc.stderr.strip().splitlines()
-    return proc.returncode, "\n".join(lines[:-1]), int(lines[-1])
 
 
 def test_4k_frames_that_never_match_stay_within_the_budget(tmp_path):
@@ -61,7 +42,7 @@ def test_4k_frames_that_never_match_stay_within_the_budget(tmp_path):
         records.append((DET, DETECTION_2D_ARRAY, stamp + 1,
                         detection_array(ts, stamp + 7, [(10, 10, 100, 100, "obj", 0.9, "a")])))
     write_bag(tmp_path / "in", records, compression=CompressionMode.STORAGE)
-    rc, err, peak_kb = run_child("bag", str(tmp_path / "in"), "--topic", IMG, "--detections",
+    rc, err, peak_kb = run_cli_child("bag", str(tmp_path / "in"), "--topic", IMG, "--detections",
                                  DET, "--out", str(tmp_path / "out"), "--backend", "cpu",
                                  "--no-progress", "--memory-budget", "100")
     assert rc == 1 and "no detection set matched a frame" in err, err

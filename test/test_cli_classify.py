@@ -109,3 +109,41 @@ def test_workers_keep_the_output_of_one_worker(tmp_path):
     assert one.stderr.splitlines()[-1] == three.stderr.splitlines()[-1] == \
         f"1 of {len(a1) + 1} images could not be classified"
     assert run_cli("classify", "--workers", "0", str(bad)).returncode == 2
+
+
+def test_the_shipped_model_by_file_answers_exactly_as_by_name(tmp_path, monkeypatch, capsys):
+    """Issue 21: `classify --model FILE.onnx` of the shipped model (its path, or a byte-identical
+    copy under the same name elsewhere) is the registry's model: same top-5, same resize mode
+    printed, same name; an fp32 export saved under the int8 file's name is not passed off as it."""
+    import shutil
+
+    from rdk_classifier.cli import main
+    from rdk_classifier.zoo import PACKAGED_MODEL_DIR
+
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "impostor").mkdir()
+    shutil.copyfile(PACKAGED_MODEL_DIR / "efficientnet_lite0_int8.onnx",
+                    tmp_path / "copy" / "efficientnet_lite0_int8.onnx")
+    shutil.copyfile(PACKAGED_MODEL_DIR / "efficientnet_lite0_fp32.onnx",
+                    tmp_path / "impostor" / "efficientnet_lite0_int8.onnx")
+    photo = "test/data/photos/chelsea.png"
+
+    def classify(model: str) -> tuple[list[str], dict]:
+        assert main(["classify", "--model", model, photo]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert main(["classify", "--json", "--model", model, photo]) == 0
+        obj = json.loads(capsys.readouterr().out)
+        return [lines[0]] + lines[2:], {k: obj[k] for k in ("model", "resize_mode", "top")}
+
+    by_name = classify("EfficientNet_Lite0_int8")
+    assert by_name[0][0] == ("model: EfficientNet_Lite0_int8 (cpu, efficientnet_lite0_int8.onnx, "
+                             "resize center_crop)")
+    assert by_name[1]["resize_mode"] == "center_crop" and len(by_name[1]["top"]) == 5
+    for model in ("rdk_classifier/models/efficientnet_lite0_int8.onnx",
+                  str(tmp_path / "copy" / "efficientnet_lite0_int8.onnx")):
+        assert classify(model) == by_name, model
+    text, obj = classify(str(tmp_path / "impostor" / "efficientnet_lite0_int8.onnx"))
+    assert obj["model"] == "efficientnet_lite0_int8"  # a user's file: its own name, no row's
+    assert [t["label"] for t in obj["top"]] == [f"class_{t['class_id']}" for t in obj["top"]]
+    assert [t["score"] for t in obj["top"]] != [t["score"] for t in by_name[1]["top"]]

@@ -265,6 +265,25 @@ def test_doctor_on_an_s600_checks_its_hbm_and_the_y_uv_contract(monkeypatch, cap
     assert "board      : RDK S600 (nash-p, .hbm models, nv12_y_uv input; $RDK_CLASSIFIER_SOC)" in out
 
 
+def test_doctor_soc_option_picks_the_chip_over_the_environment(monkeypatch, capsys, isolated):
+    """``doctor --soc`` (issue 22): the chip checked for, before $RDK_CLASSIFIER_SOC and boardinfo."""
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s100")
+    (isolated / "resnet18_224x224_nv12.hbm").write_bytes(b"x")
+    doubles.install_hbm_runtime_s(monkeypatch)
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1", "--soc", "S600")
+    report = json.loads(out)
+    chip = report["environment"]["board"]
+    assert (chip["soc"], chip["march"], chip["source"]) == ("s600", "nash-p", "option")
+    assert report["bpu"]["build"]["soc"] == "s600"
+    code, out, _ = run_cli(capsys, "--runs", "1", "--soc", "s600")
+    assert "board      : RDK S600 (nash-p, .hbm models, nv12_y_uv input; option)" in out
+    monkeypatch.delenv("RDK_CLASSIFIER_SOC")
+    code, out, _ = run_cli(capsys, "--json", "--runs", "1", "--soc", "auto")
+    assert json.loads(out)["environment"]["board"]["soc"] == doctor.board()["soc"]
+    code, out, err = run_cli(capsys, "--soc", "s900")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "unknown --soc 's900'" in err
+
+
 def test_doctor_on_an_s100_refuses_a_model_with_the_x5_contract(monkeypatch, capsys, isolated):
     monkeypatch.setenv("RDK_CLASSIFIER_SOC", "s100")
     path = isolated / "custom_224x224_nv12.hbm"

@@ -6,12 +6,11 @@ derandomized example count so it runs in seconds in CI (``FUZZ_EXAMPLES=N`` for 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from child_cli import run_cli_child
 from rdk_classifier.cli import main
 from rdk_classifier.evaluation import (MAX_LABEL_LINE_BYTES, LabelFileError, parse_labels,
                                        read_labels)
@@ -88,21 +87,10 @@ def test_a_million_lines_end_fast_in_a_fresh_process_with_bounded_memory(tmp_pat
     with open(labels, "w") as f:
         for i in range(1_000_000):
             f.write(f"n{i:07d}.JPEG {i % 1000}\n")
-    code = ("import sys\n"
-            "from rdk_classifier.cli import main\n"
-            "rc = main(sys.argv[1:])\n"
-            # VmHWM: this process's own peak; ru_maxrss would carry the forking parent's
-            # (Linux keeps it across exec), so a big pytest parent would count
-            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0],"
-            " file=sys.stderr)\n"
-            "sys.exit(rc)\n")
-    proc = subprocess.run([sys.executable, "-c", code, "evaluate", "--images", str(IMAGES),
-                           "--labels", str(labels), "--backend", "cpu"],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and "more than 200000 images" in lines[0], proc.stderr[-2000:]
-    assert int(lines[-1]) < 512 * 1024  # KiB: well under the 1 GB budget
+    rc, err, peak_kb = run_cli_child("evaluate", "--images", str(IMAGES), "--labels", str(labels),
+                                     "--backend", "cpu", timeout=300)
+    assert rc == 2 and "more than 200000 images" in err.splitlines()[0], err[-2000:]
+    assert peak_kb < 512 * 1024  # KiB: well under the 1 GB budget
 
 
 def _bounded(n: int):

@@ -576,3 +576,43 @@ def test_camera_policies_reach_the_scheduler(ros, chelsea):
     assert node.counters()["/a/image"]["published"] == 1
     with pytest.raises(ros.module.StartupError, match="names no camera topic"):
         ros.make(image_topics=["a/image"], camera_policies=["c/image weight=2"])
+
+
+def test_the_soc_parameter_reaches_the_zoo_and_the_bpu_backend(ros, chelsea, model_dirs,
+                                                               monkeypatch, tmp_path):
+    """Issue 22: the node's ``soc`` picks the chip's build in the zoo (over
+    $RDK_CLASSIFIER_SOC) and the BPU backend feeds that build its contract (Y + UV on the S
+    series), through the same path as the CLI; a file built for another chip is refused."""
+    import bpu_doubles
+    from rdk_classifier import zoo
+
+    system, _ = model_dirs
+    monkeypatch.setenv("RDK_CLASSIFIER_SOC", "x5")  # the parameter wins over the environment
+    (system / "resnet18_224x224_nv12.hbm").write_bytes(b"x")
+    (system / "resnet18_224x224_nv12.bin").write_bytes(b"x")  # the X5 file: not for an S600
+    runtime = bpu_doubles.install_hbm_runtime_s(monkeypatch)
+    asked = []
+    real = zoo.resolve_model
+
+    def resolve(model, *args, **kwargs):
+        asked.append((model, kwargs.get("soc")))
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(zoo, "resolve_model", resolve)
+    node = ros.make(model="ResNet18", backend="bpu", soc="s600")
+    assert asked == [("ResNet18", "s600")]
+    (double,) = runtime.instances
+    assert list(double.hbm_descs) == [str(system / "resnet18_224x224_nv12.hbm")]
+    feed(ros, node, "/image_raw", image_msg(ros.typestore, chelsea, "bgr8"))
+    assert len(results(ros, "/image_raw/classification")) == 1
+    (seen,) = double.inputs_seen_s  # the S-series contract: Y and UV, not one packed NV12
+    assert {k: v.shape for k, v in seen.items()} == {"input_y": (1, 224, 224, 1),
+                                                     "input_uv": (1, 112, 112, 2)}
+    assert set_param(node, "soc", "S100").successful  # a reload: the S100 build of ResNet18
+    assert asked[-1] == ("ResNet18", "S100") and len(runtime.instances) == 2
+    s600_file = tmp_path / "rdk_s600" / "resnet18_224x224_nv12.hbm"
+    s600_file.parent.mkdir()
+    s600_file.write_bytes(b"x")
+    with pytest.raises(ros.module.StartupError, match="(?i)s600"):
+        ros.make(model=str(s600_file), backend="bpu", soc="s100")
+    assert not set_param(node, "soc", "s900").successful

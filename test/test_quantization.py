@@ -270,6 +270,8 @@ def test_quantize_writes_a_qdq_int8_model_with_its_normalization(small_quant):
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["mean_value"] == "127 127 127" and meta["scale_value"] == "0.0078125 0.0078125 0.0078125"
     assert "per-channel" in meta["quantization"] and "4 calibration images" in meta["quantization"]
+    # the registry's facts of the shipped float model travel into the int8 file (a user's file)
+    assert meta["resize_mode"] == "center_crop" and json.loads(meta["class_names"])[967] == "espresso"
     assert result.calibration_images == 4
     assert result.quant_model.stat().st_size < 0.4 * FP32.stat().st_size
 
@@ -378,3 +380,15 @@ def test_evaluation_skips_unreadable_labeled_images(tmp_path):
 
     with pytest.raises(EvaluationError, match="none of the 1 images listed"):
         sim.evaluate_models({"float": FP32}, images, labels)
+
+
+def test_quantize_carries_the_registry_facts_of_a_registry_float_model(tmp_path):
+    """The README's PTQ workflow ends with `classify --model /tmp/lite0_int8.onnx`: the int8 model
+    of the shipped fp32 one must answer with its class names and resize mode, not class_967."""
+    facts = q.registry_facts(FP32, {})
+    names = json.loads(facts["class_names"])
+    assert facts["resize_mode"] == "center_crop" and len(names) == 1000 and names[967] == "espresso"
+    assert q.registry_facts(FP32, {"resize_mode": "letterbox", "class_names": "[]"}) == {}
+    mine = tmp_path / "mine.onnx"  # a user's float model: nothing is added to what it records
+    shutil.copyfile(FP32, mine)
+    assert q.registry_facts(mine, {}) == {}

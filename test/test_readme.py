@@ -89,3 +89,83 @@ def test_readme_limits_are_the_code_limits():
     assert f"lines of at most {MAX_LABEL_LINE_BYTES} bytes" in text
     assert f"default {MAX_LABELLED_IMAGES:,}" in text
     assert "--cpu-threads %d..%d" % THREADS_RANGE in text and "--top-k %d..%d" % TOP_K_RANGE in text
+
+
+def test_readme_calibration_sets_are_staged_and_renamed(tmp_path, monkeypatch):
+    """The overwrite rule's claim, by behaviour: the new set is built in a hidden folder beside
+    --out while the old set stays whole, then exchanged with it (renameat2 where available)."""
+    from conftest import IMAGENET_DIR
+    from rdk_classifier import safe_io
+    from rdk_classifier.cli import main
+    from rdk_classifier.ptq import calibration as cal
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert "Calibration sets are staged and renamed" in text
+    assert "swapped with the old set atomically (`safe_io.replace_directory`" in text
+    out = tmp_path / "cal"
+    argv = ["calib", "--images", str(IMAGENET_DIR), "--out", str(out), "--size", "32x32",
+            "--count", "2"]
+    assert main(argv) == 0
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    during, exchanged = [], []
+    real_tensor, real_exchange = cal.calibration_tensor, safe_io.exchange_paths
+
+    def tensor(image, target):
+        stages = [p for p in tmp_path.iterdir() if p.name.startswith(".cal.")
+                  and p.name.endswith(".partial")]
+        during.append((len(stages), {p.name: p.read_bytes() for p in out.iterdir()} == old))
+        return real_tensor(image, target)
+
+    def exchange(a, b):
+        exchanged.append((Path(a).parent.parent, Path(b)))
+        return real_exchange(a, b)
+
+    monkeypatch.setattr(cal, "calibration_tensor", tensor)
+    monkeypatch.setattr(safe_io, "exchange_paths", exchange)
+    assert main(argv + ["--seed", "5", "--count", "3", "--force"]) == 0
+    assert during == [(1, True)] * 3  # staged beside, the old set whole meanwhile
+    assert exchanged == [(tmp_path, out)]  # one swap of the stage with the old folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal", "cal.manifest.json"]
+    assert len(list(out.iterdir())) == 3
+
+
+def readme_commands() -> list[str]:
+    """Every `python -m rdk_classifier ...` of the README (code blocks and inline), one string
+    each, the synopsis lines expanded: `[--opt A|B]` -> `--opt A` (every option, its first
+    choice)."""
+    text = (ROOT / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            m = re.search(r"(?:python3?|\.venv/bin/python) -m rdk_classifier (.*)", line)
+            if m:
+                found.append(m.group(1).split(" #")[0])
+    found += re.findall(r"`python -m rdk_classifier ([^`]*)`", text)
+    expanded = []
+    for command in found:
+        command = re.sub(r"[\[\]]", " ", command)
+        command = re.sub(r"(\S+?)\|\S+", r"\1", command)  # a|b|c -> a
+        expanded.append(" ".join(command.split()))
+    return expanded
+
+
+def test_every_readme_command_parses_with_the_cli(capsys):
+    """Each command line the README shows is accepted by the command's own parser as written:
+    the subcommand, every option, and every listed choice exist (placeholders stand as given)."""
+    import shlex
+
+    from rdk_classifier.cli import build_parser
+
+    commands = readme_commands()
+    assert len(commands) > 25
+    seen = set()
+    for command in commands:
+        argv = shlex.split(command.replace("...", "").replace(" R G B", " 1 1 1"))
+        seen.add(argv[0] if argv[0] != "zoo" else f"zoo {argv[1]}")
+        try:
+            build_parser().parse_args(argv)
+        except SystemExit:
+            raise AssertionError(f"README command does not parse: {command}\n"
+                                 f"{capsys.readouterr().err}") from None
+    assert {"classify", "doctor", "evaluate", "bench", "bag", "calib", "quantize",
+            "toolchain-config", "model-info", "zoo list", "zoo show", "zoo fetch"} <= seen

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from rdk_classifier.cli import main
+from rdk_classifier.ptq import toolchain as tc
 from rdk_classifier.ptq import toolchain_s as ts
 from rdk_classifier.zoo import PACKAGED_MODEL_DIR
 
@@ -35,7 +36,8 @@ def test_yaml_has_the_vendor_keys_and_the_model_values(tmp_path, soc):
     text = paths["config"].read_text()
     cfg = yaml.safe_load(text)
     assert cfg["model_parameters"] == {
-        "onnx_model": str(FP32),  # outside --out: absolute
+        # relative to the config's folder, as the zoo writes (and as the X5 config does)
+        "onnx_model": os.path.relpath(FP32.resolve(), out.resolve()),
         "march": VENDOR_MARCH[soc], "working_dir": "efficientnet_lite0_fp32_224x224_nv12",
         "output_model_file_prefix": "efficientnet_lite0_fp32_224x224_nv12"}
     for section, values in VENDOR_FIXED.items():
@@ -59,7 +61,7 @@ def test_scripts_call_hb_compile(tmp_path):
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
            "HB_LOG": str(tmp_path / "calls.txt")}
-    for script in (ts.CHECK_SCRIPT, ts.BUILD_SCRIPT):
+    for script in (tc.CHECK_SCRIPT, tc.BUILD_SCRIPT):
         subprocess.run(["bash", str(out / script)], cwd=tmp_path, env=env, check=True,
                        capture_output=True)
     assert (tmp_path / "calls.txt").read_text().splitlines() == [

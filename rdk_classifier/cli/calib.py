@@ -40,7 +40,9 @@ def add_parser(subparsers) -> None:
                    help="colour order (default: the model's input_type_train, else rgb)")
     p.add_argument("--dtype", choices=CAL_DATA_TYPES, default="float32",
                    help="tensor type, hb_mapper cal_data_type (default float32)")
-    p.add_argument("--force", action="store_true", help="replace a calibration set already in --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace a calibration set already in --out: the new set is built beside "
+                        "it and swapped in whole; an interrupted run keeps the old one")
     p.set_defaults(func=run)
 
 

@@ -22,6 +22,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", metavar="NAME|FILE",
                    help="model to check (a BPU model for the BPU path, a CPU model for the CPU "
                         "path; default: a model already on the board, and the default CPU model)")
+    p.add_argument("--soc", default="auto", metavar="SOC",
+                   help="the board's chip to check for: x5, s100, s100p, s600, or auto "
+                        "(/sys/class/boardinfo/soc_name, $RDK_CLASSIFIER_SOC; default: auto)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--out", metavar="FILE", help="write the JSON report to FILE (never over an "
                                                  "existing file unless --force; checked before "
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         sys.path.insert(0, str(where.resolve()))
     if args.out:  # refused now, not after a minute of checks
         doctor.check_report_path(args.out, force=args.force)
-    report = doctor.run_doctor(args.model, runs=args.runs)
+    report = doctor.run_doctor(args.model, runs=args.runs, soc=args.soc)
     data = json.dumps(report.to_dict(), indent=1, sort_keys=False)
     if args.out:
         path = doctor.write_report(args.out, data + "\n", force=args.force)

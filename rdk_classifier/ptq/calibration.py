@@ -20,6 +20,7 @@ files to ONNX Runtime's quantizer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -265,30 +266,37 @@ def _file_name(index: int, stem: str, ext: str) -> str:
     return f"{index:05d}_{safe}{ext}"
 
 
-def _prepare_out_dir(out: Path, overwrite: bool) -> None:
-    """An empty folder, or one holding only tensor files of a previous set (replaced with
-    ``overwrite``); anything else in it would be read by hb_mapper as a tensor."""
-    if out.exists() and not out.is_dir():
+def _replace_flag(out: Path, overwrite: bool) -> bool:
+    """Whether the new set may take the place of what is at ``out`` (``force`` for
+    ``safe_io.replace_directory``); nothing is changed here.
+
+    Nothing there, or an empty folder (nothing to lose): yes. A folder holding only a previous
+    calibration set (its tensor files, an old in-folder ``manifest.json``): only with
+    ``overwrite``. A folder holding anything else is refused even with ``overwrite``: the swap
+    deletes the old folder whole, and calib replaces only what it wrote. A symlink or a file is
+    left to ``replace_directory``, which refuses it."""
+    if out.is_symlink() or not out.exists():
+        return overwrite
+    if not out.is_dir():
         raise CalibrationError(f"output {out} exists and is not a directory")
-    safe_io.ensure_directory(out, "calibration folder")
-    entries = list(out.iterdir())
+    try:
+        entries = list(out.iterdir())
+    except OSError as exc:
+        raise CalibrationError(f"cannot read output folder {out}: {exc.strerror or exc}") from None
+    if not entries:
+        return True
     ours = [p for p in entries if p.is_file() and not p.is_symlink() and _SAFE_NAME.fullmatch(p.name)]
     foreign = [p.name for p in entries if p not in ours and p.name != LEGACY_MANIFEST_NAME]
     if foreign:
         raise CalibrationError(
-            f"{out} holds {len(foreign)} other entries (first: {sorted(foreign)[0]!r}); hb_mapper "
-            f"reads EVERY file in cal_data_dir as a tensor: choose an empty folder")
-    if (ours or (out / LEGACY_MANIFEST_NAME).exists()) and not overwrite:
+            f"{out} holds {len(foreign)} entries calib did not write (first: "
+            f"{sorted(foreign)[0]!r}); --force replaces only a calibration set, and hb_mapper "
+            f"reads EVERY file in cal_data_dir as a tensor: choose an empty or new folder")
+    if not overwrite:
         raise CalibrationError(
             f"{out} already holds a calibration set ({len(ours)} files); choose an empty "
-            "directory or overwrite it (--force)")
-    for p in ours:
-        p.unlink()
-    legacy = out / LEGACY_MANIFEST_NAME
-    if legacy.is_file() and not legacy.is_symlink():
-        legacy.unlink()
-    elif legacy.is_symlink():
-        legacy.unlink()  # removes the link, never its target
+            "directory or replace it (--force)")
+    return True
 
 
 def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: int | None = 100,
@@ -304,6 +312,12 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
     per photo, the photo, its mirror image and that many seeded random crops
     (``photo_variants``); ``count`` then counts source photos. The manifest goes beside the
     folder (``manifest_path``).
+
+    The new set is built whole in a hidden folder beside ``out_dir`` and only then takes its
+    place (``safe_io.replace_directory``: an atomic exchange with an old set, which needs
+    ``overwrite``); until then an old set and its manifest are untouched, so an error, Ctrl-C or
+    SIGTERM leaves them as they were. An existing empty folder is taken without ``overwrite``;
+    a folder holding anything but a calibration set is refused (``_replace_flag``).
     """
     target = (target or CalibrationTarget(size[0], size[1])).check()
     if count is not None and count <= 0:
@@ -318,37 +332,45 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
     manifest = manifest_path(out)
     safe_io.ensure_directory(manifest.parent, "calibration folder's parent")
     safe_io.check_output(manifest, force=True, what="calibration manifest")  # before any change
-    _prepare_out_dir(out, overwrite)
+    force = _replace_flag(out, overwrite)
 
     result = CalibrationSet(out, target.height, target.width, [], [], seed, str(root.resolve()),
                             variants, layout=target.layout, dtype=target.dtype,
                             input_type=target.input_type)
     rng = np.random.default_rng(seed)
-    with progress_bar(total=wanted, desc="calibration set", unit="img", enabled=progress) as bar:
-        for path in candidates:
-            if result.sources >= wanted:
-                break
-            source = path.relative_to(root).as_posix()
-            try:
-                image = load_image(path)
-                images = photo_variants(image, variants, rng) if variants else [image]
-                tensors = [calibration_tensor(im, target) for im in images]
-            except (FrameError, OSError) as exc:  # undecodable, vanished, unreadable
-                result.skipped.append((source, str(exc)))
-                continue
-            for k, tensor in enumerate(tensors):
-                stem = f"{path.stem}_{k}" if variants else path.stem
-                name = _file_name(len(result.entries), stem, target.ext)
-                safe_io.write_bytes(out / name, tensor.tobytes(), what="calibration file")
-                result.entries.append(CalibrationEntry(name, source))
-            result.sources += 1
-            bar.update(1)
-    if not result.entries:
-        raise CalibrationError(
-            f"none of the {len(candidates)} images in {root} could be read; first error: "
-            f"{result.skipped[0][1] if result.skipped else 'none'}")
-    safe_io.write_text(manifest, json.dumps(result.manifest(), indent=1) + "\n", force=True,
-                       what="calibration manifest")
+    # the whole new set is built beside the old one and swapped in only when complete: an
+    # error, Ctrl-C or SIGTERM on the way keeps the old set (and its manifest) as they were
+    with contextlib.ExitStack() as commit:
+        stage = commit.enter_context(safe_io.replace_directory(
+            out, force=force, inputs=[root], what="calibration folder"))
+        with progress_bar(total=wanted, desc="calibration set", unit="img",
+                          enabled=progress) as bar:
+            for path in candidates:
+                if result.sources >= wanted:
+                    break
+                source = path.relative_to(root).as_posix()
+                try:
+                    image = load_image(path)
+                    images = photo_variants(image, variants, rng) if variants else [image]
+                    tensors = [calibration_tensor(im, target) for im in images]
+                except (FrameError, OSError) as exc:  # undecodable, vanished, unreadable
+                    result.skipped.append((source, str(exc)))
+                    continue
+                for k, tensor in enumerate(tensors):
+                    stem = f"{path.stem}_{k}" if variants else path.stem
+                    name = _file_name(len(result.entries), stem, target.ext)
+                    safe_io.write_bytes(stage / name, tensor.tobytes(), what="calibration file")
+                    result.entries.append(CalibrationEntry(name, source))
+                result.sources += 1
+                bar.update(1)
+        if not result.entries:
+            raise CalibrationError(
+                f"none of the {len(candidates)} images in {root} could be read; first error: "
+                f"{result.skipped[0][1] if result.skipped else 'none'}")
+        text = json.dumps(result.manifest(), indent=1) + "\n"
+        with safe_io.signals_held():  # the swap and the manifest beside it: never one alone
+            commit.close()
+            safe_io.write_text(manifest, text, force=True, what="calibration manifest")
     return result
 
 

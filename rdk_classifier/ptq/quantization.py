@@ -8,13 +8,14 @@ metadata so every later consumer feeds it the same way. ``similarity`` compares 
 from __future__ import annotations
 
 import contextlib
+import json
 import inspect
 import logging
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from .. import safe_io
 from ..errors import CalibrationError
@@ -58,6 +59,27 @@ def model_normalization(model: OnnxInput, mean: Sequence[float] | str | None,
     if m is None or s is None:
         raise missing_normalization(model.name)
     return tuple(m), tuple(s)
+
+
+def registry_facts(model_path: str | Path, recorded: Mapping[str, str]) -> dict[str, str]:
+    """The facts the registry holds for a registry model's float file (the shipped fp32 model)
+    that the file does not record: its resize mode and class names. The int8 model is a file of
+    the user's, which has only its own metadata, so it carries them and answers as the float
+    model does (``espresso``, not ``class_967``); a user's float model gives nothing here."""
+    from .. import zoo
+    from ..class_names import load_class_names
+    from ..model_facts import CLASS_NAMES_KEY, RESIZE_MODE_KEY
+
+    row = zoo.registry_row_of_file(model_path)
+    if row is None:
+        return {}
+    facts = {}
+    if RESIZE_MODE_KEY not in recorded:
+        facts[RESIZE_MODE_KEY] = row.resize_mode
+    if CLASS_NAMES_KEY not in recorded:
+        names = row.class_names if row.class_names is not None else load_class_names(None)
+        facts[CLASS_NAMES_KEY] = json.dumps(list(names), ensure_ascii=False)
+    return facts
 
 
 def calibration_for(model_path: str | Path, calib_dir: str | Path,
@@ -192,6 +214,7 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
                         weight_type=QuantType.QInt8, calibrate_method=method, **kwargs)
         proto = onnx.load(str(raw_out))
     props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
+    props.update(registry_facts(model_path, props))
     props.update({
         "mean_value": format_triple(mean),
         "scale_value": format_triple(scale),
@@ -216,4 +239,5 @@ def quantize_model(model_path: str | Path, calib_dir: str | Path, out_path: str 
 
 
 __all__ = ["ACTIVATION_TYPES", "DEFAULT_METHOD", "METHODS", "QuantizeResult", "QuantizeSettings",
-           "calibration_for", "model_normalization", "quantize_model", "quiet_onnxruntime"]
+           "calibration_for", "model_normalization", "quantize_model", "quiet_onnxruntime",
+           "registry_facts"]

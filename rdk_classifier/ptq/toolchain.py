@@ -159,7 +159,7 @@ def model_feed(path: str | Path, info: OnnxInput | None = None,
     return ModelFeed(m, s, kind, row.name if row else None)
 
 
-def _relative(target: str | Path, base: Path) -> str:
+def relative_ref(target: str | Path, base: Path) -> str:
     """A path as hb_mapper sees it (the scripts cd to the config's folder): relative to ``base``,
     ``./x`` inside it and ``../x`` beside it, as the zoo's configs write them; mount the common
     parent folder into the docker."""
@@ -212,7 +212,7 @@ class Tuning:
             raise ToolchainConfigError(f"core_num {self.core_num} is not 1 or 2 (the X5 has one "
                                        f"BPU core)")
         for name in self.int16_nodes:
-            _check_text(name, "node name")
+            check_text(name, "node name")
         return self
 
 
@@ -368,7 +368,7 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 _SAFE_MARCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
-def _check_text(value: str, what: str) -> str:
+def check_text(value: str, what: str) -> str:
     """Refuse text that would break a YAML line or a shell line: control characters and line or
     paragraph separators (newline, NUL, U+2028, NEL...)."""
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
@@ -406,18 +406,13 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
     if tuning is None:
         tuning = zoo_tuning(feed.zoo_name) if feed.zoo_name in ZOO_TUNING else Tuning()
     tuning.check()
-    if name is None:  # the model's stem, made a plain name
-        stem = re.sub(r"[^A-Za-z0-9._+-]", "_", model_path.stem).lstrip(".-_") or "model"
-        name = f"{stem[:150]}_{info.height}x{info.width}_nv12"
-    if not _SAFE_NAME.fullmatch(name):
-        raise ToolchainConfigError(f"name {name!r} is not a plain file name (letters, digits, '._+-', "
-                         f"at most 200, not starting with a dot or dash); give --name")
+    name = output_name(model_path, info, name)
     if not _SAFE_MARCH.fullmatch(march):
         raise ToolchainConfigError(f"march {march!r} is not a BPU architecture name (e.g. {MARCH})")
-    _check_text(str(model_path), "model path")
+    check_text(str(model_path), "model path")
     dtype = cal_data_type or "float32"
     if cal_data_dir is not None:
-        _check_text(str(cal_data_dir), "calibration folder")
+        check_text(str(cal_data_dir), "calibration folder")
         if Path(cal_data_dir).exists():  # checked as hb_mapper will read it
             calib = load_calibration_set(cal_data_dir, CalibrationTarget(
                 info.height, info.width, info.layout, cal_data_type or _set_dtype(cal_data_dir),
@@ -427,30 +422,51 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
     copy_target = out / model_path.name if copy_model else None
     if copy_target is not None and copy_target.resolve() == model_path.resolve():
         copy_target = None  # the model is already in --out
-    onnx_ref = f"./{model_path.name}" if copy_model else _relative(model_path, out)
-    cal_ref = SEED_CAL_DATA_DIR if cal_data_dir is None else _relative(Path(cal_data_dir), out)
-    _check_text(onnx_ref, "model path")
-    _check_text(cal_ref, "calibration folder")
+    onnx_ref = f"./{model_path.name}" if copy_model else relative_ref(model_path, out)
+    cal_ref = SEED_CAL_DATA_DIR if cal_data_dir is None else relative_ref(Path(cal_data_dir), out)
+    check_text(onnx_ref, "model path")
+    check_text(cal_ref, "calibration folder")
     softmax = softmax_nodes(model_path) if tuning.int16_softmax else []
     config = mapper_config(info, onnx_ref, name, cal_data_dir=cal_ref, mean=feed.mean,
                            scale=feed.scale, march=march, input_type_train=feed.input_type,
                            cal_data_type=dtype, tuning=tuning, node_names=softmax)
 
+    header = _HEADER.format(model=model_path.name, cal=cal_ref, h=info.height, w=info.width,
+                            dtype=dtype, color=feed.input_type.upper(), layout=info.layout)
+    return write_config_files(out, model_path, header=header, config=config,
+                              check=_CHECK.format(onnx_model=shlex.quote(onnx_ref),
+                                                  march=shlex.quote(march)),
+                              build=_BUILD.format(config=CONFIG_NAME), copy_target=copy_target,
+                              force=force)
+
+
+def output_name(model_path: Path, info: OnnxInput, name: str | None) -> str:
+    """The compiled model's name: ``name`` if given, else the model's stem made a plain name;
+    refused unless a plain file name."""
+    if name is None:
+        stem = re.sub(r"[^A-Za-z0-9._+-]", "_", model_path.stem).lstrip(".-_") or "model"
+        name = f"{stem[:150]}_{info.height}x{info.width}_nv12"
+    if not _SAFE_NAME.fullmatch(name):
+        raise ToolchainConfigError(f"name {name!r} is not a plain file name (letters, digits, '._+-', "
+                                   f"at most 200, not starting with a dot or dash); give --name")
+    return name
+
+
+def write_config_files(out: Path, model_path: Path, *, header: str, config: dict, check: str,
+                       build: str, copy_target: Path | None, force: bool) -> dict[str, Path]:
+    """The config (``header`` + YAML of ``config``) and the two scripts into ``out``, with the
+    model copied there first when ``copy_target``; every target checked before anything is
+    written, each written through the safe writer. Their paths by role."""
     paths = {"config": out / CONFIG_NAME, "check": out / CHECK_SCRIPT, "build": out / BUILD_SCRIPT}
     targets = list(paths.values()) + ([copy_target] if copy_target is not None else [])
     for target in targets:  # all checked before anything is written
         safe_io.check_output(target, force=force, inputs=[model_path], what="output")
-    header = _HEADER.format(model=model_path.name, cal=cal_ref, h=info.height, w=info.width,
-                            dtype=dtype, color=feed.input_type.upper(), layout=info.layout)
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
     if copy_target is not None:
         safe_io.copy_file(model_path, copy_target, force=force, inputs=[model_path])
     safe_io.write_text(paths["config"], header + "\n" + body, force=force, inputs=[model_path])
-    safe_io.write_text(paths["check"], _CHECK.format(onnx_model=shlex.quote(onnx_ref),
-                                                     march=shlex.quote(march)),
-                       force=force, inputs=[model_path], executable=True)
-    safe_io.write_text(paths["build"], _BUILD.format(config=CONFIG_NAME), force=force,
-                       inputs=[model_path], executable=True)
+    safe_io.write_text(paths["check"], check, force=force, inputs=[model_path], executable=True)
+    safe_io.write_text(paths["build"], build, force=force, inputs=[model_path], executable=True)
     return paths
 
 

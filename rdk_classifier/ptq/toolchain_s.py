@@ -24,27 +24,21 @@ is checked against the vendor's published config, not by ``hb_compile`` itself.
 
 from __future__ import annotations
 
-import os
-import re
 import shlex
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
-import yaml
 
 from .. import boards, safe_io
 from ..errors import ToolchainConfigError
 from ..normalization import format_triple
-from .toolchain import SEED_CAL_DATA_DIR, OnnxInput, inspect_onnx, model_feed, refuse_quantized
+from .toolchain import (CONFIG_NAME, SEED_CAL_DATA_DIR, OnnxInput, check_text, inspect_onnx,
+                        model_feed, output_name, refuse_quantized, relative_ref,
+                        write_config_files)
 
 #: the chips of the S series and their march (the vendor's spelling)
 S_MARCH = {soc: boards.MARCH[soc] for soc in ("s100", "s100p", "s600")}
-CONFIG_NAME = "config.yaml"
-CHECK_SCRIPT = "01_check.sh"
-BUILD_SCRIPT = "03_build.sh"
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 
 
 def soc_for_march(march: str) -> str | None:
@@ -123,22 +117,6 @@ hb_compile --config ./{config}
 """
 
 
-def _check_text(value: str, what: str) -> str:
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
-        raise ToolchainConfigError(f"{what} {value!r} contains a control or line-break "
-                                   f"character; rename it")
-    return value
-
-
-def _relative(target: Path, base: Path) -> str:
-    """``./...`` inside ``base`` (the scripts cd there), else the absolute path."""
-    try:
-        rel = os.path.relpath(target.resolve(), base.resolve())
-    except ValueError:
-        return str(target)
-    return str(target) if rel.startswith("..") else f"./{rel}"
-
-
 def write_s_toolchain_files(model_path: str | Path, out_dir: str | Path, *, soc: str,
                             cal_data_dir: str | Path | None = None, name: str | None = None,
                             mean: Sequence[float] | None = None,
@@ -157,42 +135,27 @@ def write_s_toolchain_files(model_path: str | Path, out_dir: str | Path, *, soc:
     # given, else recorded with the model, else the zoo's for a zoo file; never a guess
     feed = model_feed(model_path, info, mean, scale)
     mean, scale = feed.mean, feed.scale
-    if name is None:
-        stem = re.sub(r"[^A-Za-z0-9._+-]", "_", model_path.stem).lstrip(".-_") or "model"
-        name = f"{stem[:150]}_{info.height}x{info.width}_nv12"
-    if not _SAFE_NAME.fullmatch(name):
-        raise ToolchainConfigError(f"name {name!r} is not a plain file name (letters, digits, "
-                                   f"'._+-', at most 200, not starting with a dot or dash); "
-                                   f"give --name")
-    _check_text(str(model_path), "model path")
+    name = output_name(model_path, info, name)
+    check_text(str(model_path), "model path")
     out = safe_io.ensure_directory(out_dir)
     copy_target = out / model_path.name if copy_model else None
     if copy_target is not None and copy_target.resolve() == model_path.resolve():
         copy_target = None
-    onnx_ref = f"./{model_path.name}" if copy_model else _relative(model_path, out)
+    onnx_ref = f"./{model_path.name}" if copy_model else relative_ref(model_path, out)
     cal_ref = (SEED_CAL_DATA_DIR if cal_data_dir is None
-               else _relative(Path(cal_data_dir).absolute(), out))
-    _check_text(onnx_ref, "model path")
-    _check_text(cal_ref, "calibration folder")
+               else relative_ref(Path(cal_data_dir).absolute(), out))
+    check_text(onnx_ref, "model path")
+    check_text(cal_ref, "calibration folder")
     config = compile_config(info, onnx_ref, name, march=march, cal_data_dir=cal_ref, mean=mean,
                             scale=scale, calibration_type=calibration_type)
-    paths = {"config": out / CONFIG_NAME, "check": out / CHECK_SCRIPT, "build": out / BUILD_SCRIPT}
-    targets = list(paths.values()) + ([copy_target] if copy_target is not None else [])
-    for target in targets:
-        safe_io.check_output(target, force=force, inputs=[model_path], what="output")
     header = _HEADER.format(model=model_path.name, chip=soc.upper(), march=march, soc=soc,
                             cal=cal_ref, h=info.height, w=info.width, h2=info.height // 2,
                             w2=info.width // 2)
-    body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
-    if copy_target is not None:
-        safe_io.copy_file(model_path, copy_target, force=force, inputs=[model_path])
-    safe_io.write_text(paths["config"], header + "\n" + body, force=force, inputs=[model_path])
-    safe_io.write_text(paths["check"], _CHECK.format(onnx_model=shlex.quote(onnx_ref),
-                                                     march=shlex.quote(march)),
-                       force=force, inputs=[model_path], executable=True)
-    safe_io.write_text(paths["build"], _BUILD.format(config=CONFIG_NAME), force=force,
-                       inputs=[model_path], executable=True)
-    return paths
+    return write_config_files(out, model_path, header=header, config=config,
+                              check=_CHECK.format(onnx_model=shlex.quote(onnx_ref),
+                                                  march=shlex.quote(march)),
+                              build=_BUILD.format(config=CONFIG_NAME), copy_target=copy_target,
+                              force=force)
 
 
 def run_s_series(args) -> bool:
