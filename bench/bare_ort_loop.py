@@ -2,7 +2,7 @@
 
 One InferenceSession (1 intra-op thread, spinning off, as the package's), one ready float32 input,
 ``--frames`` timed ``run`` calls after 10 untimed; prints one JSON line with p50 and FPS. Run it
-beside ``python -m rdk_classifier bench`` under farm-bench to compare latency and peak RSS.
+beside ``python -m rdk_classifier bench`` under bench/ab_pairs.py to compare latency and peak RSS.
 
     python bench/bare_ort_loop.py [--model fp32|int8] [--frames 100] [--threads 1]
 """

@@ -1,11 +1,11 @@
 """One process of the session-options comparison: N inferences of a CPU model on ready NV12
 through the CPU backend, with the ONNX Runtime thread count and spin-waiting given.
 
-Run under farm-bench, A against B, so the ratio of wall and CPU seconds is taken pair by pair on
+Run under bench/ab_pairs.py, A against B, so the ratio of wall and CPU seconds is taken pair by pair on
 the loaded machine (bench/README.md, "Session options"), e.g.::
 
-    farm-bench -n 5 --vs 'python bench/bench_session_options.py --threads 2 --spinning on' -- \\
-        python bench/bench_session_options.py --threads 2 --spinning off
+    python bench/ab_pairs.py -n 5 --a 'python bench/bench_session_options.py --threads 2 --spinning off' \\
+        --b 'python bench/bench_session_options.py --threads 2 --spinning on'
 
 ``--sessions 2`` runs two sessions in two threads at once (what the node's scheduler and the
 ``--workers`` of classify/evaluate do), each with ``--threads`` intra-op threads.

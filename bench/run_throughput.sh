@@ -1,6 +1,6 @@
 #!/bin/sh
 # The figures of bench/README.md "Throughput at the floor" (issue 24), in one serial run.
-# Side-by-side ratios come from farm-bench (A and B alternate; ratio per pair). Usage:
+# Side-by-side ratios come from bench/ab_pairs.py (A and B alternate; ratio per pair). Usage:
 #   sh bench/run_throughput.sh OUT_DIR [PYTHON]
 # OUT_DIR gets one file per measurement; the 1000 JPEGs are made in OUT_DIR/jpegs at run time.
 set -u
@@ -16,10 +16,9 @@ J="$OUT/jpegs"
 note() { { echo "=== $1"; date -u; uptime; lscpu | grep 'Model name'; } >> "$OUT/$2"; }
 
 note "bench model-only vs bare ORT loop (A = bench, B = bare loop)" bench_vs_bare.txt
-farm-bench -n 5 --timeout 900 \
-  --vs "sh -c 'exec $PY bench/bare_ort_loop.py --frames 100 >> $OUT/bare.jsonl 2>&1'" -- \
-  sh -c "exec $PY -m rdk_classifier bench --backend cpu --model $M --frames 100 --json >> $OUT/bench.jsonl 2>&1" \
-  >> "$OUT/bench_vs_bare.txt" 2>&1
+"$PY" bench/ab_pairs.py -n 5 --log "$OUT/bench_vs_bare.log" \
+  --a "$PY -m rdk_classifier bench --backend cpu --model $M --frames 100 --json" \
+  --b "$PY bench/bare_ort_loop.py --frames 100" >> "$OUT/bench_vs_bare.txt" 2>&1
 
 note "bench model-only vs bare loop, interleaved in one process" model_only.txt
 "$PY" bench/bench_model_only.py --rounds 20 --per 10 > "$OUT/model_only.json" 2>&1
@@ -38,18 +37,18 @@ note "cameras 1 vs 4" cameras.txt
 "$PY" bench/bench_cameras.py --cameras 4 --seconds 30 > "$OUT/cameras4.json" 2>&1
 
 note "classify --workers 2 (A) vs 1 (B), 1000 mixed JPEGs" classify_workers.txt
-farm-bench -n 2 --timeout 3000 \
-  --vs "$PY -m rdk_classifier classify --model $M --workers 1 $J" -- \
-  "$PY" -m rdk_classifier classify --model $M --workers 2 "$J" >> "$OUT/classify_workers.txt" 2>&1
+"$PY" bench/ab_pairs.py -n 2 \
+  --a "$PY -m rdk_classifier classify --model $M --workers 2 $J" \
+  --b "$PY -m rdk_classifier classify --model $M --workers 1 $J" >> "$OUT/classify_workers.txt" 2>&1
 
 note "evaluate --workers 2 (A) vs 1 (B), 1000 mixed JPEGs" evaluate_workers.txt
-farm-bench -n 2 --timeout 3000 \
-  --vs "$PY -m rdk_classifier evaluate --model $M --workers 1 --images $J --labels $J/val.txt" -- \
-  "$PY" -m rdk_classifier evaluate --model $M --workers 2 --images "$J" --labels "$J/val.txt" \
+"$PY" bench/ab_pairs.py -n 2 \
+  --a "$PY -m rdk_classifier evaluate --model $M --workers 2 --images $J --labels $J/val.txt" \
+  --b "$PY -m rdk_classifier evaluate --model $M --workers 1 --images $J --labels $J/val.txt" \
   >> "$OUT/evaluate_workers.txt" 2>&1
 
 note "classify --cpu-threads 2 (A) vs 1 (B), 1000 mixed JPEGs" classify_threads.txt
-farm-bench -n 2 --timeout 3000 \
-  --vs "$PY -m rdk_classifier classify --model $M --cpu-threads 1 $J" -- \
-  "$PY" -m rdk_classifier classify --model $M --cpu-threads 2 "$J" >> "$OUT/classify_threads.txt" 2>&1
+"$PY" bench/ab_pairs.py -n 2 \
+  --a "$PY -m rdk_classifier classify --model $M --cpu-threads 2 $J" \
+  --b "$PY -m rdk_classifier classify --model $M --cpu-threads 1 $J" >> "$OUT/classify_threads.txt" 2>&1
 note "done" done.txt
