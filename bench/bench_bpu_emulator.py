@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO / "tools" / "libdnn_emu"))
 import container  # noqa: E402
 import vendor_bindings  # noqa: E402
 from rdk_classifier import safe_io  # noqa: E402
+from rdk_classifier.benchmark import machine_info  # noqa: E402
 
 LAYOUTS = ("float", "scale_per_channel", "scale_per_tensor", "padded_nhwc", "padded_nchw",
            "float_2d")
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bpu_emulator_") as tmp:
         work = Path(args.work or tmp).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        report: dict = {"machine": {"cpu": _cpu_name(), "load": os.getloadavg(),
+        report: dict = {"machine": {"cpu": machine_info()["cpu"], "load": os.getloadavg(),
                                     "python": platform.python_version()}}
         t0 = time.perf_counter()
         site, lib = vendor_bindings.build_pyeasy_dnn(args.spdev, work)
@@ -153,16 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             safe_io.write_text(args.json, json.dumps(report, indent=1) + "\n", force=args.force)
     return status
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

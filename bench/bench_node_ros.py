@@ -67,16 +67,6 @@ TOPICS = {"bgr8": "/bench/bgr8", "nv12": "/bench/nv12", "jpeg": "/bench/jpeg",
 PHOTO = ROOT / "test" / "data" / "photos" / "coffee.png"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def sensor_qos():
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -612,7 +602,10 @@ def main() -> int:
         except ImportError:
             print("hbm_img_msgs is not installed: the hbmem rows are skipped")
             encodings.remove("hbmem")
-    machine = {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+    from rdk_classifier.benchmark import machine_info
+
+    machine = {"cpu": machine_info()["cpu"], "cores": os.cpu_count(),
+               "python": platform.python_version(),
                "rmw": os.environ.get("RMW_IMPLEMENTATION", "default"),
                "ros_distro": os.environ.get("ROS_DISTRO", "?")}
     print(json.dumps({"machine": machine}), flush=True)

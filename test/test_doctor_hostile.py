@@ -11,19 +11,13 @@ import time
 import pytest
 
 from rdk_classifier import doctor, zoo
-from rdk_classifier.cli import main
+from test_doctor import run_cli
 
 
 @pytest.fixture(autouse=True)
 def isolated(model_dirs):
     """No real /opt/hobot, cache or BPU runtime."""
     return model_dirs[0]
-
-
-def run_cli(capsys, *argv):
-    code = main(["doctor", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("model, named", [
