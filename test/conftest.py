@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+# A shell that starts the suite in the background without job control (`cmd &` in a script,
+# nohup) leaves SIGINT ignored, and an ignored signal stays ignored across exec: the Ctrl-C tests'
+# children would then never see their SIGINT. A handler (unlike SIG_IGN) is reset to the default
+# at exec, so restoring Python's own here gives every child a working Ctrl-C again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 DATA = Path(__file__).parent / "data"
 IMAGENET_DIR = DATA / "imagenet"
