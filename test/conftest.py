@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -59,3 +60,21 @@ def model_dirs(monkeypatch, tmp_path) -> tuple[Path, Path]:
     monkeypatch.delenv(zoo.BASE_URL_ENV, raising=False)
     bpu_doubles.block_all_runtimes(monkeypatch)
     return system, cache
+
+
+@pytest.fixture
+def spawn():
+    """``subprocess.Popen`` for tests that signal a child: a child still running when the test
+    ends (a failed wait, a lost signal) is killed, never left behind to load the machine."""
+    children: list[subprocess.Popen] = []
+
+    def start(*args, **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(*args, **kwargs)
+        children.append(proc)
+        return proc
+
+    yield start
+    for proc in children:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -163,10 +163,10 @@ sys.exit(main(["calib", "--images", sys.argv[1], "--out", sys.argv[2], "--size",
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_calib_force_interrupted_by_a_signal_keeps_the_old_set(old_set, sig, code):
+def test_calib_force_interrupted_by_a_signal_keeps_the_old_set(old_set, sig, code, spawn):
     out, before = old_set
     started = out.parent / "started"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_CALIB, str(IMAGENET_DIR), str(out),
+    proc = spawn([sys.executable, "-c", SLOW_CALIB, str(IMAGENET_DIR), str(out),
                              str(started)], env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     end = time.monotonic() + 120

@@ -39,13 +39,13 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_bag_interrupted_leaves_nothing_and_the_rerun_works(tmp_path, sig, code):
+def test_bag_interrupted_leaves_nothing_and_the_rerun_works(tmp_path, sig, code, spawn):
     pytest.importorskip("rosbags")
     from test_bag import build_input
 
     build_input(tmp_path / "in", "mcap")
     out, started = tmp_path / "out", tmp_path / "started"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_BAG, str(tmp_path / "in"), str(out),
+    proc = spawn([sys.executable, "-c", SLOW_BAG, str(tmp_path / "in"), str(out),
                              str(started)], env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     wait_for(started, proc)
@@ -81,9 +81,9 @@ sys.exit(main(["bench", "--threads", "2", "--frames", "1000000", "--warmup", "1"
 """
 
 
-def test_bench_ctrl_c_stops_its_threads_and_exits_130(tmp_path):
+def test_bench_ctrl_c_stops_its_threads_and_exits_130(tmp_path, spawn):
     started = tmp_path / "started"
-    proc = subprocess.Popen([sys.executable, "-c", BUSY_BENCH, str(started)], env=ENV,
+    proc = spawn([sys.executable, "-c", BUSY_BENCH, str(started)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(started, proc)  # not a fixed sleep: model loading takes seconds, more under emulation
     proc.send_signal(signal.SIGINT)

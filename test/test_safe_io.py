@@ -310,12 +310,12 @@ with safe_io.replace_directory(sys.argv[1], force=True) as stage:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_during_the_build_keeps_the_old_folder(tmp_path, sig):
+def test_a_signal_during_the_build_keeps_the_old_folder(tmp_path, sig, spawn):
     old = tmp_path / "set"
     old.mkdir()
     (old / "old.rgb").write_bytes(b"old")
     started = tmp_path / "started"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_REPLACE, str(old), str(started)],
+    proc = spawn([sys.executable, "-c", SLOW_REPLACE, str(old), str(started)],
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
