@@ -145,6 +145,12 @@ class _Received:
     received_ns: Optional[int]
 
 
+def unwrap_job(item: Any) -> tuple[Any, Optional[int]]:
+    """(job, receipt time in ns or None) of what a camera queued: the one place that knows the
+    receipt wrapper (the runner and the scheduler's stamp reader both come through here)."""
+    return (item.job, item.received_ns) if isinstance(item, _Received) else (item, None)
+
+
 def camera_inputs(settings: NodeSettings, log: Any) -> list[tuple[str, str, Any, str]]:
     """(topic, kind, message type, parse kind) of every camera the settings name; hbmem topics
     only when hbm_img_msgs imports (else said once, clearly, and the other cameras served)."""
@@ -273,7 +279,7 @@ class Camera:
     def run_job(self, item: Any) -> bool:
         """Run a job and hand its outcome to every sink. False (the runner counts the job as
         dropped) for a job the handler refuses (prepared for the model before a swap)."""
-        job, received = (item.job, item.received_ns) if isinstance(item, _Received) else (item, None)
+        job, received = unwrap_job(item)
         t0 = time.perf_counter()
         settings = self.wiring.settings()  # an immutable snapshot for this job
         with self.lock:

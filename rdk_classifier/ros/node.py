@@ -89,7 +89,7 @@ from ..errors import RdkClassifierError
 from ..scheduler import Job, Scheduler, default_workers
 from .box_mode import Boxes
 from . import distro
-from .camera import Camera, Wiring, camera_inputs
+from .camera import Camera, Wiring, camera_inputs, unwrap_job
 from .camera_slot import SchedulerSlot
 from .malloc_tuning import tune_malloc
 from .messages import (database_location, label_info_message, make_header, stamp_to_ns,
@@ -299,7 +299,7 @@ class ClassifierNode(Node):
 
     def _scheduler_slot(self, cam: Camera) -> SchedulerSlot:
         def stamp_of(job: Any) -> float:
-            job = getattr(job, "job", job)  # the camera's job, without its receipt time
+            job, _ = unwrap_job(job)  # the camera's job, without its receipt time
             header = getattr(job, "header", None)
             return stamp_to_ns(header.stamp) * 1e-9 if header is not None else self._now()
 
