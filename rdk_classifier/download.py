@@ -28,14 +28,17 @@ import re
 import stat
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from http.client import HTTPException
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import safe_io, zoo
 from .errors import DownloadError, ModelError
+
+if TYPE_CHECKING:
+    import urllib.error
+    import urllib.request
 
 log = logging.getLogger(__name__)
 
@@ -218,22 +221,29 @@ def copy_from_mirror(source: Path, final: Path, *, sha256: str | None = None,
     log.info("copied %s from the local mirror %s", final.name, source.parent)
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http(s) (urllib would also follow one to ftp://)."""
+@lru_cache(maxsize=1)
+def _opener() -> "urllib.request.OpenerDirector":
+    """The one URL opener of every download: http(s) only, redirects only to http(s) (urllib
+    would also follow one to ftp://). Built on first use: the HTTP stack (urllib.request pulls in
+    http.client, email and ssl, about 8 MB of memory) is imported only by a process that
+    downloads, not by every command and node that imports the package."""
+    import urllib.error
+    import urllib.request
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
-        if scheme not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, f"redirect to a {scheme or 'relative'}:// "
-                                         f"URL refused", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise urllib.error.HTTPError(newurl, code, f"redirect to a "
+                                             f"{scheme or 'relative'}:// URL refused", headers, fp)
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-
-_OPENER = urllib.request.OpenerDirector()
-for _handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(),
-                 urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
-                 _HttpOnlyRedirects(), urllib.request.HTTPErrorProcessor()):
-    _OPENER.add_handler(_handler)
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(),
+                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                    HttpOnlyRedirects(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
 
 
 def _meta_path(part: Path) -> Path:
@@ -324,6 +334,10 @@ def download(url: str, final: Path, progress: bool = True, timeout: float = TIME
 
 
 def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256) -> None:
+    import urllib.error  # the HTTP stack, imported by a process that downloads (see _opener)
+    import urllib.request
+    from http.client import HTTPException
+
     part = final.with_name(final.name + ".part")
     started = time.monotonic()
     have = _part_size(part)
@@ -343,7 +357,7 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
         have = 0
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = _OPENER.open(request, timeout=_first_timeout(timeout, deadline))
+        response = _opener().open(request, timeout=_first_timeout(timeout, deadline))
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and "Range" in headers:
             _finish_after_416(exc, part, final, have, meta, sha256)

@@ -90,6 +90,25 @@ def test_frames_are_distinct_and_encoded_like_a_camera():
     assert np.abs(decoded.astype(int) - frames[0]).mean() < 8  # q90 with 4:2:0 chroma
 
 
+def test_nv12_frames_are_flips_of_the_first_made_as_nv12():
+    w, h = SMALL
+    bgr = make_frames(w, h, "bgr8")
+    nv12 = make_frames(w, h, "nv12")
+    assert len(nv12) == 4 and len({f.tobytes() for f in nv12}) == 4
+    y0 = nv12[0][:w * h].reshape(h, w)
+    uv0 = nv12[0][w * h:].reshape(h // 2, w // 2, 2)
+    for frame, (rows, cols) in zip(nv12[1:], [(slice(None), slice(None, None, -1)),
+                                              (slice(None, None, -1), slice(None)),
+                                              (slice(None, None, -1), slice(None, None, -1))]):
+        np.testing.assert_array_equal(frame[:w * h].reshape(h, w), y0[rows, cols])
+        # whole chroma pairs move: U stays before V
+        np.testing.assert_array_equal(frame[w * h:].reshape(h // 2, w // 2, 2), uv0[rows, cols])
+    # and each is its BGR frame's picture (NV12's own rounding and 4:2:0 chroma apart)
+    for frame, picture in zip(nv12, bgr):
+        back = cv2.cvtColor(frame.reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_NV12)
+        assert np.abs(back.astype(int) - picture).mean() < 4
+
+
 def test_bad_arguments(classifier):
     for kwargs in ({"threads": 0}, {"frames": 0}, {"warmup": -1}, {"encoding": "yuyv"}):
         with pytest.raises(ValueError):

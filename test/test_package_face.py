@@ -55,6 +55,22 @@ def test_every_public_name_resolves_and_no_ros_is_imported():
     assert proc.stdout.strip() == "[]"
 
 
+def test_classifying_offline_imports_no_http_stack():
+    """urllib.request pulls in http.client, email and ssl (about 8 MB of memory): only a process
+    that downloads imports it, not one that classifies with a model it has (the bench's memory
+    figure and every node pay for what is imported)."""
+    code = ("import sys, rdk_classifier as r, rdk_classifier.cli.bench, rdk_classifier.cli.classify; "
+            "c = r.Classifier.from_model(); "
+            "print(c.classify_file('test/data/photos/chelsea.png').top[0].class_id); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('ssl', 'http', 'email') or m == 'urllib.request'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    class_id, modules = proc.stdout.strip().splitlines()
+    assert class_id.isdigit() and modules == "[]"
+
+
 def test_the_face_names_are_the_real_objects():
     import rdk_classifier as r
     from rdk_classifier import classifier, download, errors, frames, zoo
