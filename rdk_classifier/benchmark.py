@@ -144,13 +144,13 @@ def make_frames(width: int, height: int, encoding: str, image: str | Path | None
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError(f"frame size {width}x{height} must be positive and even")
     base = photo_frame(image, width, height) if image else procedural_frame(width, height)
-    flips = (None, 1, 0, -1)[:max(1, min(count, 4))]  # cv2.flip codes: none, x, y, both
+    flips = (1, 0, -1)[:max(1, min(count, 4)) - 1]  # cv2.flip codes of the others: x, y, both
     if encoding == "nv12":
         first = encode_frame(base, encoding)
         del base
-        return [first] + [_flip_nv12(first, width, height, code) for code in flips[1:]]
-    return [encode_frame(base if code is None else cv2.flip(base, code), encoding)
-            for code in flips]
+        return [first] + [_flip_nv12(first, width, height, code) for code in flips]
+    return [encode_frame(base, encoding)] + [encode_frame(cv2.flip(base, code), encoding)
+                                             for code in flips]
 
 
 def _flip_nv12(nv12: np.ndarray, width: int, height: int, code: int) -> np.ndarray:
