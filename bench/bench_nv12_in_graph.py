@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from rdk_classifier.benchmark import machine_info, make_frames  # noqa: E402
+from rdk_classifier.benchmark import interleaved_rounds, machine_info, make_frames  # noqa: E402
 from rdk_classifier.classifier import Classifier  # noqa: E402
 
 H = W = 224
@@ -163,16 +162,7 @@ def main() -> int:
         diff[name] = float((np.abs(got - ours) / scale[None, :, None, None]).max())
     paths = {"opencv (package)": lambda: backend.to_tensor(nv12)}
     paths.update({name: (lambda s=s, f=feeds[name]: s.run(None, f)) for name, s in sessions.items()})
-    times: dict[str, list[float]] = {k: [] for k in paths}
-    for f in paths.values():
-        for _ in range(20):
-            f()
-    for _ in range(a.rounds):
-        for name, f in paths.items():
-            t0 = time.perf_counter()
-            for _ in range(a.per):
-                f()
-            times[name].append((time.perf_counter() - t0) / a.per * 1e3)
+    times = interleaved_rounds(paths, a.rounds, a.per, warmup=20)
     base = np.array(times["opencv (package)"])
     print(json.dumps({
         "model": clf.model_name, "input": f"{W}x{H} nv12", "onnxruntime": ort.__version__,
