@@ -56,14 +56,14 @@ def test_every_public_name_resolves_and_no_ros_is_imported():
 
 
 def test_classifying_offline_imports_no_http_stack():
-    """urllib.request pulls in http.client, email and ssl (about 8 MB of memory): only a process
-    that downloads imports it, not one that classifies with a model it has (the bench's memory
-    figure and every node pay for what is imported)."""
+    """urllib.request pulls in http.client, email and ssl (about 8 MB of memory), hashlib
+    OpenSSL's libcrypto (3.5 MB): only a process that downloads or checks a digest imports them,
+    not one that classifies with a model it has (every node pays for what is imported)."""
     code = ("import sys, rdk_classifier as r, rdk_classifier.cli.bench, rdk_classifier.cli.classify; "
             "c = r.Classifier.from_model(); "
             "print(c.classify_file('test/data/photos/chelsea.png').top[0].class_id); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('ssl', 'http', 'email') or m == 'urllib.request'))")
+            "('ssl', 'http', 'email', '_hashlib') or m == 'urllib.request'))")
     class_id, modules = run_python(code).strip().splitlines()
     assert class_id.isdigit() and modules == "[]"
 
