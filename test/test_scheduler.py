@@ -266,3 +266,64 @@ def test_camera_policies_parameter():
     assert "'side weight=1' names no camera topic (the topics: front)" in problems[1]
     assert "'speed=3' is not weight=W or max_rate=R" in problems[2]
     assert "does not start with a topic" in problems[3]
+
+
+def test_a_camera_back_from_idle_earns_no_burst_after_a_rate_limited_turn():
+    # a rate-limited camera lags in service (it waits for its next start, it is not owed turns);
+    # a camera back from idle joins at the current level, not at the laggard's, whoever ran last
+    clock, log = FakeClock(), []
+    sched = Scheduler(clock)
+    sched.add_camera("slow", CameraPolicy(max_rate=10.0))
+    sched.add_camera("fast")
+    sched.add_camera("late")
+    overload(sched, clock, ["slow", "fast"], 991, log)  # slow answers at ticks 0, 10, ..., 990
+    assert log[-1][0] == "slow"
+    before = len(log)
+    overload(sched, clock, ["slow", "fast", "late"], 100, log)
+    answered = Counter(name for name, _ in log[before:])
+    assert answered["slow"] == 10
+    assert abs(answered["fast"] - answered["late"]) <= 1, answered  # not 90 x "late", 0 x "fast"
+
+
+def test_a_clock_that_goes_back_does_not_stall_a_rate_limited_camera():
+    # ROS time jumps back when a bag is played in a loop with use_sim_time: the camera's next
+    # start, computed before the jump, must not hold its frames back for the length of the bag
+    clock, log = FakeClock(), []
+    sched = Scheduler(clock)
+    sched.add_camera("cam", CameraPolicy(max_rate=10.0))
+    sched.submit(camera_job("cam", clock.now, log))
+    assert sched.step() == "cam"
+    clock.now = 40.0                       # the bag starts over, 60 s earlier
+    sched.submit(camera_job("cam", clock.now, log))
+    assert sched.step() == "cam"
+    sched.submit(camera_job("cam", clock.now, log))
+    assert sched.step() is None            # max_rate still holds after the jump
+    clock.now += 0.1
+    assert sched.step() == "cam"
+    assert [stamp for _, stamp in log] == [100.0, 40.0, 40.0]
+
+
+def test_an_error_handler_that_raises_does_not_end_a_worker_thread():
+    errors = []
+
+    def on_error(job, exc):
+        errors.append(str(exc))
+        raise RuntimeError("the error handler itself failed")
+
+    def bad():
+        raise ValueError("corrupt frame")
+
+    log: list = []
+    sched = Scheduler(on_error=on_error)
+    sched.add_camera("cam")
+    sched.start(1)  # one thread: if it ended, nothing would serve the camera any more
+    try:
+        sched.submit(Job("cam", 0.0, bad, log.append))
+        assert sched.wait_idle(timeout=10)
+        sched.submit(Job("cam", 1.0, lambda: "answer", log.append))
+        assert sched.wait_idle(timeout=10)
+    finally:
+        sched.stop()
+    assert errors == ["corrupt frame"] and log == ["answer"]
+    stats = sched.stats()["cam"]
+    assert (stats.failed, stats.answered) == (1, 1)
