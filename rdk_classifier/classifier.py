@@ -178,18 +178,18 @@ class Classifier:
              top: int | None) -> Result:
         t0 = time.perf_counter()
         nv12 = make_nv12()
-        t1 = time.perf_counter()
+        t1 = started = time.perf_counter()
         slots = self._infer_slots
         if slots is None:
             raw = self.backend.infer(nv12)
         else:
             with slots:
-                t1 = time.perf_counter()  # the wait for a free slot is no stage of this frame
+                started = time.perf_counter()  # the wait for a free slot is no stage of this frame
                 raw = self.backend.infer(nv12)
         t2 = time.perf_counter()
         result = self.postprocess(raw, top)
         t3 = time.perf_counter()
-        result.timing_ms = Timing((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        result.timing_ms = Timing((t1 - t0) * 1e3, (t2 - started) * 1e3, (t3 - t2) * 1e3)
         result.source = source
         return result
 

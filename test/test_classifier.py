@@ -137,3 +137,71 @@ def test_renamed_model_file_uses_normalization_from_its_metadata(tmp_path, coffe
     named = Classifier.from_model(str(renamed), backend="cpu", resize_mode="center_crop",
                                   class_names=str(IMAGENET_CLASS_NAMES))
     assert named.classify_image(coffee).top == theirs
+
+
+def test_the_wait_for_a_single_caller_model_is_no_stage_of_the_frame(classifier, chelsea,
+                                                                       monkeypatch):
+    """Two threads share a model that takes one caller at a time (a BPU model's
+    ``max_concurrent``): the second one's wait for the first is neither preprocessing nor
+    inference. The stage clock is a fake one that moves only while the first is inside."""
+    import threading
+    import types
+
+    import rdk_classifier.classifier as classifier_module
+
+    class OneCaller:
+        """The real CPU backend, taking one caller at a time like a BPU model."""
+
+        max_concurrent = 1
+        name = "cpu"
+
+        def __init__(self, backend) -> None:
+            self.input_spec, self.num_classes = backend.input_spec, backend.num_classes
+            self._backend = backend
+            self.inside, self.release = threading.Event(), threading.Event()
+            self.calls = 0
+
+        def infer(self, nv12):
+            self.calls += 1
+            if self.calls == 1:  # the first caller holds the model until the test lets go
+                self.inside.set()
+                assert self.release.wait(30)
+            return self._backend.infer(nv12)
+
+        def close(self) -> None:
+            pass
+
+    clock = {"now": 0.0, "second": 0}
+    at_the_model = threading.Event()
+
+    def perf_counter() -> float:
+        if threading.current_thread().name == "second":
+            clock["second"] += 1
+            if clock["second"] == 2:  # its frame is ready: next it waits for the model
+                at_the_model.set()
+        return clock["now"]
+
+    monkeypatch.setattr(classifier_module, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    backend = OneCaller(classifier.backend)
+    shared = Classifier(backend, classifier.preprocessor, classifier.class_names,
+                        classifier.model_name)
+    results = {}
+
+    def classify(name: str) -> None:
+        results[name] = shared.classify_image(chelsea)
+
+    first = threading.Thread(target=classify, args=("first",), name="first")
+    second = threading.Thread(target=classify, args=("second",), name="second")
+    first.start()
+    assert backend.inside.wait(30)
+    second.start()
+    assert at_the_model.wait(30)
+    clock["now"] += 5.0            # the first frame's inference takes 5 s; the second waits
+    backend.release.set()
+    first.join(30)
+    second.join(30)
+    a, b = results["first"].timing_ms, results["second"].timing_ms
+    assert (a.preprocess, a.inference) == (0.0, 5000.0)
+    assert (b.preprocess, b.inference) == (0.0, 0.0)   # the 5 s wait is in neither stage
+    assert results["first"].top == results["second"].top
+    assert results["first"].top[0].class_id in CAT_CLASSES
