@@ -172,7 +172,9 @@ class Scheduler:
             elif not cam.busy:  # back from idle: no credit for the time it had nothing to send
                 cam.service = max(cam.service, self._service_level)
             cam.pending = job
-            self._lock.notify()
+            # all: notify() wakes the longest waiter, which may be a wait_idle() caller, and the
+            # idle workers would sleep until some other job ends
+            self._lock.notify_all()
             return replaced
 
     def pending(self) -> int:

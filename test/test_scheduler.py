@@ -327,3 +327,63 @@ def test_an_error_handler_that_raises_does_not_end_a_worker_thread():
     assert errors == ["corrupt frame"] and log == ["answer"]
     stats = sched.stats()["cam"]
     assert (stats.failed, stats.answered) == (1, 1)
+
+
+class TracedCondition(threading.Condition):
+    """The scheduler's condition, telling which threads wait on it (by thread name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: Counter = Counter()
+        self.waiting: set[str] = set()
+        self.changed = threading.Condition()
+
+    def wait(self, timeout=None):
+        name = threading.current_thread().name
+        with self.changed:
+            self.entries[name] += 1
+            self.waiting.add(name)
+            self.changed.notify_all()
+        try:
+            return super().wait(timeout)
+        finally:
+            with self.changed:
+                self.waiting.discard(name)
+
+    def until(self, predicate) -> None:
+        with self.changed:
+            assert self.changed.wait_for(predicate, 30)
+
+
+def test_a_frame_is_not_left_waiting_because_someone_waits_for_another_camera():
+    # the wake-up a new frame sends must reach an idle worker even when a wait_idle() caller
+    # waits on the same condition ahead of it (Condition.notify wakes the longest waiter only)
+    sched = Scheduler()
+    cond = sched._lock = TracedCondition()
+    sched.add_camera("a")
+    sched.add_camera("b")
+    a_inside, a_release, b_done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_a():
+        a_inside.set()
+        assert a_release.wait(30)
+
+    sched.start(2)
+    try:
+        cond.until(lambda: len(cond.waiting) == 2)          # both workers idle
+        sched.submit(Job("a", 0.0, slow_a))
+        assert a_inside.wait(30)
+        idle = next(iter(cond.waiting))                     # the worker not running a's frame
+        waiter = threading.Thread(target=sched.wait_idle, args=("a", 30), name="wait-idle")
+        waiter.start()
+        cond.until(lambda: "wait-idle" in cond.waiting)     # queue: idle worker, wait_idle
+        seen = cond.entries[idle]
+        with cond:
+            cond.notify()                                   # the idle worker wakes, finds
+        cond.until(lambda: cond.entries[idle] > seen)       # nothing, queues behind wait_idle
+        sched.submit(Job("b", 0.0, lambda: "b", lambda _: b_done.set()))
+        assert b_done.wait(10), "b's frame waited for a's to finish"
+    finally:
+        a_release.set()
+        sched.stop()
+        waiter.join(30)
