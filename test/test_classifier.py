@@ -205,3 +205,50 @@ def test_the_wait_for_a_single_caller_model_is_no_stage_of_the_frame(classifier,
     assert (b.preprocess, b.inference) == (0.0, 0.0)   # the 5 s wait is in neither stage
     assert results["first"].top == results["second"].top
     assert results["first"].top[0].class_id in CAT_CLASSES
+
+
+
+def test_a_single_caller_model_is_taken_in_the_order_it_was_asked_for(classifier):
+    """A thread that waits for a one-caller model (a BPU model) gets it before the thread that
+    just ran asks again. Otherwise the thread that keeps the GIL takes the model time after time
+    and the camera held by the waiting thread starves: the scheduler's fair turns are undone."""
+    import sys
+    import threading
+    import time
+
+    class OneCaller:
+        """The real CPU backend, declared to take one caller at a time like a BPU model."""
+
+        max_concurrent = 1
+        name = "cpu"
+        input_spec, num_classes = classifier.backend.input_spec, classifier.backend.num_classes
+        infer = staticmethod(classifier.backend.infer)
+
+        def close(self) -> None:
+            pass
+
+    shared = Classifier(OneCaller(), classifier.preprocessor, classifier.class_names,
+                        classifier.model_name)
+    slots, order = shared._infer_slots, []
+
+    def second() -> None:
+        with slots:
+            order.append("second")
+
+    interval = sys.getswitchinterval()
+    with slots:  # this thread runs an inference...
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        waiting = slots._cond._waiters  # white-box: the threads waiting for the model
+        deadline = time.monotonic() + 30
+        while not waiting and time.monotonic() < deadline:
+            threading.Event().wait(0.001)
+        assert len(waiting) == 1
+        sys.setswitchinterval(1.0)  # no forced GIL switch: the order is the lock's alone
+    try:
+        with slots:  # ... and at once asks for the model again, as a scheduler thread does
+            order.append("first")
+    finally:
+        sys.setswitchinterval(interval)
+    waiter.join(30)
+    assert order == ["second", "first"]
