@@ -7,6 +7,17 @@ elsewhere it says so and exits 0.
     python bench/bench_node_ros.py                    # the whole table (~15 min on 2 cores)
     python bench/bench_node_ros.py --encodings nv12 --subjects ours,naive --duration 8
     python bench/bench_node_ros.py --lazy-only        # lazy mode: idle CPU, first result delay
+    python bench/bench_node_ros.py --cameras 1,4 --rounds 3 --duration 20   # one node, N cameras
+
+One node for many cameras (``--cameras``, issue 24): classifier_node as shipped (its ``main``, in
+its own process, parameters on its command line; ``--node-param NAME:=VALUE`` adds one) subscribed
+to N topics ``/bench/cam<k>/<encoding>``, each fed by its own camera process at ``--hz``; this
+process subscribes to every camera's results and to /diagnostics. Per run: the node's peak RSS
+(VmHWM) read just before it is stopped and its RSS sampled every 0.5 s in the window (median:
+"steady"), the model loads of its process (backend instances created, counted by a hook around
+``create_backend``), and per camera frames published, results answered per second, result age
+p50/p99 (receive time - input stamp) and the node's own diagnostics; then the spread of the answered
+rates ((max - min) / mean) and the RSS of N cameras over 1.
 
 What runs, each in its own process (so process CPU is the subject's alone):
 - a camera: publishes one 1080p frame (a committed photo scaled to 1920x1080) as bgr8 Image,
@@ -578,6 +589,26 @@ def proc_status_mb(pid: int) -> dict:
     return out
 
 
+def rss_by_mapping_mb(pid: int, top: int = 8) -> dict:
+    """Where a process's RSS is, from /proc/<pid>/smaps: MB per mapping name (anonymous mappings
+    together as "[anon]", files by base name), the ``top`` largest."""
+    sums: dict[str, int] = {}
+    name = "[anon]"
+    try:
+        for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+            head = line.split()
+            if not head:
+                continue
+            if not head[0].endswith(":"):      # a mapping line: address perms offset dev inode [path]
+                name = os.path.basename(head[5]) if len(head) > 5 else "[anon]"
+            elif head[0] == "Rss:":
+                sums[name] = sums.get(name, 0) + int(head[1])
+    except (OSError, ValueError, IndexError):
+        return {}
+    biggest = sorted(sums.items(), key=lambda kv: -kv[1])[:top]
+    return {k: round(v / 1024, 1) for k, v in biggest}
+
+
 def run_cameras(a, encoding: str, n: int) -> dict:
     """classifier_node (its own process, as shipped) on ``n`` camera topics, each fed at ``a.hz``
     by a camera process of its own; measured from outside: results per camera (answered rate,
@@ -613,6 +644,7 @@ def run_cameras(a, encoding: str, n: int) -> dict:
             rss.append(proc_status_mb(node.pid).get("VmRSS"))
         w1, seconds = time.time_ns(), time.monotonic() - m0
         status = proc_status_mb(node.pid)       # just before it is stopped
+        rep["rss_by_mapping_mb"] = rss_by_mapping_mb(node.pid)
         diagnostics = dict(listener.diagnostics)
         rep["load_after"] = round(os.getloadavg()[0], 2)
     finally:
