@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 try:
@@ -41,7 +40,7 @@ except ImportError:  # running from a checkout without installing
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rdk_classifier.benchmark import machine_info, make_frames  # noqa: E402
+from rdk_classifier.benchmark import interleaved_rounds, machine_info, make_frames  # noqa: E402
 from rdk_classifier.classifier import Classifier  # noqa: E402
 
 W, H = 1920, 1080
@@ -170,17 +169,7 @@ def main() -> int:
         # like for like: the board path feeds the network exactly what the package does
         same_input = float(np.abs(np.asarray(our_input()) - board_input()).max())
         paths = {"ours": ours, "naive": naive, "smart": smart, "board": board}
-        times: dict[str, list[float]] = {k: [] for k in paths}
-        for f in paths.values():
-            for _ in range(3):
-                f()
-        for _ in range(a.rounds):
-            for name, f in paths.items():
-                t0 = time.perf_counter()
-                for _ in range(a.per):
-                    f()
-                times[name].append((time.perf_counter() - t0) / a.per * 1e3)
-        t = {k: np.array(v) for k, v in times.items()}
+        t = {k: np.array(v) for k, v in interleaved_rounds(paths, a.rounds, a.per).items()}
         best = "naive" if np.median(t["naive"]) <= np.median(t["smart"]) else "smart"
         results[enc] = {
             "ms_median": {k: float(np.median(v)) for k, v in t.items()},

@@ -165,6 +165,24 @@ def _flip_nv12(nv12: np.ndarray, width: int, height: int, code: int) -> np.ndarr
 
 
 # ----------------------------------------------------------------------------- statistics
+def interleaved_rounds(paths: dict[str, Callable[[], object]], rounds: int, per: int,
+                       warmup: int = 3) -> dict[str, list[float]]:
+    """Milliseconds per call of each path, one figure per round: every round runs each path
+    ``per`` times in turn (A x per, B x per, ... then again), so drifting machine load hits all
+    paths alike and ratios can be taken round by round. ``warmup`` untimed calls of each first."""
+    for f in paths.values():
+        for _ in range(warmup):
+            f()
+    times: dict[str, list[float]] = {k: [] for k in paths}
+    for _ in range(rounds):
+        for name, f in paths.items():
+            t0 = time.perf_counter()
+            for _ in range(per):
+                f()
+            times[name].append((time.perf_counter() - t0) / per * 1e3)
+    return times
+
+
 def latency_summary(values_ms: Sequence[float]) -> dict[str, float]:
     a = np.asarray(values_ms, np.float64)
     if a.size == 0:
@@ -441,6 +459,7 @@ def run_benchmark(classifier: Classifier, threads: int = 1, frames: int = 200, w
         shared_model=shared, resize_mode=classifier.preprocessor.mode)
 
 
-__all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "ModelOnly", "encode_frame", "latency_summary",
+__all__ = ["BenchReport", "DEFAULT_SIZE", "INPUTS", "ModelOnly", "encode_frame",
+           "interleaved_rounds", "latency_summary",
            "machine_info", "make_frames", "model_only_call", "photo_frame", "procedural_frame",
            "run_benchmark"]

@@ -20,7 +20,6 @@ sha256 and locking: each is a refusal a robot fleet needs, in one place.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -153,6 +152,8 @@ def _looks_like_html(head: bytes) -> bool:
 
 
 def _file_sha256(path: Path) -> str:
+    import hashlib  # OpenSSL's libcrypto, ~3.5 MB resident: only for a process that checks a digest
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -10,7 +10,8 @@ import pytest
 from conftest import PHOTOS_DIR
 
 from rdk_classifier.frames import bgr_to_nv12
-from rdk_classifier.benchmark import (encode_frame, make_frames, procedural_frame,
+from rdk_classifier.benchmark import (encode_frame, interleaved_rounds, make_frames,
+                                      procedural_frame,
                                       run_benchmark)
 from rdk_classifier.frames import Preprocessor
 
@@ -107,6 +108,15 @@ def test_nv12_frames_are_flips_of_the_first_made_as_nv12():
     for frame, picture in zip(nv12, bgr):
         back = cv2.cvtColor(frame.reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_NV12)
         assert np.abs(back.astype(int) - picture).mean() < 4
+
+
+def test_interleaved_rounds_alternate_the_paths_round_by_round():
+    calls: list[str] = []
+    paths = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = interleaved_rounds(paths, rounds=3, per=2, warmup=1)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3  # warm-up, then A x per, B x per ...
+    assert set(times) == {"a", "b"} and all(len(v) == 3 for v in times.values())
+    assert all(t >= 0 for v in times.values() for t in v)
 
 
 def test_bad_arguments(classifier):
