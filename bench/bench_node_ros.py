@@ -393,21 +393,28 @@ def role_recv(a) -> int:
     from rclpy.node import Node
 
     raw = a.subject == "recv_raw"
+    topics = a.topic.split(",") if a.topic else [TOPICS[a.encoding]]
 
     class Recv(Node):
         def __init__(self):
             super().__init__("bench_receiver")
             self.n = 0
-            self.create_subscription(msg_type(a.encoding), TOPICS[a.encoding], self.on_msg,
-                                     sensor_qos(), raw=raw)
+            for topic in topics:
+                self.create_subscription(msg_type(a.encoding), topic, self.on_msg, sensor_qos(),
+                                         raw=raw)
 
         def on_msg(self, msg):
             self.n += 1
 
+    if a.malloc_tuning:
+        from rdk_classifier.ros.malloc_tuning import tune_malloc
+        tune_malloc()
     rclpy.init()
     node = Recv()
     print("READY", flush=True)
     rep = spin_window(node, a, lambda: node.n).report()
+    status = proc_status_mb(os.getpid())
+    rep.update(peak_rss_mb=status.get("VmHWM"), rss_by_mapping_mb=rss_by_mapping_mb(os.getpid()))
     print(json.dumps(rep), flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
@@ -691,6 +698,26 @@ def run_cameras(a, encoding: str, n: int) -> dict:
     return rep
 
 
+def run_receiver(a, encoding: str, n: int) -> dict:
+    """The middleware's share of N cameras: a process with only raw subscriptions to the N camera
+    topics (malloc tuned like the node), no model; its peak RSS at the end of the window."""
+    inputs = [f"/bench/cam{k}/{encoding}" for k in range(n)]
+    proc = child("subject", a, encoding=encoding, subject="recv_raw", topic=",".join(inputs),
+                 extra=["--malloc-tuning"])
+    wait_ready(proc)
+    cams = [child("camera", a, encoding=encoding, topic=t) for t in inputs]
+    load = round(os.getloadavg()[0], 2)
+    try:
+        rep = last_json(proc, a.warmup + a.duration + 90)
+    finally:
+        for c in cams:
+            c.send_signal(signal.SIGTERM)
+    published = [last_json(c).get("published_hz") for c in cams]
+    rep.pop("window_wall_ns", None)
+    return {"cameras": n, "encoding": encoding, "subject": "receiver only", "load_before": load,
+            "model_loads": 0, **rep, "published_hz": published}
+
+
 def summarize_cameras(runs: list[dict]) -> dict:
     """Per encoding and camera count: medians over rounds; RSS ratios against 1 camera."""
     out: dict = {}
@@ -705,12 +732,14 @@ def summarize_cameras(runs: list[dict]) -> dict:
             row[n] = {"rounds": len(rs), "model_loads": sorted({r["model_loads"] for r in rs}),
                       "peak_rss_mb": med("peak_rss_mb"), "steady_rss_mb": med("steady_rss_mb"),
                       "answered_hz_total": med("answered_hz_total"),
-                      "answered_spread": [r["answered_spread"] for r in rs]}
+                      "answered_spread": [r.get("answered_spread") for r in rs]}
         one = row.get(1)
         for n, cell in row.items():
             if one and n != 1 and one["peak_rss_mb"] and cell["peak_rss_mb"]:
                 cell["peak_rss_vs_1"] = round(cell["peak_rss_mb"] / one["peak_rss_mb"], 3)
-                cell["steady_rss_vs_1"] = round(cell["steady_rss_mb"] / one["steady_rss_mb"], 3)
+                if one["steady_rss_mb"] and cell["steady_rss_mb"]:
+                    cell["steady_rss_vs_1"] = round(cell["steady_rss_mb"] / one["steady_rss_mb"],
+                                                    3)
         out[enc] = row
     return out
 
@@ -783,6 +812,10 @@ def main() -> int:
                     help="one node for many cameras (issue 24): the camera counts to run, e.g. "
                          "1,4: classifier_node as shipped in its own process, one camera process "
                          "per topic at --hz")
+    ap.add_argument("--receiver-only", action="store_true",
+                    help="with --cameras: instead of the node, a process that only subscribes "
+                         "(raw) to the camera topics: the middleware's part of the RSS")
+    ap.add_argument("--malloc-tuning", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--node-param", action="append",
                     help="with --cameras: a classifier_node parameter NAME:=VALUE (repeatable)")
     ap.add_argument("--subjects", default=",".join(SUBJECTS))
@@ -839,7 +872,7 @@ def main() -> int:
             for enc in encodings:
                 for n in (counts if rnd % 2 == 0 else counts[::-1]):
                     try:
-                        rep = run_cameras(a, enc, n)
+                        rep = (run_receiver if a.receiver_only else run_cameras)(a, enc, n)
                     except RuntimeError as exc:
                         rep = {"cameras": n, "encoding": enc, "error": str(exc)}
                     rep["round"] = rnd
