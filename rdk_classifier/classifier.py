@@ -112,12 +112,13 @@ class _InferSlots:
     def __enter__(self) -> None:
         me = object()
         with self._cond:
-            self._queue.append(me)
             try:
+                self._queue.append(me)
                 while self._queue[0] is not me or not self._free:
                     self._cond.wait()
             except BaseException:  # interrupted while waiting: out of the queue
-                self._queue.remove(me)
+                if me in self._queue:
+                    self._queue.remove(me)
                 self._cond.notify_all()
                 raise
             self._queue.popleft()

@@ -237,7 +237,7 @@ def test_a_single_caller_model_is_taken_in_the_order_it_was_asked_for(classifier
 
     interval = sys.getswitchinterval()
     with slots:  # this thread runs an inference...
-        waiter = threading.Thread(target=second)
+        waiter = threading.Thread(target=second, daemon=True)
         waiter.start()
         waiting = slots._cond._waiters  # white-box: the threads waiting for the model
         deadline = time.monotonic() + 30
@@ -252,3 +252,50 @@ def test_a_single_caller_model_is_taken_in_the_order_it_was_asked_for(classifier
         sys.setswitchinterval(interval)
     waiter.join(30)
     assert order == ["second", "first"]
+
+
+def test_a_thread_interrupted_while_waiting_for_the_model_leaves_the_queue(classifier):
+    """Ctrl-C (or any exception) in a thread waiting for a one-caller model takes it out of the
+    line: the threads behind it still get the model."""
+    import threading
+
+    class OneCaller:
+        max_concurrent = 1
+        name = "cpu"
+        input_spec, num_classes = classifier.backend.input_spec, classifier.backend.num_classes
+        infer = staticmethod(classifier.backend.infer)
+
+        def close(self) -> None:
+            pass
+
+    slots = Classifier(OneCaller(), classifier.preprocessor, classifier.class_names,
+                       classifier.model_name)._infer_slots
+    real_wait = slots._cond.wait
+    waiting = threading.Event()
+
+    def wait(timeout=None):
+        if threading.current_thread().name == "interrupted":
+            raise KeyboardInterrupt
+        waiting.set()
+        return real_wait(timeout)
+
+    slots._cond.wait = wait
+    outcome: list[str] = []
+
+    def use(name: str) -> None:
+        try:
+            with slots:
+                outcome.append(name)
+        except KeyboardInterrupt:
+            outcome.append(f"{name}: interrupted")
+
+    with slots:
+        interrupted = threading.Thread(target=use, args=("interrupted",), name="interrupted",
+                                       daemon=True)
+        interrupted.start()
+        interrupted.join(30)
+        after = threading.Thread(target=use, args=("after",), daemon=True)
+        after.start()
+        assert waiting.wait(30)
+    after.join(30)
+    assert outcome == ["interrupted: interrupted", "after"]
