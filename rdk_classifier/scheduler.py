@@ -13,8 +13,12 @@ old frames) and gives the model to the cameras in turn:
 * one frame of a camera at a time, so a camera's answers leave in the order of its frames.
 * concurrent: ``start(workers)`` runs that many threads taking jobs. The model limits how many are
   inside inference at once (``Classifier`` takes the backend's ``max_concurrent``: any for ONNX
-  Runtime, one for a BPU model); ``default_workers`` gives one thread more than that, so the next
-  frame's preprocessing runs while the model is busy.
+  Runtime, one for a BPU model). ``default_workers``: for a model that takes one caller, one
+  thread more, so the CPU part of a frame (postprocessing, publishing, box crops) runs while the
+  BPU infers; for a CPU model, one thread per core, since there inference IS CPU work (a third
+  concurrent run on 2 cores answered no more frames, cost ~8-13 MB and raised the result age:
+  bench/README.md). Weights share the model only while more cameras wait than threads run: a
+  camera has one frame in flight, so with a thread per camera each runs as fast as it can.
 
 Per camera the scheduler counts frames received, replaced unseen, answered and failed, and the age
 of each answer: delivery time minus the frame's stamp (for ROS: header stamp to publish), reported
@@ -117,12 +121,13 @@ class _Camera:
 
 
 def default_workers(max_concurrent: int | None, cameras: int, cores: int | None = None) -> int:
-    """Threads for a scheduler: the model's concurrent inferences (``None`` = any: one per core),
-    plus one that preprocesses the next frame meanwhile, never more than the cameras (a camera has
-    one frame in flight at a time)."""
+    """Threads for a scheduler, never more than the cameras (a camera has one frame in flight at
+    a time): a model that takes any number of callers (``None``: ONNX Runtime, whose inference
+    runs on the CPU) one per core; a model with a limit (a BPU model: 1) that many plus one, whose
+    CPU work overlaps the accelerator's."""
     cores = max(1, cores or os.cpu_count() or 1)
-    limit = cores if max_concurrent is None else max(1, max_concurrent)
-    return max(1, min(cameras, limit + 1))
+    threads = cores if max_concurrent is None else max(1, max_concurrent) + 1
+    return max(1, min(cameras, threads))
 
 
 class Scheduler:

@@ -160,8 +160,9 @@ def test_one_frame_of_a_camera_at_a_time_and_errors_are_counted():
 
 
 def test_default_workers_follow_the_backend():
-    assert default_workers(1, cameras=4) == 2           # BPU: one inference + one preprocessing
-    assert default_workers(None, cameras=4, cores=2) == 3
+    assert default_workers(1, cameras=4) == 2           # BPU: one inference + its CPU work beside
+    assert default_workers(None, cameras=4, cores=2) == 2  # CPU model: one inference per core
+    assert default_workers(None, cameras=4, cores=8) == 4  # never more than the cameras
     assert default_workers(None, cameras=1, cores=8) == 1
     assert default_workers(2, cameras=8) == 3
 

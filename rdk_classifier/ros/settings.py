@@ -148,8 +148,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "TOPIC as written in image_topics / compressed_topics / hbmem_topics; W > 0, "
               "R >= 0"),
     ParamSpec("scheduler_threads", 0, "integer", "restart",
-              "threads running the cameras' frames on the one model (0: the model's concurrent "
-              "inferences + 1, at most one per camera)", "0..64", int_range=(0, 64)),
+              "threads running the cameras' frames on the one model (0: one per CPU core for a "
+              "CPU model, 2 for a BPU model; at most one per camera)", "0..64", int_range=(0, 64)),
     # --- box mode: a camera paired with a detector has every detector box classified ---------
     ParamSpec("detection_topics", None, "string_array", "restart",
               "box mode: one detector topic per camera, in the order image_topics, "
