@@ -264,7 +264,7 @@ def _read_meta(part: Path) -> dict:
                 return {}
             data = json.loads(f.read(4096))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return {}
 
 
@@ -405,7 +405,8 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
                          "downloading from the start", url)
             have = 0
             length = response.headers.get("Content-Length")
-            total = int(length) if length is not None and length.strip().isdigit() else None
+            # isdecimal, not isdigit: '\xb2' (latin-1 '²') is a digit that int() refuses
+            total = int(length) if length is not None and length.strip().isdecimal() else None
             append = False
         else:
             raise DownloadError(f"{url}: unexpected HTTP status {status}")

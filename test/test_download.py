@@ -126,6 +126,8 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
         if server.mode == "huge":
             self.send_header("Content-Length", str(1 << 40))
+        elif server.mode == "superscript_length":  # "\xb2" is '²' in latin-1: isdigit(), not int()
+            self.send_header("Content-Length", "\xb2")
         elif server.mode != "no_length":
             self.send_header("Content-Length", str(len(payload)))
         if status == 206:
@@ -629,3 +631,20 @@ def test_a_refusal_leaves_no_part_meta_or_lock(server, tmp_path, mode):
     with pytest.raises(DownloadError):
         fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_content_length_of_a_non_ascii_digit_is_one_line(server, tmp_path):
+    """http.client reads headers as latin-1: '\xb2' ('²') passes str.isdigit() but not int()."""
+    server.mode = "superscript_length"
+    info = zoo.get_model(MODEL)
+    with pytest.raises(DownloadError) as caught:  # no size and no sha256: refused, in one line
+        fetch_model(info, dest=tmp_path, base_url=server.url, progress=False, sha256=None)
+    assert "\n" not in str(caught.value)
+    assert files_in(tmp_path) == []
+
+
+def test_a_deeply_nested_resume_record_means_start_over(server, tmp_path):
+    (tmp_path / f"{FILE}.part").write_bytes(CONTENT[:1000])
+    (tmp_path / f".{FILE}.part.meta").write_text("[" * 4000)  # within the 4 KB it reads
+    path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert path.read_bytes() == CONTENT and server.requests[-1]["range"] is None

@@ -384,7 +384,7 @@ def read_manifest(calib_dir: str | Path) -> dict | None:
         data = json.loads(safe_io.read_bounded_text(
             manifest, budget.memory_budget(), "calibration manifest", CalibrationError,
             budget.LIMIT_HINT))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise CalibrationError(f"{manifest} is not JSON: {str(exc)[:80]}") from None
     if not isinstance(data, dict):
         raise CalibrationError(f"{manifest} is not a calibration manifest (not a JSON object)")

