@@ -68,3 +68,52 @@ def test_deeply_nested_class_names_in_onnx_metadata_are_one_line(tmp_path, capsy
         read_model_facts(model)
     assert main(["model-info", "--model", str(model)]) == 2
     one_line_error(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------- calib: --force never implied
+
+def test_calib_never_replaces_a_file_beside_the_folder_without_force(tmp_path, capsys):
+    """``<out>.manifest.json`` is a path calib writes: a file there (the user's, or a manifest
+    whose set was deleted) is replaced only with --force, like every output."""
+    out = tmp_path / "cal"
+    mine = cal.manifest_path(out)
+    mine.write_text("my notes")
+    argv = ["calib", "--images", str(IMAGENET_DIR), "--out", str(out), "--size", "32x32",
+            "--count", "2"]
+    assert main(argv) == 2
+    assert "--force" in one_line_error(capsys.readouterr().err)
+    assert mine.read_text() == "my notes" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "cal.manifest.json"]
+    out.mkdir()  # an empty folder is taken without --force, the file beside it still is not
+    assert main(argv) == 2
+    assert mine.read_text() == "my notes" and list(out.iterdir()) == []
+    capsys.readouterr()
+    assert main(argv + ["--force"]) == 0
+    assert cal.load_calibration_set(out, cal.CalibrationTarget(*SIZE)).entries
+
+
+def test_calib_never_deletes_files_that_arrive_in_its_folder_during_the_build(tmp_path,
+                                                                              monkeypatch):
+    """An empty folder is taken without --force, and a calibration set is replaced with it; the
+    check of what the folder holds is made again just before the swap, so a file someone saves
+    into it during the (minutes long) build is never deleted with the old folder."""
+    real = cal.calibration_tensor
+    for overwrite in (False, True):
+        out = tmp_path / f"cal{int(overwrite)}"
+        if overwrite:
+            cal.build_calibration_set(IMAGENET_DIR, out, count=1, seed=0, size=SIZE)
+        else:
+            out.mkdir()
+        before = sorted(p.name for p in out.iterdir())
+
+        def arriving(image, target, out=out):
+            (out / "notes.txt").write_text("saved meanwhile")
+            return real(image, target)
+
+        monkeypatch.setattr(cal, "calibration_tensor", arriving)
+        with pytest.raises(CalibrationError, match="did not write"):
+            cal.build_calibration_set(IMAGENET_DIR, out, count=2, seed=1, size=SIZE,
+                                      overwrite=overwrite)
+        assert (out / "notes.txt").read_text() == "saved meanwhile"
+        assert sorted(p.name for p in out.iterdir()) == sorted(before + ["notes.txt"])
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no stage, lock
