@@ -147,9 +147,12 @@ def atomic_open(path: PathLike, mode: str = "wb", *, force: bool = False,
             f.flush()
             os.fsync(f.fileno())
         _install(tmp, final, force, what)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            # the file system refused the write (disk full, file too large, I/O error): one line
+            raise OutputError(f"cannot write {what} {final}: {exc.strerror or exc}") from None
         raise
 
 

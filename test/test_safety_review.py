@@ -117,3 +117,68 @@ def test_calib_never_deletes_files_that_arrive_in_its_folder_during_the_build(tm
         assert (out / "notes.txt").read_text() == "saved meanwhile"
         assert sorted(p.name for p in out.iterdir()) == sorted(before + ["notes.txt"])
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no stage, lock
+
+
+# ------------------------------------------------------------- a write the file system refuses
+
+#: a child whose files may not grow past 4 KB (RLIMIT_FSIZE: each write past it fails with EFBIG,
+#: as a full disk fails with ENOSPC), then the given code
+SMALL_FILES = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel's SIGXFSZ ends the process
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+"""
+
+
+def run_small_files(code: str, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SMALL_FILES + code, *argv], capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'test'}"})
+
+
+def test_a_write_the_file_system_refuses_is_one_line_and_keeps_the_old_file(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    proc = run_small_files("""
+from rdk_classifier import safe_io
+from rdk_classifier.errors import OutputError
+try:
+    safe_io.write_bytes(sys.argv[1], b"x" * 8192, force=True)
+except OutputError as exc:
+    print(exc)
+""", str(target))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stdout.startswith(f"cannot write output {target}: File too large")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_calib_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "cal"
+    proc = run_small_files("""
+from rdk_classifier.cli import main
+sys.exit(main(["calib", "--images", sys.argv[1], "--out", sys.argv[2], "--size", "32x32",
+               "--count", "2"]))
+""", str(IMAGENET_DIR), str(out))
+    assert proc.returncode == 2
+    assert "File too large" in one_line_error(proc.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bag_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
+    pytest.importorskip("rosbags")
+    import hostile_bags as hb
+    from rdk_classifier.ros.rosbags_types import humble_typestore
+
+    ts = humble_typestore()
+    src = tmp_path / "in"
+    hb.write_bag(src, [(hb.IMG, hb.IMAGE, hb.T0 + i * hb.PERIOD,
+                        hb.image(ts, 64, 48, hb.T0 + i * hb.PERIOD)) for i in range(40)])
+    proc = run_small_files("""
+from rdk_classifier.cli import main
+sys.exit(main(["bag", sys.argv[1], "--out", sys.argv[2]]))
+""", str(src), str(tmp_path / "out"))
+    assert proc.returncode == 2
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert len(errors) == 1 and "File too large" in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no stage, no lock

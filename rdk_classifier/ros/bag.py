@@ -295,6 +295,8 @@ def write_bag(reader, selected: Sequence, src: Path, dst: Path, storage: str,
             _write(reader, selected, stage, storage, handler, progress, on_skip)
     except safe_io.OutputError as exc:
         raise BagError(str(exc)) from None
+    except OSError as exc:  # the file system refused the output (disk full...): one line
+        raise BagError(f"output bag {dst} not written: {exc.strerror or exc}") from None
     finally:
         if close_classifier:
             handler.clf.close()
