@@ -308,12 +308,15 @@ def _open_part(part: Path, append: bool):
 def _install(tmp: Path, final: Path) -> None:
     try:
         safe_io.check_output(final, what="model file")
-        os.link(tmp, final)  # no-clobber and atomic
+        # link() (no-clobber and atomic); where the file system has no hard links (FAT, exFAT:
+        # an SD card or USB stick), a last check and rename()
+        safe_io._install(tmp, final, False, "model file")
     except FileExistsError:
         raise DownloadError(f"{final} appeared during the download; keeping it") from None
     except safe_io.OutputError as exc:
         raise DownloadError(str(exc)) from None
-    os.unlink(tmp)
+    except OSError as exc:
+        raise DownloadError(f"cannot install {final}: {exc.strerror or exc}") from None
 
 
 def download(url: str, final: Path, progress: bool = True, timeout: float = TIMEOUT_S, *,

@@ -648,3 +648,24 @@ def test_a_deeply_nested_resume_record_means_start_over(server, tmp_path):
     (tmp_path / f".{FILE}.part.meta").write_text("[" * 4000)  # within the 4 KB it reads
     path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
     assert path.read_bytes() == CONTENT and server.requests[-1]["range"] is None
+
+
+@pytest.mark.parametrize("mirror", ["http", "local"])
+def test_a_file_system_without_hard_links_still_gets_the_model(server, tmp_path, monkeypatch,
+                                                               mirror):
+    """FAT/exFAT (an SD card or USB stick as --dest) refuses link() with EPERM: the whole file is
+    then renamed into place (after a last check that nothing is there), as safe_io does."""
+    import errno
+
+    def no_links(src, dst, *args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    base = server.url
+    if mirror == "local":
+        (tmp_path / "mirror").mkdir()
+        (tmp_path / "mirror" / FILE).write_bytes(CONTENT)
+        base = str(tmp_path / "mirror")
+    monkeypatch.setattr(os, "link", no_links)
+    dest = tmp_path / "sdcard"
+    path = fetch_model(MODEL, dest=dest, base_url=base, progress=False)
+    assert path.read_bytes() == CONTENT and sorted(p.name for p in dest.iterdir()) == [FILE]
