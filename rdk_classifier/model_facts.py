@@ -308,7 +308,10 @@ def write_model_facts(model: str | Path, facts: ModelFacts, out: str | Path | No
             import onnx
         except ImportError:
             raise ModelError("writing ONNX metadata needs the onnx package: pip install onnx") from None
-        proto = onnx.load(str(model))
+        try:
+            proto = onnx.load(str(model))
+        except Exception as exc:  # onnx raises DecodeError, google.protobuf errors, ...
+            raise ModelError(f"{model} is not a readable ONNX model: {exc}") from None
         if facts.class_names is not None and len(proto.graph.output) == 1:
             dims = [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
             outputs = 1

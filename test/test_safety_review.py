@@ -5,14 +5,12 @@ that the file system refuses (disk full, file too large) is one line, not a trac
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from rdk_classifier import safe_io
 from rdk_classifier.cli import main
 from rdk_classifier.errors import CalibrationError, ModelError
 from rdk_classifier.model_facts import read_model_facts
@@ -140,7 +138,6 @@ def test_a_write_the_file_system_refuses_is_one_line_and_keeps_the_old_file(tmp_
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
     proc = run_small_files("""
-from rdk_classifier import safe_io
 from rdk_classifier.errors import OutputError
 try:
     safe_io.write_bytes(sys.argv[1], b"x" * 8192, force=True)
@@ -182,3 +179,48 @@ sys.exit(main(["bag", sys.argv[1], "--out", sys.argv[2]]))
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert len(errors) == 1 and "File too large" in errors[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no stage, no lock
+
+
+# ------------------------------------------------------------- ONNX files a user names
+
+def corrupt_graph_model(tmp_path: Path) -> Path:
+    """A model whose top-level fields (metadata) read well and whose graph is garbage."""
+    onnx = pytest.importorskip("onnx")
+    from test_onnx_metadata import tiny_model
+
+    data = bytearray(tiny_model([("k", "v")]))
+    proto = onnx.ModelProto()
+    proto.ParseFromString(bytes(data))
+    start = bytes(data).find(proto.graph.SerializeToString())
+    data[start + 2:start + 12] = b"\xff" * 10
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_model_info_rewrite_of_a_corrupt_onnx_is_one_line(tmp_path, capsys):
+    bad = corrupt_graph_model(tmp_path)
+    code = main(["model-info", "--model", str(bad), "--mean", "1", "2", "3", "--scale", "1", "1",
+                 "1", "--out", str(tmp_path / "out.onnx")])
+    assert code == 2 and "not a readable ONNX model" in one_line_error(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "fifo", "device"])
+def test_from_quantized_is_read_bounded_and_refused_in_one_line(tmp_path, kind):
+    """``toolchain-config --from-quantized F`` reads only F's metadata: a FIFO never hangs,
+    /dev/zero is not read until memory runs out, a missing or corrupt file is one line."""
+    path = {"missing": tmp_path / "missing.onnx", "device": Path("/dev/zero"),
+            "fifo": tmp_path / "pipe.onnx", "corrupt": None}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    if kind == "corrupt":
+        path = corrupt_graph_model(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rdk_classifier", "toolchain-config", "--model",
+         str(ROOT / "rdk_classifier" / "models" / "efficientnet_lite0_fp32.onnx"),
+         "--out", str(tmp_path / "tc"), "--from-quantized", str(path)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2
+    one_line_error(proc.stderr)
+    assert not (tmp_path / "tc").exists()

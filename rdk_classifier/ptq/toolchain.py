@@ -29,7 +29,8 @@ import yaml
 
 from .. import safe_io
 from ..errors import ModelError, ToolchainConfigError
-from ..model_facts import ModelFacts, check_input_type, missing_normalization, parse_facts
+from ..model_facts import (ModelFacts, check_input_type, missing_normalization,
+                           onnx_metadata_props, parse_facts)
 from ..normalization import format_triple, parse_triple
 
 MARCH = "bayes-e"  # RDK X5; X3 models ("bernoulli2") do not run on X5
@@ -252,8 +253,7 @@ _METHOD_TO_CALIBRATION = {"minmax": "max", "entropy": "kl", "percentile": "max"}
 
 def tuning_from_quantized(path: str | Path, base: Tuning = Tuning()) -> Tuning:
     """Carry a `quantize` run's choices (recorded in its int8 model) over to hb_mapper."""
-    onnx = import_onnx()
-    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    meta = onnx_metadata_props(path)  # bounded: a FIFO, a device or a corrupt file is one line
     method = meta.get("quantization_method")
     if method not in _METHOD_TO_CALIBRATION:
         raise ToolchainConfigError(f"{path} records no quantize method (metadata "
