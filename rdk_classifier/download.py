@@ -458,6 +458,12 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
                     raise DownloadError(f"download of {url} {why}; nothing was kept") from None
                 raise DownloadError(f"download of {url} {why}; the partial file {part} is kept "
                                     f"and the next fetch resumes it") from None
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: a partial file is kept for resuming
+                out.flush()
+                if out.tell() == 0:  # nothing to resume: leave nothing behind
+                    out.close()
+                    _drop_part(part)
+                raise
             out.flush()
             os.fsync(out.fileno())
     _check_and_rename(part, final, total, url, sha256)

@@ -669,3 +669,18 @@ def test_a_file_system_without_hard_links_still_gets_the_model(server, tmp_path,
     dest = tmp_path / "sdcard"
     path = fetch_model(MODEL, dest=dest, base_url=base, progress=False)
     assert path.read_bytes() == CONTENT and sorted(p.name for p in dest.iterdir()) == [FILE]
+
+
+def test_ctrl_c_before_the_first_byte_leaves_nothing(server, tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM, the CLI's Terminated) while waiting for the first bytes: nothing to
+    resume, so no empty .part and no resume record are left, as after an error."""
+    from rdk_classifier import download
+
+    def interrupted(response, seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "_limit_wait", interrupted)
+    dest = tmp_path / "dl"
+    with pytest.raises(KeyboardInterrupt):
+        fetch_model(MODEL, dest=dest, base_url=server.url, progress=False)
+    assert list(dest.iterdir()) == []
