@@ -224,3 +224,24 @@ def test_from_quantized_is_read_bounded_and_refused_in_one_line(tmp_path, kind):
     assert proc.returncode == 2
     one_line_error(proc.stderr)
     assert not (tmp_path / "tc").exists()
+
+
+# ------------------------------------------------------------- toolchain-config into the set
+
+@pytest.mark.parametrize("soc", [None, "s100"])
+@pytest.mark.parametrize("inside", ["", "sub"])
+def test_toolchain_config_never_writes_into_its_calibration_folder(tmp_path, capsys, soc, inside):
+    """hb_mapper / hb_compile read EVERY entry of cal_data_dir as a tensor: config.yaml and the
+    scripts written into it (or a sub-folder of it) would spoil the set; refused before any
+    write."""
+    fp32 = ROOT / "rdk_classifier" / "models" / "efficientnet_lite0_fp32.onnx"
+    calib = tmp_path / "cal"
+    assert main(["calib", "--images", str(IMAGENET_DIR), "--out", str(calib), "--model",
+                 str(fp32), "--count", "1"]) == 0
+    before = sorted(p.name for p in calib.iterdir())
+    capsys.readouterr()
+    out = calib / inside if inside else calib
+    code = main(["toolchain-config", "--model", str(fp32), "--out", str(out), "--calib-dir",
+                 str(calib)] + (["--soc", soc] if soc else []))
+    assert code == 2 and "calibration folder" in one_line_error(capsys.readouterr().err)
+    assert sorted(p.name for p in calib.iterdir()) == before

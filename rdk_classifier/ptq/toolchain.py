@@ -411,6 +411,7 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
         raise ToolchainConfigError(f"march {march!r} is not a BPU architecture name (e.g. {MARCH})")
     check_text(str(model_path), "model path")
     dtype = cal_data_type or "float32"
+    refuse_out_in_calibration(out_dir, cal_data_dir)
     if cal_data_dir is not None:
         check_text(str(cal_data_dir), "calibration folder")
         if Path(cal_data_dir).exists():  # checked as hb_mapper will read it
@@ -438,6 +439,18 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
                                                   march=shlex.quote(march)),
                               build=_BUILD.format(config=CONFIG_NAME), copy_target=copy_target,
                               force=force)
+
+
+def refuse_out_in_calibration(out_dir: str | Path, cal_data_dir: str | Path | None) -> None:
+    """The toolchain reads EVERY entry of ``cal_data_dir`` as a tensor: the config and scripts
+    written into it, or into a folder inside it, would spoil the set."""
+    if cal_data_dir is None:
+        return
+    out, cal = Path(out_dir).resolve(), Path(cal_data_dir).resolve()
+    if out == cal or cal in out.parents:
+        raise ToolchainConfigError(
+            f"--out {out_dir} is (inside) the calibration folder {cal_data_dir}; hb_mapper reads "
+            f"every entry of cal_data_dir as a tensor: choose another --out")
 
 
 def output_name(model_path: Path, info: OnnxInput, name: str | None) -> str:
