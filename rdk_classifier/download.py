@@ -48,8 +48,9 @@ TIMEOUT_S = 30.0
 DEADLINE_S = 3600.0
 #: largest file accepted (bytes); the zoo's largest X5 classification .bin is well under 200 MB
 MAX_BYTES = 1 << 30
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
-_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
+#: byte positions of at most 20 digits: int() refuses a string of over 4300 (a ValueError)
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,20})-(\d{1,20})/(\d{1,20}(?!\d)|\*)", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d{1,20})(?!\d)", re.IGNORECASE)
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<body")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -409,7 +410,8 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
             have = 0
             length = response.headers.get("Content-Length")
             # isdecimal, not isdigit: '\xb2' (latin-1 '²') is a digit that int() refuses
-            total = int(length) if length is not None and length.strip().isdecimal() else None
+            total = (int(length) if length is not None and length.strip().isdecimal()
+                     and len(length.strip()) <= 20 else None)
             append = False
         else:
             raise DownloadError(f"{url}: unexpected HTTP status {status}")
@@ -497,7 +499,8 @@ def _limit_wait(response, seconds: float) -> None:
 def _parse_content_range(value: str | None, url: str) -> tuple[int, int | None]:
     match = _CONTENT_RANGE.match(value or "")
     if not match:
-        raise DownloadError(f"{url}: partial response without a valid Content-Range ({value!r})")
+        raise DownloadError(f"{url}: partial response without a valid Content-Range "
+                            f"({_one_line(repr(value))})")
     total = match.group(3)
     return int(match.group(1)), (int(total) if total != "*" else None)
 

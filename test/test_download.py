@@ -20,6 +20,8 @@ from rdk_classifier.errors import DownloadError
 MODEL = "ResNet18"
 FILE = "resnet18_224x224_nv12.bin"
 CONTENT = np.random.default_rng(7).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+#: leading zeros past Python's 4300-digit limit of int(str) (ValueError), within a header line
+LONG_ZEROS = "0" * 5000
 
 
 class MirrorServer(http.server.ThreadingHTTPServer):
@@ -107,7 +109,8 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             start = int(rng.split("=")[1].split("-")[0])
             if start >= total:
                 self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{total}")
+                zeros = LONG_ZEROS if server.mode == "long_numbers" else ""
+                self.send_header("Content-Range", f"bytes */{zeros}{total}")
                 self.send_header("ETag", etag)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -126,13 +129,16 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
         if server.mode == "huge":
             self.send_header("Content-Length", str(1 << 40))
+        elif server.mode == "long_numbers" and status == 200:
+            self.send_header("Content-Length", LONG_ZEROS + str(len(payload)))
         elif server.mode == "superscript_length":  # "\xb2" is '²' in latin-1: isdigit(), not int()
             self.send_header("Content-Length", "\xb2")
         elif server.mode != "no_length":
             self.send_header("Content-Length", str(len(payload)))
         if status == 206:
             announced = total + 1000 if server.mode == "short_total" else total
-            self.send_header("Content-Range", f"bytes {start}-{total - 1}/{announced}")
+            zeros = LONG_ZEROS if server.mode == "long_numbers" else ""
+            self.send_header("Content-Range", f"bytes {zeros}{start}-{total - 1}/{announced}")
         self.send_header("Connection", "close")
         self.end_headers()
         if server.mode == "cut":  # announce everything, send part, hang up
@@ -684,3 +690,18 @@ def test_ctrl_c_before_the_first_byte_leaves_nothing(server, tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         fetch_model(MODEL, dest=dest, base_url=server.url, progress=False)
     assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["200", "206", "416"])
+def test_numbers_too_long_for_int_in_size_headers_are_one_line(server, tmp_path, case):
+    """Content-Length, Content-Range (206) and the 416 answer's Content-Range with 5000 digits:
+    int() refuses more than 4300 (ValueError); each is an invalid header, in one line."""
+    if case != "200":
+        interrupted(server, tmp_path)
+    if case == "416":
+        (tmp_path / (FILE + ".part")).write_bytes(CONTENT)  # complete: the server answers 416
+    server.mode = "long_numbers"
+    with pytest.raises(DownloadError) as caught:
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 1000
+    assert FILE not in files_in(tmp_path)
