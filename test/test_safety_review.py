@@ -245,3 +245,39 @@ def test_toolchain_config_never_writes_into_its_calibration_folder(tmp_path, cap
                  str(calib)] + (["--soc", soc] if soc else []))
     assert code == 2 and "calibration folder" in one_line_error(capsys.readouterr().err)
     assert sorted(p.name for p in calib.iterdir()) == before
+
+
+# ------------------------------------------------------------- a bag folder's metadata.yaml
+
+@pytest.mark.parametrize("case", ["nested", "sparse", "device", "fifo"])
+@pytest.mark.parametrize("detections", [False, True])
+def test_a_hostile_bag_metadata_file_is_one_line(tmp_path, capsys, case, detections):
+    """rosbags reads metadata.yaml whole and parses it recursively: it is checked first (a
+    regular file of at most MAX_METADATA_BYTES), and a nesting too deep is one line, in plain
+    ``bag`` and ``bag --detections``."""
+    pytest.importorskip("rosbags")
+    import hostile_bags as hb
+    from rdk_classifier.ros.bag_limits import MAX_METADATA_BYTES
+    from rdk_classifier.ros.rosbags_types import humble_typestore
+
+    src = tmp_path / "in"
+    hb.write_bag(src, [(hb.IMG, hb.IMAGE, hb.T0, hb.image(humble_typestore(), 64, 48, hb.T0))])
+    meta = src / "metadata.yaml"
+    meta.unlink()
+    if case == "nested":
+        meta.write_text("[" * 100_000)
+    elif case == "sparse":
+        with open(meta, "wb") as f:
+            f.truncate(MAX_METADATA_BYTES + 1)
+    elif case == "device":
+        meta.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(meta)
+    argv = ["bag", str(src), "--out", str(tmp_path / "out")]
+    if detections:
+        argv += ["--topic", hb.IMG, "--detections", hb.DET]
+    assert main(argv) == 2
+    why = "metadata.yaml is nested too deep" if case == "nested" else (
+        "the limit is" if case == "sparse" else "is not a regular file")
+    assert why in one_line_error(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
