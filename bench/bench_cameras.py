@@ -37,6 +37,22 @@ from rdk_classifier.classifier import Classifier  # noqa: E402
 from rdk_classifier.scheduler import CameraPolicy, Job, Scheduler, default_workers  # noqa: E402
 
 
+def count_model_loads() -> list[int]:
+    """From now on count the model loads (backend instances created) of this process: the
+    returned list's one element is the count."""
+    loads = [0]
+    create = backends.create_backend
+
+    def counting_create(*args, **kwargs):
+        loads[0] += 1
+        return create(*args, **kwargs)
+
+    backends.create_backend = counting_create
+    import rdk_classifier.classifier as classifier_module
+    classifier_module.create_backend = counting_create  # type: ignore[attr-defined]
+    return loads
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cameras", type=int, default=4)
@@ -47,17 +63,7 @@ def main() -> int:
     ap.add_argument("--weights", default="", help="comma-separated weight per camera")
     a = ap.parse_args()
 
-    loads = [0]
-    create = backends.create_backend
-
-    def counting_create(*args, **kwargs):
-        loads[0] += 1
-        return create(*args, **kwargs)
-
-    backends.create_backend = counting_create  # counts the model loads of this process
-    import rdk_classifier.classifier as classifier_module
-    classifier_module.create_backend = counting_create  # type: ignore[attr-defined]
-
+    loads = count_model_loads()
     clf = Classifier.from_model(a.model, backend="cpu")
     rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     frames = make_frames(1920, 1080, "nv12")
