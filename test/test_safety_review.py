@@ -281,3 +281,18 @@ def test_a_hostile_bag_metadata_file_is_one_line(tmp_path, capsys, case, detecti
         "the limit is" if case == "sparse" else "is not a regular file")
     assert why in one_line_error(capsys.readouterr().err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_malformed_quantize_percentile_in_from_quantized_is_one_line(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from test_onnx_metadata import tiny_model
+
+    int8 = tmp_path / "int8.onnx"
+    int8.write_bytes(tiny_model([("quantization_method", "percentile"),
+                                 ("quantization_percentile", "x" * 10_000)]))
+    code = main(["toolchain-config", "--model", str(ROOT / "rdk_classifier" / "models" /
+                                                    "efficientnet_lite0_fp32.onnx"),
+                 "--out", str(tmp_path / "tc"), "--from-quantized", str(int8)])
+    line = one_line_error(capsys.readouterr().err)
+    assert code == 2 and "quantization_percentile" in line and len(line) < 400
+    assert not (tmp_path / "tc").exists()

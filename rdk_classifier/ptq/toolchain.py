@@ -260,7 +260,12 @@ def tuning_from_quantized(path: str | Path, base: Tuning = Tuning()) -> Tuning:
                                    f"quantization_method); give the int8 model `quantize` wrote")
     percentile = None
     if method == "percentile":
-        percentile = round(float(meta.get("quantization_percentile", "99.999")) / 100, 8)
+        text = meta.get("quantization_percentile", "99.999")
+        try:
+            percentile = round(float(text) / 100, 8)
+        except ValueError:
+            raise ToolchainConfigError(f"{path}: metadata quantization_percentile "
+                                       f"{text[:40]!r} is not a number") from None
     return replace(base, calibration_type=_METHOD_TO_CALIBRATION[method],
                    max_percentile=percentile,
                    per_channel=meta.get("quantization_per_channel") == "true" or None)
