@@ -139,8 +139,9 @@ def test_a_write_the_file_system_refuses_is_one_line_and_keeps_the_old_file(tmp_
     target.write_bytes(b"old")
     proc = run_small_files("""
 from rdk_classifier.errors import OutputError
+from rdk_classifier.safe_io import write_bytes
 try:
-    safe_io.write_bytes(sys.argv[1], b"x" * 8192, force=True)
+    write_bytes(sys.argv[1], b"x" * 8192, force=True)
 except OutputError as exc:
     print(exc)
 """, str(target))
