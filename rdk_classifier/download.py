@@ -329,6 +329,9 @@ def download(url: str, final: Path, progress: bool = True, timeout: float = TIME
     if scheme not in ("http", "https"):
         raise DownloadError(f"{url}: only http:// and https:// downloads are accepted")
     _normalize_sha256(sha256)
+    if not deadline > 0:  # nan compares false with everything: it would switch the deadline off
+        raise DownloadError(f"deadline {deadline} s is not a positive number of seconds "
+                            f"(--deadline)")
     final = Path(final)
     try:
         claim = safe_io.exclusive_claim(final, "download")

@@ -705,3 +705,12 @@ def test_numbers_too_long_for_int_in_size_headers_are_one_line(server, tmp_path,
         fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 1000
     assert FILE not in files_in(tmp_path)
+
+
+@pytest.mark.parametrize("deadline", [float("nan"), 0.0, -5.0])
+def test_a_deadline_that_is_not_a_positive_number_is_refused(tmp_path, deadline):
+    """``--deadline nan`` compared false with everything and so switched the deadline off."""
+    with pytest.raises(DownloadError, match="--deadline"):
+        fetch_model(MODEL, dest=tmp_path, base_url=closed_port_url(), progress=False,
+                    deadline=deadline)
+    assert list(tmp_path.iterdir()) == []
