@@ -293,10 +293,14 @@ def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[Pa
             if not inner.exists():
                 raise OutputError(f"{what} {final} was not written")
             check_output(final, force=force, what=what, directory=True)  # again: late arrivals
-            if force and os.path.lexists(final):
-                _swap_in(inner, final, stage / ".replaced")
-            else:
-                os.rename(inner, final)
+            try:
+                if force and os.path.lexists(final):
+                    _swap_in(inner, final, stage / ".replaced")
+                else:
+                    os.rename(inner, final)
+            except OSError as exc:  # EBUSY (a mount point), EXDEV...: the old folder is in place
+                raise OutputError(f"cannot put {what} {final} in place: "
+                                  f"{exc.strerror or exc}") from None
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 

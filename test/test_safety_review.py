@@ -297,3 +297,39 @@ def test_a_malformed_quantize_percentile_in_from_quantized_is_one_line(tmp_path,
     line = one_line_error(capsys.readouterr().err)
     assert code == 2 and "quantization_percentile" in line and len(line) < 400
     assert not (tmp_path / "tc").exists()
+
+
+# ------------------------------------------------------------- the swap refused by the system
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_a_swap_the_system_refuses_is_one_line_and_keeps_the_old_set(tmp_path, capsys,
+                                                                      monkeypatch, exchange):
+    """``--out`` a mount point (an SD card or USB stick mounted there): rename() and
+    renameat2() of it fail with EBUSY. Shown here by refusing both with EBUSY (no mount in a
+    test): one line, the old set and its manifest as they were, no stage left."""
+    import errno
+
+    out = tmp_path / "cal"
+    cal.build_calibration_set(IMAGENET_DIR, out, count=1, seed=0, size=SIZE)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    manifest = cal.manifest_path(out).read_bytes()
+    real_rename = os.rename
+
+    def busy(*args, **kwargs):
+        raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+
+    def rename(src, dst):
+        if Path(dst) == out or Path(src) == out:
+            busy()
+        return real_rename(src, dst)
+
+    from rdk_classifier import safe_io
+
+    monkeypatch.setattr(safe_io, "exchange_paths", busy if exchange else lambda a, b: False)
+    monkeypatch.setattr(os, "rename", rename)
+    code = main(["calib", "--images", str(IMAGENET_DIR), "--out", str(out), "--size", "32x32",
+                 "--count", "2", "--force"])
+    assert code == 2 and "busy" in one_line_error(capsys.readouterr().err).lower()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert cal.manifest_path(out).read_bytes() == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal", "cal.manifest.json"]
