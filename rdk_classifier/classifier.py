@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -97,13 +98,48 @@ class ClassifierConfig:
     soc: str | None = "auto"
 
 
+class _InferSlots:
+    """At most ``limit`` threads inside inference at once, the others let in in the order they
+    asked. (``threading.Semaphore`` lets a thread that releases and at once acquires again take
+    the slot from one that was waiting: with a one-caller model, the thread keeping the GIL
+    would run frame after frame while the camera held by the waiting thread starves.)"""
+
+    def __init__(self, limit: int) -> None:
+        self._cond = threading.Condition()
+        self._free = limit
+        self._queue: deque[object] = deque()  # the threads waiting, first come first
+
+    def __enter__(self) -> None:
+        me = object()
+        with self._cond:
+            try:
+                self._queue.append(me)
+                while self._queue[0] is not me or not self._free:
+                    self._cond.wait()
+            except BaseException:  # interrupted while waiting: out of the queue
+                if me in self._queue:
+                    self._queue.remove(me)
+                self._cond.notify_all()
+                raise
+            self._queue.popleft()
+            self._free -= 1
+            if self._free and self._queue:
+                self._cond.notify_all()  # a free slot for the next in line too
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+
 class Classifier:
     """One loaded model with its preprocessing and class names.
 
     Threads may share one classifier: preprocessing and postprocessing keep no state, and at most
     the backend's ``max_concurrent`` threads are inside ``backend.infer`` at once (the others wait
-    their turn; a BPU model takes one). The inference time reported is the backend's own, the
-    wait excluded. ``clone()`` loads another backend instance of the same model.
+    their turn, in the order they came; a BPU model takes one). The inference time reported is
+    the backend's own, the wait excluded. ``clone()`` loads another backend instance of the same
+    model.
     """
 
     def __init__(self, backend: Backend, preprocessor: Preprocessor, class_names: tuple[str, ...],
@@ -119,7 +155,7 @@ class Classifier:
         #: why another model than the one asked for runs (None: it is the one asked for)
         self.fallback_reason = fallback_reason
         limit = concurrency_of(backend)
-        self._infer_slots = None if limit is None else threading.BoundedSemaphore(limit)
+        self._infer_slots = None if limit is None else _InferSlots(limit)
 
     @classmethod
     def from_config(cls, config: ClassifierConfig) -> "Classifier":
@@ -178,18 +214,18 @@ class Classifier:
              top: int | None) -> Result:
         t0 = time.perf_counter()
         nv12 = make_nv12()
-        t1 = time.perf_counter()
+        t1 = started = time.perf_counter()
         slots = self._infer_slots
         if slots is None:
             raw = self.backend.infer(nv12)
         else:
             with slots:
-                t1 = time.perf_counter()  # the wait for a free slot is no stage of this frame
+                started = time.perf_counter()  # the wait for a free slot is no stage of this frame
                 raw = self.backend.infer(nv12)
         t2 = time.perf_counter()
         result = self.postprocess(raw, top)
         t3 = time.perf_counter()
-        result.timing_ms = Timing((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        result.timing_ms = Timing((t1 - t0) * 1e3, (t2 - started) * 1e3, (t3 - t2) * 1e3)
         result.source = source
         return result
 

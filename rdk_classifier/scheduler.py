@@ -27,6 +27,7 @@ threads or wall time.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class Scheduler:
         self._lock = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = False
-        self._service_level = 0.0   # service of the last job started
+        self._service_level = 0.0   # the highest service a job started at
 
     # --- cameras and frames -------------------------------------------------------------------
     def add_camera(self, name: str, policy: CameraPolicy | None = None) -> None:
@@ -169,7 +172,9 @@ class Scheduler:
             elif not cam.busy:  # back from idle: no credit for the time it had nothing to send
                 cam.service = max(cam.service, self._service_level)
             cam.pending = job
-            self._lock.notify()
+            # all: notify() wakes the longest waiter, which may be a wait_idle() caller, and the
+            # idle workers would sleep until some other job ends
+            self._lock.notify_all()
             return replaced
 
     def pending(self) -> int:
@@ -185,7 +190,10 @@ class Scheduler:
         for cam in self._cameras.values():
             if cam.pending is None or cam.busy:
                 continue
-            if cam.next_start > now:
+            # not yet due (next_start is finite only with a max_rate); a next start more than one
+            # period ahead means the clock went back (ROS time: a bag played in a loop), which
+            # is no reason to hold the frame
+            if now < cam.next_start <= now + 1.0 / cam.policy.max_rate:
                 due = cam.next_start if due is None else min(due, cam.next_start)
                 continue
             if best is None or (cam.service, cam.pending.stamp, cam.order) < \
@@ -195,7 +203,9 @@ class Scheduler:
             return None, due
         job, best.pending = best.pending, None
         best.busy = True
-        self._service_level = best.service
+        # never lowered: a rate-limited camera that was waiting lags behind, and a camera back
+        # from idle must not join at its level (it would take every turn until it caught up)
+        self._service_level = max(self._service_level, best.service)
         best.service += 1.0 / best.policy.weight
         if best.policy.max_rate > 0:
             best.next_start = now + 1.0 / best.policy.max_rate
@@ -227,7 +237,10 @@ class Scheduler:
         except Exception as exc:  # a bad frame never stops the other cameras
             self._finish(job, "failed", time.perf_counter() - t0)
             if self._on_error is not None:
-                self._on_error(job, exc)
+                try:
+                    self._on_error(job, exc)
+                except Exception:  # the reporter must not end the worker thread either
+                    log.exception("scheduler: error handler failed for camera %r", job.camera)
             return
         except BaseException:
             self._finish(job, "failed", time.perf_counter() - t0)

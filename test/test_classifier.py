@@ -137,3 +137,165 @@ def test_renamed_model_file_uses_normalization_from_its_metadata(tmp_path, coffe
     named = Classifier.from_model(str(renamed), backend="cpu", resize_mode="center_crop",
                                   class_names=str(IMAGENET_CLASS_NAMES))
     assert named.classify_image(coffee).top == theirs
+
+
+def test_the_wait_for_a_single_caller_model_is_no_stage_of_the_frame(classifier, chelsea,
+                                                                       monkeypatch):
+    """Two threads share a model that takes one caller at a time (a BPU model's
+    ``max_concurrent``): the second one's wait for the first is neither preprocessing nor
+    inference. The stage clock is a fake one that moves only while the first is inside."""
+    import threading
+    import types
+
+    import rdk_classifier.classifier as classifier_module
+
+    class OneCaller:
+        """The real CPU backend, taking one caller at a time like a BPU model."""
+
+        max_concurrent = 1
+        name = "cpu"
+
+        def __init__(self, backend) -> None:
+            self.input_spec, self.num_classes = backend.input_spec, backend.num_classes
+            self._backend = backend
+            self.inside, self.release = threading.Event(), threading.Event()
+            self.calls = 0
+
+        def infer(self, nv12):
+            self.calls += 1
+            if self.calls == 1:  # the first caller holds the model until the test lets go
+                self.inside.set()
+                assert self.release.wait(30)
+            return self._backend.infer(nv12)
+
+        def close(self) -> None:
+            pass
+
+    clock = {"now": 0.0, "second": 0}
+    at_the_model = threading.Event()
+
+    def perf_counter() -> float:
+        if threading.current_thread().name == "second":
+            clock["second"] += 1
+            if clock["second"] == 2:  # its frame is ready: next it waits for the model
+                at_the_model.set()
+        return clock["now"]
+
+    monkeypatch.setattr(classifier_module, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    backend = OneCaller(classifier.backend)
+    shared = Classifier(backend, classifier.preprocessor, classifier.class_names,
+                        classifier.model_name)
+    results = {}
+
+    def classify(name: str) -> None:
+        results[name] = shared.classify_image(chelsea)
+
+    first = threading.Thread(target=classify, args=("first",), name="first")
+    second = threading.Thread(target=classify, args=("second",), name="second")
+    first.start()
+    assert backend.inside.wait(30)
+    second.start()
+    assert at_the_model.wait(30)
+    clock["now"] += 5.0            # the first frame's inference takes 5 s; the second waits
+    backend.release.set()
+    first.join(30)
+    second.join(30)
+    a, b = results["first"].timing_ms, results["second"].timing_ms
+    assert (a.preprocess, a.inference) == (0.0, 5000.0)
+    assert (b.preprocess, b.inference) == (0.0, 0.0)   # the 5 s wait is in neither stage
+    assert results["first"].top == results["second"].top
+    assert results["first"].top[0].class_id in CAT_CLASSES
+
+
+
+def test_a_single_caller_model_is_taken_in_the_order_it_was_asked_for(classifier):
+    """A thread that waits for a one-caller model (a BPU model) gets it before the thread that
+    just ran asks again. Otherwise the thread that keeps the GIL takes the model time after time
+    and the camera held by the waiting thread starves: the scheduler's fair turns are undone."""
+    import sys
+    import threading
+    import time
+
+    class OneCaller:
+        """The real CPU backend, declared to take one caller at a time like a BPU model."""
+
+        max_concurrent = 1
+        name = "cpu"
+        input_spec, num_classes = classifier.backend.input_spec, classifier.backend.num_classes
+        infer = staticmethod(classifier.backend.infer)
+
+        def close(self) -> None:
+            pass
+
+    shared = Classifier(OneCaller(), classifier.preprocessor, classifier.class_names,
+                        classifier.model_name)
+    slots, order = shared._infer_slots, []
+
+    def second() -> None:
+        with slots:
+            order.append("second")
+
+    interval = sys.getswitchinterval()
+    with slots:  # this thread runs an inference...
+        waiter = threading.Thread(target=second, daemon=True)
+        waiter.start()
+        waiting = slots._cond._waiters  # white-box: the threads waiting for the model
+        deadline = time.monotonic() + 30
+        while not waiting and time.monotonic() < deadline:
+            threading.Event().wait(0.001)
+        assert len(waiting) == 1
+        sys.setswitchinterval(1.0)  # no forced GIL switch: the order is the lock's alone
+    try:
+        with slots:  # ... and at once asks for the model again, as a scheduler thread does
+            order.append("first")
+    finally:
+        sys.setswitchinterval(interval)
+    waiter.join(30)
+    assert order == ["second", "first"]
+
+
+def test_a_thread_interrupted_while_waiting_for_the_model_leaves_the_queue(classifier):
+    """Ctrl-C (or any exception) in a thread waiting for a one-caller model takes it out of the
+    line: the threads behind it still get the model."""
+    import threading
+
+    class OneCaller:
+        max_concurrent = 1
+        name = "cpu"
+        input_spec, num_classes = classifier.backend.input_spec, classifier.backend.num_classes
+        infer = staticmethod(classifier.backend.infer)
+
+        def close(self) -> None:
+            pass
+
+    slots = Classifier(OneCaller(), classifier.preprocessor, classifier.class_names,
+                       classifier.model_name)._infer_slots
+    real_wait = slots._cond.wait
+    waiting = threading.Event()
+
+    def wait(timeout=None):
+        if threading.current_thread().name == "interrupted":
+            raise KeyboardInterrupt
+        waiting.set()
+        return real_wait(timeout)
+
+    slots._cond.wait = wait
+    outcome: list[str] = []
+
+    def use(name: str) -> None:
+        try:
+            with slots:
+                outcome.append(name)
+        except KeyboardInterrupt:
+            outcome.append(f"{name}: interrupted")
+
+    with slots:
+        interrupted = threading.Thread(target=use, args=("interrupted",), name="interrupted",
+                                       daemon=True)
+        interrupted.start()
+        interrupted.join(30)
+        after = threading.Thread(target=use, args=("after",), daemon=True)
+        after.start()
+        assert waiting.wait(30)
+    after.join(30)
+    assert outcome == ["interrupted: interrupted", "after"]

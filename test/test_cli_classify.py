@@ -111,6 +111,14 @@ def test_workers_keep_the_output_of_one_worker(tmp_path):
     assert run_cli("classify", "--workers", "0", str(bad)).returncode == 2
 
 
+def test_workers_are_bounded_like_evaluate():
+    """--workers takes 1..64 as evaluate does (each worker is a thread with a decoded image and
+    2 x N images are read ahead): 100000 is refused in one line, not run as 100000 threads."""
+    proc = run_cli("classify", "--workers", "100000", str(PHOTOS_DIR))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "100000 is outside 1..64" in proc.stderr.splitlines()[-1]
+
+
 def test_the_shipped_model_by_file_answers_exactly_as_by_name(tmp_path, monkeypatch, capsys):
     """Issue 21: `classify --model FILE.onnx` of the shipped model (its path, or a byte-identical
     copy under the same name elsewhere) is the registry's model: same top-5, same resize mode

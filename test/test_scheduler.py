@@ -266,3 +266,124 @@ def test_camera_policies_parameter():
     assert "'side weight=1' names no camera topic (the topics: front)" in problems[1]
     assert "'speed=3' is not weight=W or max_rate=R" in problems[2]
     assert "does not start with a topic" in problems[3]
+
+
+def test_a_camera_back_from_idle_earns_no_burst_after_a_rate_limited_turn():
+    # a rate-limited camera lags in service (it waits for its next start, it is not owed turns);
+    # a camera back from idle joins at the current level, not at the laggard's, whoever ran last
+    clock, log = FakeClock(), []
+    sched = Scheduler(clock)
+    sched.add_camera("slow", CameraPolicy(max_rate=10.0))
+    sched.add_camera("fast")
+    sched.add_camera("late")
+    overload(sched, clock, ["slow", "fast"], 991, log)  # slow answers at ticks 0, 10, ..., 990
+    assert log[-1][0] == "slow"
+    before = len(log)
+    overload(sched, clock, ["slow", "fast", "late"], 100, log)
+    answered = Counter(name for name, _ in log[before:])
+    assert answered["slow"] == 10
+    assert abs(answered["fast"] - answered["late"]) <= 1, answered  # not 90 x "late", 0 x "fast"
+
+
+def test_a_clock_that_goes_back_does_not_stall_a_rate_limited_camera():
+    # ROS time jumps back when a bag is played in a loop with use_sim_time: the camera's next
+    # start, computed before the jump, must not hold its frames back for the length of the bag
+    clock, log = FakeClock(), []
+    sched = Scheduler(clock)
+    sched.add_camera("cam", CameraPolicy(max_rate=10.0))
+    sched.submit(camera_job("cam", clock.now, log))
+    assert sched.step() == "cam"
+    clock.now = 40.0                       # the bag starts over, 60 s earlier
+    sched.submit(camera_job("cam", clock.now, log))
+    assert sched.step() == "cam"
+    sched.submit(camera_job("cam", clock.now, log))
+    assert sched.step() is None            # max_rate still holds after the jump
+    clock.now += 0.1
+    assert sched.step() == "cam"
+    assert [stamp for _, stamp in log] == [100.0, 40.0, 40.0]
+
+
+def test_an_error_handler_that_raises_does_not_end_a_worker_thread():
+    errors = []
+
+    def on_error(job, exc):
+        errors.append(str(exc))
+        raise RuntimeError("the error handler itself failed")
+
+    def bad():
+        raise ValueError("corrupt frame")
+
+    log: list = []
+    sched = Scheduler(on_error=on_error)
+    sched.add_camera("cam")
+    sched.start(1)  # one thread: if it ended, nothing would serve the camera any more
+    try:
+        sched.submit(Job("cam", 0.0, bad, log.append))
+        assert sched.wait_idle(timeout=10)
+        sched.submit(Job("cam", 1.0, lambda: "answer", log.append))
+        assert sched.wait_idle(timeout=10)
+    finally:
+        sched.stop()
+    assert errors == ["corrupt frame"] and log == ["answer"]
+    stats = sched.stats()["cam"]
+    assert (stats.failed, stats.answered) == (1, 1)
+
+
+class TracedCondition(threading.Condition):
+    """The scheduler's condition, telling which threads wait on it (by thread name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: Counter = Counter()
+        self.waiting: set[str] = set()
+        self.changed = threading.Condition()
+
+    def wait(self, timeout=None):
+        name = threading.current_thread().name
+        with self.changed:
+            self.entries[name] += 1
+            self.waiting.add(name)
+            self.changed.notify_all()
+        try:
+            return super().wait(timeout)
+        finally:
+            with self.changed:
+                self.waiting.discard(name)
+
+    def until(self, predicate) -> None:
+        with self.changed:
+            assert self.changed.wait_for(predicate, 30)
+
+
+def test_a_frame_is_not_left_waiting_because_someone_waits_for_another_camera():
+    # the wake-up a new frame sends must reach an idle worker even when a wait_idle() caller
+    # waits on the same condition ahead of it (Condition.notify wakes the longest waiter only)
+    sched = Scheduler()
+    cond = sched._lock = TracedCondition()
+    sched.add_camera("a")
+    sched.add_camera("b")
+    a_inside, a_release, b_done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_a():
+        a_inside.set()
+        assert a_release.wait(30)
+
+    sched.start(2)
+    try:
+        cond.until(lambda: len(cond.waiting) == 2)          # both workers idle
+        sched.submit(Job("a", 0.0, slow_a))
+        assert a_inside.wait(30)
+        idle = next(iter(cond.waiting))                     # the worker not running a's frame
+        waiter = threading.Thread(target=sched.wait_idle, args=("a", 30), name="wait-idle")
+        waiter.start()
+        cond.until(lambda: "wait-idle" in cond.waiting)     # queue: idle worker, wait_idle
+        seen = cond.entries[idle]
+        with cond:
+            cond.notify()                                   # the idle worker wakes, finds
+        cond.until(lambda: cond.entries[idle] > seen)       # nothing, queues behind wait_idle
+        sched.submit(Job("b", 0.0, lambda: "b", lambda _: b_done.set()))
+        assert b_done.wait(10), "b's frame waited for a's to finish"
+    finally:
+        a_release.set()
+        sched.stop()
+        waiter.join(30)

@@ -51,8 +51,9 @@ through the real binding on the libdnn emulator, tools/libdnn_emu), so every ``p
 load keeps its tensors and model memory until the process ends.
 
 Threading: a ``BpuBackend`` owns one model object with one buffer set, and the runtimes' forward
-calls are synchronous. Never call ``infer`` of one instance from two threads at once: give every
-worker thread its own backend.
+calls are synchronous. Never call ``infer`` of one instance from two threads at once: threads
+share one through ``Classifier``, which lets one in at a time (``max_concurrent = 1``); a model
+loaded per thread costs its BPU memory once per thread (and ``pyeasy_dnn`` never frees it).
 
 Length: two vendor runtimes with their real quirks (layouts, padding, quantization, core numbering,
 errors), each checked at load; one backend, one file.
@@ -222,8 +223,8 @@ def _per_class(values: Any, n: int, what: str, where: str, aligned_n: int | None
 
 
 class BpuBackend:
-    """A compiled model (``.bin`` / ``.hbm``) on the BPU. One instance per worker thread (see the
-    module docstring).
+    """A compiled model (``.bin`` / ``.hbm``) on the BPU. One caller at a time (see the module
+    docstring).
 
     ``soc``: this board's chip (None: no check): a file or an input contract of another chip
     is refused with the reason (``SocMismatchError``).

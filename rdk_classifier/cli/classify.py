@@ -12,8 +12,8 @@ from ..errors import BoxesFileError, FrameError
 from ..frames import Frame, read_image_file
 from ..parallel import ordered_map
 from ..regions import MAX_BOXES_LIMIT, Box, BoxFilter, FrameBoxes, classify_boxes, load_boxes_file
-from .common import (add_model_options, expand_images, load_classifier, model_line,
-                     no_images_message, url_error)
+from .common import (WORKERS_RANGE, add_model_options, expand_images, load_classifier,
+                     model_line, no_images_message, ranged_int, url_error)
 
 
 def add_parser(subparsers) -> None:
@@ -28,9 +28,9 @@ def add_parser(subparsers) -> None:
                    help='also classify these boxes of every image: a JSON list of {"x_offset", '
                         '"y_offset", "width", "height"} in pixels (sensor_msgs/RegionOfInterest); '
                         'with --json each image gets a "boxes" list')
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=ranged_int(*WORKERS_RANGE), default=1, metavar="N",
                    help="threads decoding and classifying images at once, sharing one model "
-                        "(output order unchanged; default: 1)")
+                        "(output order unchanged), %d..%d (default: 1)" % WORKERS_RANGE)
     add_model_options(p)
     p.set_defaults(func=run)
 

@@ -28,7 +28,7 @@ def frame_size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
-#: threads of a command, each with its own model instance (bench --threads, evaluate --workers)
+#: threads of a command (bench --threads, classify and evaluate --workers)
 WORKERS_RANGE = (1, 64)
 #: timed frames of bench (each keeps its timings in memory)
 FRAMES_RANGE = (1, 10_000_000)
