@@ -48,8 +48,9 @@ TIMEOUT_S = 30.0
 DEADLINE_S = 3600.0
 #: largest file accepted (bytes); the zoo's largest X5 classification .bin is well under 200 MB
 MAX_BYTES = 1 << 30
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
-_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
+#: byte positions of at most 20 digits: int() refuses a string of over 4300 (a ValueError)
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,20})-(\d{1,20})/(\d{1,20}(?!\d)|\*)", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d{1,20})(?!\d)", re.IGNORECASE)
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<body")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -264,7 +265,7 @@ def _read_meta(part: Path) -> dict:
                 return {}
             data = json.loads(f.read(4096))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return {}
 
 
@@ -308,12 +309,15 @@ def _open_part(part: Path, append: bool):
 def _install(tmp: Path, final: Path) -> None:
     try:
         safe_io.check_output(final, what="model file")
-        os.link(tmp, final)  # no-clobber and atomic
+        # link() (no-clobber and atomic); where the file system has no hard links (FAT, exFAT:
+        # an SD card or USB stick), a last check and rename()
+        safe_io._install(tmp, final, False, "model file")
     except FileExistsError:
         raise DownloadError(f"{final} appeared during the download; keeping it") from None
     except safe_io.OutputError as exc:
         raise DownloadError(str(exc)) from None
-    os.unlink(tmp)
+    except OSError as exc:
+        raise DownloadError(f"cannot install {final}: {exc.strerror or exc}") from None
 
 
 def download(url: str, final: Path, progress: bool = True, timeout: float = TIMEOUT_S, *,
@@ -325,6 +329,9 @@ def download(url: str, final: Path, progress: bool = True, timeout: float = TIME
     if scheme not in ("http", "https"):
         raise DownloadError(f"{url}: only http:// and https:// downloads are accepted")
     _normalize_sha256(sha256)
+    if not deadline > 0:  # nan compares false with everything: it would switch the deadline off
+        raise DownloadError(f"deadline {deadline} s is not a positive number of seconds "
+                            f"(--deadline)")
     final = Path(final)
     try:
         claim = safe_io.exclusive_claim(final, "download")
@@ -405,7 +412,9 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
                          "downloading from the start", url)
             have = 0
             length = response.headers.get("Content-Length")
-            total = int(length) if length is not None and length.strip().isdigit() else None
+            # isdecimal, not isdigit: '\xb2' (latin-1 '²') is a digit that int() refuses
+            total = (int(length) if length is not None and length.strip().isdecimal()
+                     and len(length.strip()) <= 20 else None)
             append = False
         else:
             raise DownloadError(f"{url}: unexpected HTTP status {status}")
@@ -454,6 +463,12 @@ def _download_locked(url, final, progress, timeout, deadline, max_bytes, sha256)
                     raise DownloadError(f"download of {url} {why}; nothing was kept") from None
                 raise DownloadError(f"download of {url} {why}; the partial file {part} is kept "
                                     f"and the next fetch resumes it") from None
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: a partial file is kept for resuming
+                out.flush()
+                if out.tell() == 0:  # nothing to resume: leave nothing behind
+                    out.close()
+                    _drop_part(part)
+                raise
             out.flush()
             os.fsync(out.fileno())
     _check_and_rename(part, final, total, url, sha256)
@@ -487,7 +502,8 @@ def _limit_wait(response, seconds: float) -> None:
 def _parse_content_range(value: str | None, url: str) -> tuple[int, int | None]:
     match = _CONTENT_RANGE.match(value or "")
     if not match:
-        raise DownloadError(f"{url}: partial response without a valid Content-Range ({value!r})")
+        raise DownloadError(f"{url}: partial response without a valid Content-Range "
+                            f"({_one_line(repr(value))})")
     total = match.group(3)
     return int(match.group(1)), (int(total) if total != "*" else None)
 

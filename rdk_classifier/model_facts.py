@@ -133,7 +133,7 @@ def parse_facts(meta: Mapping[str, str], source: str = "model metadata") -> Mode
         raw = meta[CLASS_NAMES_KEY]
         try:
             decoded = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise ModelFactsError(f"{source}: {CLASS_NAMES_KEY} is not a JSON list of names") from None
         names = check_class_names(decoded, f"{source}: {CLASS_NAMES_KEY}")
     return ModelFacts(mean, scale, input_type, resize, names)
@@ -274,7 +274,7 @@ def read_model_facts(path: str | Path) -> ModelFacts:
     text = safe_io.read_bounded_text(side, MAX_SIDECAR_BYTES, "model facts file", ModelFactsError)
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ModelFactsError(f"{side} is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ModelFactsError(f"{side} is not a JSON object of model facts")
@@ -308,7 +308,10 @@ def write_model_facts(model: str | Path, facts: ModelFacts, out: str | Path | No
             import onnx
         except ImportError:
             raise ModelError("writing ONNX metadata needs the onnx package: pip install onnx") from None
-        proto = onnx.load(str(model))
+        try:
+            proto = onnx.load(str(model))
+        except Exception as exc:  # onnx raises DecodeError, google.protobuf errors, ...
+            raise ModelError(f"{model} is not a readable ONNX model: {exc}") from None
         if facts.class_names is not None and len(proto.graph.output) == 1:
             dims = [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
             outputs = 1

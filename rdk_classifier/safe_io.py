@@ -147,9 +147,12 @@ def atomic_open(path: PathLike, mode: str = "wb", *, force: bool = False,
             f.flush()
             os.fsync(f.fileno())
         _install(tmp, final, force, what)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            # the file system refused the write (disk full, file too large, I/O error): one line
+            raise OutputError(f"cannot write {what} {final}: {exc.strerror or exc}") from None
         raise
 
 
@@ -290,10 +293,14 @@ def staged_directory(path: PathLike, *, force: bool = False, inputs: Iterable[Pa
             if not inner.exists():
                 raise OutputError(f"{what} {final} was not written")
             check_output(final, force=force, what=what, directory=True)  # again: late arrivals
-            if force and os.path.lexists(final):
-                _swap_in(inner, final, stage / ".replaced")
-            else:
-                os.rename(inner, final)
+            try:
+                if force and os.path.lexists(final):
+                    _swap_in(inner, final, stage / ".replaced")
+                else:
+                    os.rename(inner, final)
+            except OSError as exc:  # EBUSY (a mount point), EXDEV...: the old folder is in place
+                raise OutputError(f"cannot put {what} {final} in place: "
+                                  f"{exc.strerror or exc}") from None
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 

@@ -20,6 +20,8 @@ from rdk_classifier.errors import DownloadError
 MODEL = "ResNet18"
 FILE = "resnet18_224x224_nv12.bin"
 CONTENT = np.random.default_rng(7).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+#: leading zeros past Python's 4300-digit limit of int(str) (ValueError), within a header line
+LONG_ZEROS = "0" * 5000
 
 
 class MirrorServer(http.server.ThreadingHTTPServer):
@@ -107,7 +109,8 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             start = int(rng.split("=")[1].split("-")[0])
             if start >= total:
                 self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{total}")
+                zeros = LONG_ZEROS if server.mode == "long_numbers" else ""
+                self.send_header("Content-Range", f"bytes */{zeros}{total}")
                 self.send_header("ETag", etag)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -126,11 +129,16 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
         if server.mode == "huge":
             self.send_header("Content-Length", str(1 << 40))
+        elif server.mode == "long_numbers" and status == 200:
+            self.send_header("Content-Length", LONG_ZEROS + str(len(payload)))
+        elif server.mode == "superscript_length":  # "\xb2" is '²' in latin-1: isdigit(), not int()
+            self.send_header("Content-Length", "\xb2")
         elif server.mode != "no_length":
             self.send_header("Content-Length", str(len(payload)))
         if status == 206:
             announced = total + 1000 if server.mode == "short_total" else total
-            self.send_header("Content-Range", f"bytes {start}-{total - 1}/{announced}")
+            zeros = LONG_ZEROS if server.mode == "long_numbers" else ""
+            self.send_header("Content-Range", f"bytes {zeros}{start}-{total - 1}/{announced}")
         self.send_header("Connection", "close")
         self.end_headers()
         if server.mode == "cut":  # announce everything, send part, hang up
@@ -628,4 +636,81 @@ def test_a_refusal_leaves_no_part_meta_or_lock(server, tmp_path, mode):
     server.mode = mode
     with pytest.raises(DownloadError):
         fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_content_length_of_a_non_ascii_digit_is_one_line(server, tmp_path):
+    """http.client reads headers as latin-1: '\xb2' ('²') passes str.isdigit() but not int()."""
+    server.mode = "superscript_length"
+    info = zoo.get_model(MODEL)
+    with pytest.raises(DownloadError) as caught:  # no size and no sha256: refused, in one line
+        fetch_model(info, dest=tmp_path, base_url=server.url, progress=False, sha256=None)
+    assert "\n" not in str(caught.value)
+    assert files_in(tmp_path) == []
+
+
+def test_a_deeply_nested_resume_record_means_start_over(server, tmp_path):
+    (tmp_path / f"{FILE}.part").write_bytes(CONTENT[:1000])
+    (tmp_path / f".{FILE}.part.meta").write_text("[" * 4000)  # within the 4 KB it reads
+    path = fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert path.read_bytes() == CONTENT and server.requests[-1]["range"] is None
+
+
+@pytest.mark.parametrize("mirror", ["http", "local"])
+def test_a_file_system_without_hard_links_still_gets_the_model(server, tmp_path, monkeypatch,
+                                                               mirror):
+    """FAT/exFAT (an SD card or USB stick as --dest) refuses link() with EPERM: the whole file is
+    then renamed into place (after a last check that nothing is there), as safe_io does."""
+    import errno
+
+    def no_links(src, dst, *args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    base = server.url
+    if mirror == "local":
+        (tmp_path / "mirror").mkdir()
+        (tmp_path / "mirror" / FILE).write_bytes(CONTENT)
+        base = str(tmp_path / "mirror")
+    monkeypatch.setattr(os, "link", no_links)
+    dest = tmp_path / "sdcard"
+    path = fetch_model(MODEL, dest=dest, base_url=base, progress=False)
+    assert path.read_bytes() == CONTENT and sorted(p.name for p in dest.iterdir()) == [FILE]
+
+
+def test_ctrl_c_before_the_first_byte_leaves_nothing(server, tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM, the CLI's Terminated) while waiting for the first bytes: nothing to
+    resume, so no empty .part and no resume record are left, as after an error."""
+    from rdk_classifier import download
+
+    def interrupted(response, seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "_limit_wait", interrupted)
+    dest = tmp_path / "dl"
+    with pytest.raises(KeyboardInterrupt):
+        fetch_model(MODEL, dest=dest, base_url=server.url, progress=False)
+    assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["200", "206", "416"])
+def test_numbers_too_long_for_int_in_size_headers_are_one_line(server, tmp_path, case):
+    """Content-Length, Content-Range (206) and the 416 answer's Content-Range with 5000 digits:
+    int() refuses more than 4300 (ValueError); each is an invalid header, in one line."""
+    if case != "200":
+        interrupted(server, tmp_path)
+    if case == "416":
+        (tmp_path / (FILE + ".part")).write_bytes(CONTENT)  # complete: the server answers 416
+    server.mode = "long_numbers"
+    with pytest.raises(DownloadError) as caught:
+        fetch_model(MODEL, dest=tmp_path, base_url=server.url, progress=False)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 1000
+    assert FILE not in files_in(tmp_path)
+
+
+@pytest.mark.parametrize("deadline", [float("nan"), 0.0, -5.0])
+def test_a_deadline_that_is_not_a_positive_number_is_refused(tmp_path, deadline):
+    """``--deadline nan`` compared false with everything and so switched the deadline off."""
+    with pytest.raises(DownloadError, match="--deadline"):
+        fetch_model(MODEL, dest=tmp_path, base_url=closed_port_url(), progress=False,
+                    deadline=deadline)
     assert list(tmp_path.iterdir()) == []

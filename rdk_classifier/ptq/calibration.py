@@ -331,8 +331,9 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
     out = Path(out_dir)
     manifest = manifest_path(out)
     safe_io.ensure_directory(manifest.parent, "calibration folder's parent")
-    safe_io.check_output(manifest, force=True, what="calibration manifest")  # before any change
     force = _replace_flag(out, overwrite)
+    # before any change; a file already there (the user's, or a deleted set's) needs --force
+    safe_io.check_output(manifest, force=overwrite, what="calibration manifest")
 
     result = CalibrationSet(out, target.height, target.width, [], [], seed, str(root.resolve()),
                             variants, layout=target.layout, dtype=target.dtype,
@@ -369,8 +370,12 @@ def build_calibration_set(images_dir: str | Path, out_dir: str | Path, count: in
                 f"{result.skipped[0][1] if result.skipped else 'none'}")
         text = json.dumps(result.manifest(), indent=1) + "\n"
         with safe_io.signals_held():  # the swap and the manifest beside it: never one alone
+            # again, just before the swap: the build took minutes, and whatever was saved into
+            # the folder (or beside it) meanwhile must not be deleted without --force
+            _replace_flag(out, overwrite)
+            safe_io.check_output(manifest, force=overwrite, what="calibration manifest")
             commit.close()
-            safe_io.write_text(manifest, text, force=True, what="calibration manifest")
+            safe_io.write_text(manifest, text, force=overwrite, what="calibration manifest")
     return result
 
 
@@ -384,7 +389,7 @@ def read_manifest(calib_dir: str | Path) -> dict | None:
         data = json.loads(safe_io.read_bounded_text(
             manifest, budget.memory_budget(), "calibration manifest", CalibrationError,
             budget.LIMIT_HINT))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise CalibrationError(f"{manifest} is not JSON: {str(exc)[:80]}") from None
     if not isinstance(data, dict):
         raise CalibrationError(f"{manifest} is not a calibration manifest (not a JSON object)")

@@ -29,7 +29,8 @@ import yaml
 
 from .. import safe_io
 from ..errors import ModelError, ToolchainConfigError
-from ..model_facts import ModelFacts, check_input_type, missing_normalization, parse_facts
+from ..model_facts import (ModelFacts, check_input_type, missing_normalization,
+                           onnx_metadata_props, parse_facts)
 from ..normalization import format_triple, parse_triple
 
 MARCH = "bayes-e"  # RDK X5; X3 models ("bernoulli2") do not run on X5
@@ -252,15 +253,19 @@ _METHOD_TO_CALIBRATION = {"minmax": "max", "entropy": "kl", "percentile": "max"}
 
 def tuning_from_quantized(path: str | Path, base: Tuning = Tuning()) -> Tuning:
     """Carry a `quantize` run's choices (recorded in its int8 model) over to hb_mapper."""
-    onnx = import_onnx()
-    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    meta = onnx_metadata_props(path)  # bounded: a FIFO, a device or a corrupt file is one line
     method = meta.get("quantization_method")
     if method not in _METHOD_TO_CALIBRATION:
         raise ToolchainConfigError(f"{path} records no quantize method (metadata "
                                    f"quantization_method); give the int8 model `quantize` wrote")
     percentile = None
     if method == "percentile":
-        percentile = round(float(meta.get("quantization_percentile", "99.999")) / 100, 8)
+        text = meta.get("quantization_percentile", "99.999")
+        try:
+            percentile = round(float(text) / 100, 8)
+        except ValueError:
+            raise ToolchainConfigError(f"{path}: metadata quantization_percentile "
+                                       f"{text[:40]!r} is not a number") from None
     return replace(base, calibration_type=_METHOD_TO_CALIBRATION[method],
                    max_percentile=percentile,
                    per_channel=meta.get("quantization_per_channel") == "true" or None)
@@ -411,6 +416,7 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
         raise ToolchainConfigError(f"march {march!r} is not a BPU architecture name (e.g. {MARCH})")
     check_text(str(model_path), "model path")
     dtype = cal_data_type or "float32"
+    refuse_out_in_calibration(out_dir, cal_data_dir)
     if cal_data_dir is not None:
         check_text(str(cal_data_dir), "calibration folder")
         if Path(cal_data_dir).exists():  # checked as hb_mapper will read it
@@ -438,6 +444,18 @@ def write_toolchain_files(model_path: str | Path, out_dir: str | Path, *,
                                                   march=shlex.quote(march)),
                               build=_BUILD.format(config=CONFIG_NAME), copy_target=copy_target,
                               force=force)
+
+
+def refuse_out_in_calibration(out_dir: str | Path, cal_data_dir: str | Path | None) -> None:
+    """The toolchain reads EVERY entry of ``cal_data_dir`` as a tensor: the config and scripts
+    written into it, or into a folder inside it, would spoil the set."""
+    if cal_data_dir is None:
+        return
+    out, cal = Path(out_dir).resolve(), Path(cal_data_dir).resolve()
+    if out == cal or cal in out.parents:
+        raise ToolchainConfigError(
+            f"--out {out_dir} is (inside) the calibration folder {cal_data_dir}; hb_mapper reads "
+            f"every entry of cal_data_dir as a tensor: choose another --out")
 
 
 def output_name(model_path: Path, info: OnnxInput, name: str | None) -> str:

@@ -33,8 +33,8 @@ from .. import boards, safe_io
 from ..errors import ToolchainConfigError
 from ..normalization import format_triple
 from .toolchain import (CONFIG_NAME, SEED_CAL_DATA_DIR, OnnxInput, check_text, inspect_onnx,
-                        model_feed, output_name, refuse_quantized, relative_ref,
-                        write_config_files)
+                        model_feed, output_name, refuse_out_in_calibration, refuse_quantized,
+                        relative_ref, write_config_files)
 
 #: the chips of the S series and their march (the vendor's spelling)
 S_MARCH = {soc: boards.MARCH[soc] for soc in ("s100", "s100p", "s600")}
@@ -137,6 +137,7 @@ def write_s_toolchain_files(model_path: str | Path, out_dir: str | Path, *, soc:
     mean, scale = feed.mean, feed.scale
     name = output_name(model_path, info, name)
     check_text(str(model_path), "model path")
+    refuse_out_in_calibration(out_dir, cal_data_dir)
     out = safe_io.ensure_directory(out_dir)
     copy_target = out / model_path.name if copy_model else None
     if copy_target is not None and copy_target.resolve() == model_path.resolve():

@@ -36,7 +36,7 @@ from ..errors import BagError, BudgetError, FrameError
 from . import messages as msgs
 from . import rosbags_types as rt
 from .bag_format import bag_version
-from .bag_limits import bounded_inflation, check_declared_sizes
+from .bag_limits import bounded_inflation, check_declared_sizes, check_metadata_file
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +161,14 @@ def check_paths(src: Path, dst: Path, storage: str, class_id_format: str) -> Non
 
 
 def open_reader(Reader, ReaderError, src: Path):  # noqa: N803 (rosbags classes, passed in)
+    check_metadata_file(src)  # rosbags reads it whole: a regular file of bounded size
     try:
         reader = Reader(src)
         reader.open()
     except (ReaderError, OSError) as exc:
         raise BagError(f"cannot read bag {src}: {exc}") from None
+    except RecursionError:
+        raise BagError(f"cannot read bag {src}: its metadata.yaml is nested too deep") from None
     try:
         check_declared_sizes(reader)  # the memory budget, before anything is inflated
     except BudgetError:
@@ -295,6 +298,8 @@ def write_bag(reader, selected: Sequence, src: Path, dst: Path, storage: str,
             _write(reader, selected, stage, storage, handler, progress, on_skip)
     except safe_io.OutputError as exc:
         raise BagError(str(exc)) from None
+    except OSError as exc:  # the file system refused the output (disk full...): one line
+        raise BagError(f"output bag {dst} not written: {exc.strerror or exc}") from None
     finally:
         if close_classifier:
             handler.clf.close()

@@ -20,13 +20,28 @@ rosbags to a temporary file on disk, not into memory.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .. import budget
-from ..errors import BudgetError
+from .. import budget, safe_io
+from ..errors import BagError, BudgetError
 
 _lock = threading.Lock()
+#: a bag folder's metadata.yaml (a few lines per topic and file: kilobytes); rosbags reads and
+#: parses it whole
+MAX_METADATA_BYTES = 16 << 20
+
+
+def check_metadata_file(src: Path) -> None:
+    """BagError unless a bag folder's ``metadata.yaml`` is a regular file of at most
+    ``MAX_METADATA_BYTES``: rosbags reads it whole (a FIFO would hang, /dev/zero or a sparse
+    file exhaust memory)."""
+    meta = Path(src) / "metadata.yaml"
+    if Path(src).is_dir() and os.path.lexists(meta):
+        with safe_io.open_bounded(meta, MAX_METADATA_BYTES, "bag metadata", BagError):
+            pass
 
 
 def check_declared_sizes(reader: Any, limit: int | None = None) -> None:
@@ -127,4 +142,5 @@ def bounded_inflation(limit: int | None = None) -> Iterator[None]:
                 reader_module.zstd = saved_zstd
 
 
-__all__ = ["bounded_inflation", "check_declared_sizes"]
+__all__ = ["MAX_METADATA_BYTES", "bounded_inflation", "check_declared_sizes",
+           "check_metadata_file"]
