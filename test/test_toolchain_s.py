@@ -101,6 +101,16 @@ def test_cli_refuses_a_chip_and_march_that_do_not_fit(tmp_path, capsys, argv, wh
     assert not (tmp_path / "o" / "config.yaml").exists()
 
 
+@pytest.mark.parametrize("extra", [["--preset", "MobileOne_S1"], ["--per-channel"],
+                                   ["--int16-softmax", "--jobs", "4"], ["--input-type", "bgr"]])
+def test_x5_only_options_are_refused_for_an_s_chip_not_dropped(tmp_path, capsys, extra):
+    code = main(["toolchain-config", "--model", str(FP32), "--out", str(tmp_path / "o"),
+                 "--soc", "s100", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and extra[0] in err and "hb_mapper (RDK X5) options" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
 def test_an_x5_chip_is_not_an_s_chip(tmp_path):
     with pytest.raises(Exception, match="hb_mapper with march bayes-e"):
         ts.write_s_toolchain_files(FP32, tmp_path, soc="x5")

@@ -159,6 +159,17 @@ def write_s_toolchain_files(model_path: str | Path, out_dir: str | Path, *, soc:
                               force=force)
 
 
+def _X5_ONLY_OPTIONS(args) -> list[tuple[str, object]]:  # noqa: N802 (a table, read as one)
+    """The toolchain-config options the S-series writer has no key for, with their values: given
+    for an S chip they would be dropped without a word, so they are refused."""
+    return [("--preset", args.preset), ("--from-quantized", args.from_quantized),
+            ("--max-percentile", args.max_percentile), ("--optimization", args.optimization),
+            ("--per-channel", args.per_channel), ("--int16-softmax", args.int16_softmax),
+            ("--int16-node", args.int16_nodes), ("--remove-node-type", args.remove_node_type),
+            ("--jobs", args.jobs), ("--core-num", args.core_num),
+            ("--input-type", args.input_type), ("--cal-data-type", args.cal_data_type)]
+
+
 def run_s_series(args) -> bool:
     """``toolchain-config`` for an S chip (``--soc s100|s100p|s600`` or ``--march nash-*``):
     write the files and print them, True; False when the X5 flow applies."""
@@ -177,6 +188,12 @@ def run_s_series(args) -> bool:
         raise ToolchainConfigError(f"--march {args.march} is not the RDK {soc.upper()}'s "
                                    f"({S_MARCH[soc]})")
     assert soc is not None
+    ignored = [flag for flag, value in _X5_ONLY_OPTIONS(args) if value]
+    if ignored:
+        raise ToolchainConfigError(
+            f"{', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} hb_mapper (RDK X5) "
+            f"options; the S-series config takes --calib-dir, --name, --mean, --scale, "
+            f"--calibration-type and --copy-model (leave the others out for --soc {soc})")
     paths = write_s_toolchain_files(args.model, args.out, soc=soc, cal_data_dir=args.calib_dir,
                                     name=args.name, mean=args.mean, scale=args.scale,
                                     calibration_type=args.calibration_type or "default",
