@@ -183,3 +183,20 @@ def test_toolchain_config_cli(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"config: {tmp_path / 'o' / 'config.yaml'}" in printed
     assert load_config(tmp_path / "o")["calibration_parameters"]["cal_data_dir"] == "./cal"
+
+
+def test_a_missing_calibration_folder_is_noted_not_silent(tmp_path, capsys):
+    from rdk_classifier.cli import main
+
+    model = str(PACKAGED_MODEL_DIR / "efficientnet_lite0_fp32.onnx")
+    assert main(["toolchain-config", "--model", model, "--out", str(tmp_path / "a"),
+                 "--calib-dir", str(tmp_path / "later")]) == 0
+    err = capsys.readouterr().err
+    assert f"calibration folder {tmp_path / 'later'} does not exist yet" in err
+    assert "calib --images" in err and len(err.strip().splitlines()) == 1
+    # without --calib-dir the config names ./calibration_data_rgb_f32 beside it
+    assert main(["toolchain-config", "--model", model, "--out", str(tmp_path / "b")]) == 0
+    assert "calibration_data_rgb_f32 does not exist yet" in capsys.readouterr().err
+    (tmp_path / "c" / "calibration_data_rgb_f32").mkdir(parents=True)  # there: nothing to say
+    assert main(["toolchain-config", "--model", model, "--out", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().err == ""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from ..ptq.toolchain import (CALIBRATION_TYPES, MARCH, OPTIMIZATIONS, ZOO_TUNING, Tuning,
-                             tuning_from_quantized, write_toolchain_files, zoo_tuning)
+from ..ptq.toolchain import (CALIBRATION_TYPES, MARCH, OPTIMIZATIONS, SEED_CAL_DATA_DIR,
+                             ZOO_TUNING, Tuning, tuning_from_quantized, write_toolchain_files,
+                             zoo_tuning)
 from ..ptq.calibration import CAL_DATA_TYPES
 from ..model_facts import INPUT_TYPES
 
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from ..ptq.toolchain_s import run_s_series  # the S-series flow lives in its own module
 
     if run_s_series(args):
+        note_missing_calibration(args.calib_dir, args.out)
         return 0
     paths = write_toolchain_files(args.model, args.out, cal_data_dir=args.calib_dir,
                                   name=args.name, mean=args.mean, scale=args.scale,
@@ -98,4 +102,15 @@ def run(args: argparse.Namespace) -> int:
                                   copy_model=args.copy_model, force=args.force)
     for role, path in paths.items():
         print(f"{role}: {path}")
+    note_missing_calibration(args.calib_dir, args.out)
     return 0
+
+
+def note_missing_calibration(calib_dir: str | None, out: str) -> None:
+    """A config may be written before its calibration set exists (hb_mapper reads the set only
+    at build time); say so on stderr, with the command that makes it, rather than nothing."""
+    folder = Path(calib_dir) if calib_dir else Path(out) / SEED_CAL_DATA_DIR
+    if not folder.exists():
+        print(f"note: the calibration folder {folder} does not exist yet; make it with "
+              f"`python -m rdk_classifier calib --images PHOTOS --model MODEL --out {folder}` "
+              f"before running the build script", file=sys.stderr)
