@@ -206,6 +206,20 @@ def test_the_wait_for_a_single_caller_model_is_no_stage_of_the_frame(classifier,
     assert results["first"].top == results["second"].top
     assert results["first"].top[0].class_id in CAT_CLASSES
 
+def one_caller(classifier: Classifier) -> Classifier:
+    """``classifier``'s model behind a backend that takes one caller at a time, like a BPU
+    model (the real CPU backend underneath)."""
+    class OneCaller:
+        max_concurrent = 1
+        name = "cpu"
+        input_spec, num_classes = classifier.backend.input_spec, classifier.backend.num_classes
+        infer = staticmethod(classifier.backend.infer)
+
+        def close(self) -> None:
+            pass
+
+    return Classifier(OneCaller(), classifier.preprocessor, classifier.class_names,
+                      classifier.model_name)
 
 
 def test_a_single_caller_model_is_taken_in_the_order_it_was_asked_for(classifier):
@@ -216,20 +230,7 @@ def test_a_single_caller_model_is_taken_in_the_order_it_was_asked_for(classifier
     import threading
     import time
 
-    class OneCaller:
-        """The real CPU backend, declared to take one caller at a time like a BPU model."""
-
-        max_concurrent = 1
-        name = "cpu"
-        input_spec, num_classes = classifier.backend.input_spec, classifier.backend.num_classes
-        infer = staticmethod(classifier.backend.infer)
-
-        def close(self) -> None:
-            pass
-
-    shared = Classifier(OneCaller(), classifier.preprocessor, classifier.class_names,
-                        classifier.model_name)
-    slots, order = shared._infer_slots, []
+    slots, order = one_caller(classifier)._infer_slots, []
 
     def second() -> None:
         with slots:
@@ -259,17 +260,7 @@ def test_a_thread_interrupted_while_waiting_for_the_model_leaves_the_queue(class
     line: the threads behind it still get the model."""
     import threading
 
-    class OneCaller:
-        max_concurrent = 1
-        name = "cpu"
-        input_spec, num_classes = classifier.backend.input_spec, classifier.backend.num_classes
-        infer = staticmethod(classifier.backend.infer)
-
-        def close(self) -> None:
-            pass
-
-    slots = Classifier(OneCaller(), classifier.preprocessor, classifier.class_names,
-                       classifier.model_name)._infer_slots
+    slots = one_caller(classifier)._infer_slots
     real_wait = slots._cond.wait
     waiting = threading.Event()
 
