@@ -110,3 +110,18 @@ def test_cpu_int8_info_reads_x86_and_arm_cpuinfo(tmp_path, monkeypatch):
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     info = cpu_int8_info(str(arm), runtime={})
     assert (info.int8_kernels, info.saturating_without_setting) == ("ARM dot product", False)
+
+
+def test_a_bgr_trained_model_gets_the_frame_in_bgr_order(tmp_path):
+    """input_type_train bgr: the NV12 frame is converted to B, G, R (then normalized per channel
+    in that order), the reverse of what an rgb-trained model gets."""
+    meta = {"mean_value": "10 20 30", "scale_value": "1 1 1"}
+    rgb = CpuBackend(tiny_classifier(tmp_path / "rgb.onnx", 4, metadata={
+        **meta, "input_type_train": "rgb"}), IMAGENET_MEAN, IMAGENET_SCALE)
+    bgr = CpuBackend(tiny_classifier(tmp_path / "bgr.onnx", 4, metadata={
+        **meta, "input_type_train": "bgr"}), IMAGENET_MEAN, IMAGENET_SCALE)
+    nv12 = np.random.default_rng(5).integers(0, 256, rgb.input_spec.nv12_size, dtype=np.uint8)
+    as_rgb = np.array(rgb.to_tensor(nv12))[0] + np.array([10, 20, 30], np.float32)[:, None, None]
+    as_bgr = np.array(bgr.to_tensor(nv12))[0] + np.array([10, 20, 30], np.float32)[:, None, None]
+    np.testing.assert_array_equal(as_bgr, as_rgb[::-1])
+    assert not np.array_equal(as_bgr, as_rgb)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import FrameSizeError, ModelError
-from ..frames import nv12_to_rgb
+from ..frames import nv12_to_bgr, nv12_to_rgb
 from ..normalization import NormalizationError, from_metadata
 from .base import InputSpec
 from .onnx_session import create_session
@@ -87,17 +87,17 @@ class CpuBackend:
                                  f"input_size")
             h, w = input_size
         self.input_spec = InputSpec(int(h), int(w))
+        metadata = self.session.get_modelmeta().custom_metadata_map
         try:
-            meta_mean, meta_scale = from_metadata(self.session.get_modelmeta().custom_metadata_map)
+            meta_mean, meta_scale = from_metadata(metadata)
         except NormalizationError as exc:
             raise ModelError(f"{path}: bad normalization metadata: {exc}") from None
-        input_type = self.session.get_modelmeta().custom_metadata_map.get("input_type_train",
-                                                                          input_type)
+        input_type = metadata.get("input_type_train", input_type)
         if input_type not in ("rgb", "bgr"):
             raise ModelError(f"{path} was trained on {input_type!r} input; the CPU backend feeds "
                              f"rgb or bgr (on the BPU, hb_mapper compiles the conversion in)")
-        #: BGR-trained: the converted frame's channels are reversed before normalization
-        self._bgr = input_type == "bgr"
+        #: NV12 -> the colour order the network was trained on, in one conversion
+        self._to_colour = nv12_to_bgr if input_type == "bgr" else nv12_to_rgb
         self._mean = self._channels(meta_mean or mean, "mean", path)
         self._scale = self._channels(meta_scale or scale, "scale", path)
         # reused for every frame of a thread: the normalized input tensor (one per thread, so
@@ -142,9 +142,7 @@ class CpuBackend:
         if nv12.size != self.input_spec.nv12_size:
             raise FrameSizeError(f"NV12 input has {nv12.size} bytes, model needs "
                                  f"{self.input_spec.nv12_size}")
-        rgb = nv12_to_rgb(nv12, h, w)
-        if self._bgr:  # a BGR-trained network: the converted frame reversed
-            rgb = np.ascontiguousarray(rgb[:, :, ::-1])
+        rgb = self._to_colour(nv12, h, w)  # (B, G, R for a BGR-trained network)
         tensor = getattr(self._buffers, "tensor", None)
         if tensor is None:
             tensor = self._buffers.tensor = np.empty(self._layout, np.float32)
