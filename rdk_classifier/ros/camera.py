@@ -309,12 +309,6 @@ class Camera:
             if changed is not None:
                 changed(settings)
 
-    def swap_classifier(self, new: Classifier) -> None:
-        """The job in progress finishes with the old model, the next uses the new."""
-        with self.lock:
-            old, self.classifier = self.classifier, new
-        old.close()
-
     def worker_stats(self) -> WorkerStats:
         """The runner's counters as the camera sees them: bad frames and failed preparations
         were received (and never reached the runner)."""
