@@ -309,9 +309,7 @@ def _open_part(part: Path, append: bool):
 def _install(tmp: Path, final: Path) -> None:
     try:
         safe_io.check_output(final, what="model file")
-        # link() (no-clobber and atomic); where the file system has no hard links (FAT, exFAT:
-        # an SD card or USB stick), a last check and rename()
-        safe_io._install(tmp, final, False, "model file")
+        safe_io.install_file(tmp, final, False, "model file")  # no-clobber, FAT / exFAT too
     except FileExistsError:
         raise DownloadError(f"{final} appeared during the download; keeping it") from None
     except safe_io.OutputError as exc:

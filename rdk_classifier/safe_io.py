@@ -103,7 +103,11 @@ def _umask() -> int:
     return mask
 
 
-def _install(tmp: Path, final: Path, force: bool, what: str) -> None:
+def install_file(tmp: Path, final: Path, force: bool, what: str) -> None:
+    """Put the complete file ``tmp`` at ``final`` (same folder): with ``force`` replacing what is
+    there; else never over an existing entry (``link()`` then unlink, atomic no-clobber; where
+    the file system has no hard links, FAT / exFAT / some FUSE, a last check and ``rename()``).
+    OutputExistsError if ``final`` appeared meanwhile."""
     if force:
         os.replace(tmp, final)
         return
@@ -146,7 +150,7 @@ def atomic_open(path: PathLike, mode: str = "wb", *, force: bool = False,
             yield f
             f.flush()
             os.fsync(f.fileno())
-        _install(tmp, final, force, what)
+        install_file(tmp, final, force, what)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -392,6 +396,7 @@ def read_bounded_text(path: str | Path, max_bytes: int, what: str,
         raise error(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
 __all__ = ["OutputError", "OutputExistsError", "atomic_open", "check_output", "copy_file",
+           "install_file",
            "ensure_directory",
            "exchange_paths", "exclusive_claim", "open_bounded", "read_bounded_bytes",
            "read_bounded_text", "replace_directory", "signals_held", "staged_directory",
