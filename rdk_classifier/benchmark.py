@@ -28,6 +28,7 @@ import numpy as np
 from .backends.base import concurrency_of
 from .classifier import Classifier, Timing
 from .frames import DEFAULT_MAX_PIXELS, bgr_to_nv12, check_pixel_budget, load_image
+from .platform_info import read_cpuinfo
 
 INPUTS = ("bgr8", "nv12", "jpeg")
 DEFAULT_SIZE = (1920, 1080)   # width, height
@@ -194,14 +195,7 @@ def latency_summary(values_ms: Sequence[float]) -> dict[str, float]:
 
 def machine_info() -> dict:
     """CPU model and core count, so that numbers are never quoted without their machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = read_cpuinfo()[0] or platform.processor() or platform.machine()
     return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
             "opencv_threads": cv2.getNumThreads(), "smt_siblings": smt_siblings()}
 
